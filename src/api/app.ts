@@ -1,0 +1,56 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from '../config/config.js';
+import { DESCENT_VERSION } from '../shared/versions.js';
+import { registerErrorHandling } from './error-handler.js';
+import infrastructure from './plugins/infrastructure.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { modelRoutes } from './routes/models.js';
+
+export interface AppOptions {
+  /** pino options or false; default: JSON logs at the configured level. */
+  logger?: boolean | { level: string };
+  /** false builds the routes without connecting anywhere (for generating openapi.yaml). */
+  connect?: boolean;
+}
+
+/** Builds the API (never listens): server.ts, the tests and the OpenAPI generator share it. */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.LOG_LEVEL },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Descent',
+        version: DESCENT_VERSION,
+        description:
+          'Training as a service: submit neural-network training jobs, follow per-epoch metrics over server-sent events, ' +
+          'compare optimizers, and predict with or download the trained model.',
+      },
+      tags: [
+        { name: 'jobs', description: 'Training jobs' },
+        { name: 'models', description: 'Trained models' },
+        { name: 'health', description: 'Service health' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  if (options.connect !== false) await app.register(infrastructure, { config });
+  await app.register(healthRoutes, { config });
+  await app.register(jobRoutes);
+  await app.register(eventRoutes);
+  await app.register(modelRoutes);
+  return app;
+}

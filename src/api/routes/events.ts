@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { JobEvent } from '../../queue/job-store.js';
+import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+
+export async function eventRoutes(app: FastifyInstance): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const open = new Set<() => void>();
+  // Ends live streams before the server stops, so closing never waits on them; clients
+  // reconnect (to another API process) with Last-Event-ID and miss nothing.
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+
+  r.get(
+    '/v1/jobs/:id/events',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Live job events (text/event-stream)',
+        description:
+          'Server-sent events: `status` on each state change, `epoch` per finished epoch, then one of `completed`, ' +
+          '`failed`, `cancelled`, after which the server ends the response. Each event has an `id:` line; reconnect with the ' +
+          '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s.',
+        params: jobIdParamsSchema,
+        querystring: eventsQuerySchema,
+        response: { 400: errorResponseSchema, 404: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers['last-event-id'];
+      const after = await app.events.open(request.params.id, (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write('retry: 2000\n\n');
+      const controller = new AbortController();
+      let closed = false;
+      const end = () => {
+        if (closed) return;
+        closed = true;
+        controller.abort();
+        raw.end();
+      };
+      open.add(end);
+      raw.on('close', end);
+      const sink = {
+        get closed() {
+          return closed;
+        },
+        event: (e: JobEvent) => raw.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`),
+        comment: (text: string) => raw.write(`: ${text}\n\n`),
+      };
+      try {
+        await app.events.follow(request.params.id, after, sink, controller.signal);
+      } catch (err) {
+        request.log.warn({ err }, 'event stream ended by an error');
+      } finally {
+        open.delete(end);
+        end();
+      }
+    },
+  );
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { jobRecordSchema, jobStatusSchema } from '../spec/index.js';
+
+export const errorResponseSchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable machine-readable code.'),
+      message: z.string(),
+      details: z.unknown().optional().describe('For invalid_spec: [{path, message}] with every offending path.'),
+    }),
+  })
+  .describe('Every error has this shape.');
+
+export const jobIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
+
+export const listJobsQuerySchema = z.object({
+  status: jobStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional().describe('The `next` of the previous page.'),
+});
+
+export const jobListSchema = z.object({
+  items: z.array(jobRecordSchema),
+  next: z.string().nullable().describe('Cursor of the next page; null on the last one.'),
+});
+
+export const predictBodySchema = z.strictObject({
+  inputs: z.array(z.unknown()).min(1).describe('Samples, each shaped like the model input (model.inputShape).'),
+});
+
+export const predictResponseSchema = z.object({ outputs: z.array(z.unknown()) });
+
+export const eventsQuerySchema = z.object({
+  lastEventId: z.string().max(64).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
+});
+
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  backend: z.enum(['tensorflow', 'cpu', 'wasm']).nullable().describe('Training backend of the live workers (null: none yet).'),
+  workers: z.array(z.object({ id: z.string(), backend: z.string(), host: z.string(), pid: z.number() })),
+  version: z.string(),
+});

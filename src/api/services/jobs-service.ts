@@ -1,0 +1,146 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/config.js';
+import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
+import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
+import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
+import {
+  type JobRecord,
+  type JobSpec,
+  type JobStatus,
+  type ResolvedJobSpec,
+  checkLimits,
+  crossCheckSpec,
+  defaultLoss,
+  describeDataset,
+  sampleShape,
+} from '../../spec/index.js';
+import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+
+export interface JobsDeps {
+  config: Config;
+  redis: Redis;
+  keys: RedisKeys;
+  store: JobStore;
+  trainingQueue: Queue<TrainingJobData>;
+  predictQueue: Queue<PredictJobData, PredictResult>;
+  predictEvents: QueueEvents;
+}
+
+/** Job use cases: the routes call these and map their domain errors to HTTP. */
+export class JobsService {
+  constructor(private readonly d: JobsDeps) {}
+
+  /** Checks a parsed spec against the data and the limits, fills in loss and seed, and queues it. */
+  async submit(spec: JobSpec): Promise<JobRecord> {
+    const issues = crossCheckSpec(spec);
+    if (spec.dataset.id !== undefined) {
+      issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
+    }
+    if (issues.length > 0) throw new InvalidSpecError(issues);
+    const c = this.d.config;
+    const violations = checkLimits(spec, {
+      maxEpochs: c.MAX_EPOCHS,
+      maxLayers: c.MAX_LAYERS,
+      maxUnits: c.MAX_UNITS,
+      maxInlineSamples: c.MAX_INLINE_SAMPLES,
+      maxBuiltinSamples: c.MAX_BUILTIN_SAMPLES,
+    });
+    if (violations.length > 0) throw new LimitExceededError(violations);
+
+    const shape = describeDataset(spec.dataset);
+    const resolved: ResolvedJobSpec = {
+      ...spec,
+      loss: spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError'),
+      training: { ...spec.training, seed: spec.training.seed ?? randomInt(2 ** 31 - 1) },
+    };
+    const id = randomUUID();
+    await this.d.store.create({ id, name: spec.name ?? null, spec: resolved, createdAt: new Date() });
+    try {
+      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
+    } catch (err) {
+      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
+      await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
+      throw err;
+    }
+    return (await this.d.store.get(id))!;
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const record = await this.d.store.get(id);
+    if (!record) throw new NotFoundError('job', id);
+    return record;
+  }
+
+  async list(query: { status?: JobStatus; limit: number; cursor?: string }) {
+    try {
+      return await this.d.store.list(query);
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+      throw err;
+    }
+  }
+
+  /** Cancels a queued or running job; cancelling a cancelled job again is a no-op. */
+  async cancel(id: string): Promise<JobRecord> {
+    const at = new Date().toISOString();
+    const result = await this.d.store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
+      { type: 'status', data: { status: 'cancelled', at } },
+      { type: 'cancelled', data: { status: 'cancelled', at } },
+    ]);
+    if (!result.ok) {
+      if (result.previous === undefined) throw new NotFoundError('job', id);
+      if (result.previous !== 'cancelled') throw new ConflictError('job_finished', `job ${id} already ${result.previous}`);
+    } else if (result.previous === 'queued') {
+      // A worker that picks it up anyway sees the status and skips it.
+      await this.d.trainingQueue.remove(id).catch(() => 0);
+    } else {
+      const msg: ControlMessage = { type: 'cancel', jobId: id };
+      await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
+    }
+    return this.get(id);
+  }
+
+  async predict(id: string, inputs: unknown[]): Promise<PredictResult> {
+    const record = await this.get(id);
+    if (record.status !== 'completed') {
+      throw new ConflictError('job_not_completed', `job ${id} is ${record.status}; predictions need a completed job`);
+    }
+    const max = this.d.config.MAX_PREDICT_INPUTS;
+    if (inputs.length > max) {
+      throw new LimitExceededError([{ limit: 'MAX_PREDICT_INPUTS', path: ['inputs'], value: inputs.length, max }]);
+    }
+    const expected = record.spec.model.inputShape.join(',');
+    const bad = inputs
+      .map((row, i) => ({ i, shape: sampleShape(row) }))
+      .filter(({ shape }) => typeof shape === 'string' || shape.join(',') !== expected)
+      .slice(0, 20)
+      .map(({ i, shape }) => ({
+        path: ['inputs', i],
+        message: `expected numbers of shape [${expected}], got ${typeof shape === 'string' ? shape : `[${shape.join(', ')}]`}`,
+      }));
+    if (bad.length > 0) throw new DomainError(400, 'invalid_inputs', 'inputs do not match the model input shape', bad);
+    if ((await this.d.redis.zcount(this.d.keys.workers, Date.now() - WORKER_TTL_MS, '+inf')) === 0) {
+      throw new UnavailableError('no_worker', 'no worker is running to serve predictions');
+    }
+    const job = await this.d.predictQueue.add(
+      'predict',
+      { jobId: id, inputs },
+      { removeOnComplete: { age: 60 }, removeOnFail: { age: 300 } },
+    );
+    try {
+      return await job.waitUntilFinished(this.d.predictEvents, this.d.config.PREDICT_TIMEOUT_MS);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/timed out/i.test(message)) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
+      throw new Error(`predict failed: ${message}`);
+    }
+  }
+
+  async assertCompleted(id: string): Promise<void> {
+    const status = await this.d.store.getStatus(id);
+    if (!status) throw new NotFoundError('job', id);
+    if (status !== 'completed') throw new ConflictError('job_not_completed', `job ${id} is ${status}; it has no trained model`);
+  }
+}

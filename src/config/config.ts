@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Every variable has a default and a
+ * description; `npm start`, the API, workers and tests all parse through this schema.
+ */
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+export const configSchema = z.object({
+  PORT: int(3000).describe('TCP port the API listens on.'),
+  HOST: z.string().default('127.0.0.1').describe('Interface the API binds to (0.0.0.0 in containers).'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis holding queues, job records and event streams.'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('descent')
+    .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis.'),
+  DATA_DIR: z.string().default('./data').describe('Artifact store (trained models) and the private Redis, when one is started.'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+  TFJS_BACKEND: z
+    .enum(['auto', 'tensorflow', 'cpu'])
+    .default('auto')
+    .describe('Training backend: `tensorflow` (native, @tensorflow/tfjs-node), `cpu` (pure JS), or `auto` (native if it loads).'),
+  WORKERS: int(1, 0).describe('Training worker processes `npm start` runs beside the API (0 = API only).'),
+  WORKER_CONCURRENCY: int(1, 1).describe('Training jobs one worker process runs at once (each in its own child process).'),
+  JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
+  MAX_EPOCHS: int(10_000, 1).describe('Largest `training.epochs` a job may ask for.'),
+  MAX_LAYERS: int(64, 1).describe('Most layers one model may have.'),
+  MAX_UNITS: int(4096, 1).describe('Most units (or filters) one layer may have.'),
+  MAX_INLINE_SAMPLES: int(10_000, 1).describe('Most samples an inline dataset may carry.'),
+  MAX_BUILTIN_SAMPLES: int(100_000, 1).describe('Most samples a built-in synthetic dataset may be asked to generate.'),
+  MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
+  BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
+  PREDICT_TIMEOUT_MS: int(30_000, 100).describe('How long a predict request waits for a worker before answering 503.'),
+  SSE_HEARTBEAT_MS: int(10_000, 100).describe('Interval of SSE comment lines while no event is sent (must stay under 15 s).'),
+  EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream.'),
+  CANCEL_GRACE_MS: int(2_000, 0).describe('How long a cancelled training process may take to stop before it is killed.'),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Names, defaults and descriptions, for the README's configuration table. */
+export function describeConfig(): { name: string; default: unknown; description: string }[] {
+  const defaults = configSchema.parse({});
+  return Object.entries(configSchema.shape).map(([name, schema]) => ({
+    name,
+    default: (defaults as Record<string, unknown>)[name],
+    description: schema.description ?? '',
+  }));
+}

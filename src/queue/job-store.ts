@@ -1,0 +1,229 @@
+import type { Redis } from 'ioredis';
+import {
+  type EpochMetrics,
+  type JobError,
+  type JobEventType,
+  type JobRecord,
+  type JobSpec,
+  type JobStatus,
+} from '../spec/index.js';
+import type { RedisKeys } from './keys.js';
+
+export interface JobEvent {
+  /** The Redis stream entry id; SSE sends it as the event id. */
+  id: string;
+  type: JobEventType;
+  data: Record<string, unknown>;
+}
+
+export interface NewEvent {
+  type: JobEventType;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Moves a job between states atomically: the status check, the record update and the
+ * events land together or not at all, so a stream never shows two terminal events.
+ * KEYS: job hash, event stream. ARGV: maxlen, new status, allowed current statuses
+ * (comma-joined), fields JSON, then one JSON event per remaining argument.
+ */
+const TRANSITION = `
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {0, ''} end
+if not string.find(',' .. ARGV[3] .. ',', ',' .. cur .. ',', 1, true) then return {0, cur} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+local fields = cjson.decode(ARGV[4])
+for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
+if fields['epoch'] == '0' then redis.call('DEL', KEYS[3]) end
+for i = 5, #ARGV do
+  local ev = cjson.decode(ARGV[i])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ev['type'], 'data', ev['data'])
+end
+return {1, cur}
+`;
+
+/**
+ * Records one finished epoch, once: a repeated or stale epoch (a retried delivery) is ignored.
+ * KEYS: job hash, event stream, history list. ARGV: maxlen, epoch, metrics JSON, event data JSON.
+ */
+const APPEND_EPOCH = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+if tonumber(ARGV[2]) ~= cur + 1 then return 0 end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
+return 1
+`;
+
+export interface ListOptions {
+  status?: JobStatus;
+  cursor?: string;
+  limit: number;
+}
+
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly maxlen: number,
+  ) {}
+
+  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date }): Promise<void> {
+    const createdAt = input.createdAt.toISOString();
+    const record: Record<string, string> = {
+      id: input.id,
+      name: input.name ?? '',
+      status: 'queued',
+      spec: JSON.stringify(input.spec),
+      createdAt,
+      epoch: '0',
+      epochs: String(input.spec.training.epochs),
+      attempts: '0',
+    };
+    await this.redis
+      .multi()
+      .hset(this.keys.job(input.id), record)
+      .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
+      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', 'status', 'data', JSON.stringify({ status: 'queued', at: createdAt }))
+      .exec();
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.job(id))) === 1;
+  }
+
+  async getStatus(id: string): Promise<JobStatus | undefined> {
+    return ((await this.redis.hget(this.keys.job(id), 'status')) as JobStatus | null) ?? undefined;
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const [hash, history] = await Promise.all([
+      this.redis.hgetall(this.keys.job(id)),
+      this.redis.lrange(this.keys.history(id), 0, -1),
+    ]);
+    if (!hash.id) return undefined;
+    return toRecord(hash, history);
+  }
+
+  /** Newest first; `cursor` is the `next` of the previous page. */
+  async list(options: ListOptions): Promise<{ items: JobRecord[]; next: string | null }> {
+    const items: JobRecord[] = [];
+    let max = options.cursor ? `(${decodeCursor(options.cursor)}` : '+';
+    const batch = Math.max(options.limit, 50);
+    let scanned = 0;
+    for (;;) {
+      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, batch);
+      for (const member of members) {
+        scanned++;
+        max = `(${member}`;
+        const record = await this.get(member.slice(member.indexOf(':') + 1));
+        if (!record || (options.status && record.status !== options.status)) continue;
+        items.push(record);
+        if (items.length === options.limit) return { items, next: encodeCursor(member) };
+      }
+      // A status filter over a long history stops after a bounded scan and hands back a cursor.
+      if (members.length < batch) return { items, next: null };
+      if (scanned >= 1_000) return { items, next: encodeCursor(max.slice(1)) };
+    }
+  }
+
+  async transition(
+    id: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    fields: Record<string, string>,
+    events: NewEvent[],
+  ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
+    const result = (await this.redis.eval(
+      TRANSITION,
+      3,
+      this.keys.job(id),
+      this.keys.events(id),
+      this.keys.history(id),
+      this.maxlen,
+      to,
+      from.join(','),
+      JSON.stringify(fields),
+      ...events.map((e) => JSON.stringify({ type: e.type, data: JSON.stringify(e.data) })),
+    )) as [number, string];
+    return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
+  }
+
+  /** Sets informational fields (backend, versions) without touching the status. */
+  async setFields(id: string, fields: Record<string, string>): Promise<void> {
+    await this.redis.hset(this.keys.job(id), fields);
+  }
+
+  async appendEpoch(id: string, metrics: EpochMetrics, eventData: Record<string, unknown>): Promise<boolean> {
+    const result = await this.redis.eval(
+      APPEND_EPOCH,
+      3,
+      this.keys.job(id),
+      this.keys.events(id),
+      this.keys.history(id),
+      this.maxlen,
+      metrics.epoch,
+      JSON.stringify(metrics),
+      JSON.stringify(eventData),
+    );
+    return result === 1;
+  }
+
+  /**
+   * Events after `afterId` ("0" = from the start), oldest first. With `blockMs`, waits that
+   * long for the first one; pass a connection of its own then, since it is held meanwhile.
+   */
+  async readEvents(
+    id: string,
+    afterId: string,
+    options: { count?: number; blockMs?: number; connection?: Redis } = {},
+  ): Promise<JobEvent[]> {
+    const conn = options.connection ?? this.redis;
+    const count = options.count ?? 500;
+    const reply =
+      options.blockMs === undefined
+        ? await conn.xread('COUNT', count, 'STREAMS', this.keys.events(id), afterId)
+        : await conn.xread('COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', this.keys.events(id), afterId);
+    if (!reply) return [];
+    return reply[0]![1].map(([entryId, kv]) => parseEntry(entryId, kv));
+  }
+}
+
+function parseEntry(entryId: string, kv: string[]): JobEvent {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < kv.length; i += 2) fields[kv[i]!] = kv[i + 1]!;
+  return { id: entryId, type: fields.type as JobEventType, data: JSON.parse(fields.data ?? '{}') as Record<string, unknown> };
+}
+
+/** Index members sort by creation time: zero-padded epoch milliseconds, then the id. */
+function indexMember(createdAt: Date, id: string): string {
+  return `${String(createdAt.getTime()).padStart(15, '0')}:${id}`;
+}
+const encodeCursor = (member: string) => Buffer.from(member).toString('base64url');
+function decodeCursor(cursor: string): string {
+  const member = Buffer.from(cursor, 'base64url').toString();
+  if (!/^\d{15}:[\w-]+$/.test(member)) throw new InvalidCursorError();
+  return member;
+}
+export class InvalidCursorError extends Error {}
+
+function toRecord(h: Record<string, string>, history: string[]): JobRecord {
+  const json = <T>(v: string | undefined): T | null => (v ? (JSON.parse(v) as T) : null);
+  return {
+    id: h.id!,
+    name: h.name || null,
+    status: h.status as JobStatus,
+    spec: JSON.parse(h.spec!) as JobSpec,
+    createdAt: h.createdAt!,
+    startedAt: h.startedAt || null,
+    finishedAt: h.finishedAt || null,
+    epoch: Number(h.epoch ?? 0),
+    epochs: Number(h.epochs ?? 0),
+    history: history.map((e) => JSON.parse(e) as EpochMetrics),
+    backend: h.backend || null,
+    versions: json<Record<string, string>>(h.versions),
+    attempts: Number(h.attempts ?? 0),
+    error: json<JobError>(h.error),
+  };
+}

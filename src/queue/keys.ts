@@ -1,0 +1,21 @@
+/** Every Redis key Descent writes, under one prefix so deployments and tests can share a Redis. */
+export function redisKeys(prefix: string) {
+  return {
+    job: (id: string) => `${prefix}:job:${id}`,
+    history: (id: string) => `${prefix}:job:${id}:history`,
+    events: (id: string) => `${prefix}:job:${id}:events`,
+    jobIndex: `${prefix}:jobs`,
+    workers: `${prefix}:workers`,
+    worker: (id: string) => `${prefix}:worker:${id}`,
+    control: `${prefix}:control`,
+    /** BullMQ's own prefix. */
+    bull: `${prefix}:bull`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+export const TRAINING_QUEUE = 'training';
+export const PREDICT_QUEUE = 'predict';
+
+/** A worker whose heartbeat is older than this is taken for gone. */
+export const WORKER_TTL_MS = 15_000;

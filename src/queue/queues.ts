@@ -1,0 +1,44 @@
+import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
+import type { ResolvedJobSpec } from '../spec/index.js';
+import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from './keys.js';
+
+/** What a training job carries through BullMQ: the id of the job record, and its spec. */
+export interface TrainingJobData {
+  jobId: string;
+  spec: ResolvedJobSpec;
+}
+
+export interface PredictJobData {
+  jobId: string;
+  inputs: unknown[];
+}
+
+export interface PredictResult {
+  outputs: unknown[];
+}
+
+export function createTrainingQueue(connection: ConnectionOptions, keys: RedisKeys): Queue<TrainingJobData> {
+  return new Queue<TrainingJobData>(TRAINING_QUEUE, { connection, prefix: keys.bull });
+}
+
+export function createPredictQueue(connection: ConnectionOptions, keys: RedisKeys): Queue<PredictJobData, PredictResult> {
+  return new Queue<PredictJobData, PredictResult>(PREDICT_QUEUE, { connection, prefix: keys.bull });
+}
+
+export function createPredictEvents(connection: ConnectionOptions, keys: RedisKeys): QueueEvents {
+  return new QueueEvents(PREDICT_QUEUE, { connection, prefix: keys.bull });
+}
+
+export function trainingJobOptions(jobId: string, attempts: number) {
+  return {
+    jobId,
+    attempts,
+    backoff: { type: 'exponential', delay: 1_000 },
+    // The job record in Descent's own keys is the source of truth; BullMQ's copy can go.
+    removeOnComplete: true,
+    removeOnFail: { count: 1_000 },
+  };
+}
+
+/** Control messages the API broadcasts to workers. */
+export type ControlMessage = { type: 'cancel'; jobId: string };

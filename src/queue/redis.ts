@@ -1,0 +1,55 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * A connection for request/response commands. It fails fast while Redis is unreachable
+ * (requests get a 503 instead of hanging) and reconnects by itself.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    lazyConnect: false,
+    ...options,
+  });
+}
+
+/** A connection for BullMQ workers and blocking reads: commands wait for a reconnect. */
+export function createBlockingRedis(url: string, options: RedisOptions = {}): Redis {
+  return createRedis(url, { maxRetriesPerRequest: null, ...options });
+}
+
+/** PING once with a deadline; true when Redis answered. */
+export async function pingRedis(url: string, timeoutMs = 1_000): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export class RedisPolicyError extends Error {}
+
+/** BullMQ loses jobs when Redis evicts keys, so Descent refuses any policy but noeviction. */
+export async function assertNoEviction(redis: Redis): Promise<void> {
+  const info = await redis.info('memory');
+  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+  if (policy && policy !== 'noeviction') {
+    throw new RedisPolicyError(
+      `Redis maxmemory-policy is "${policy}"; Descent (BullMQ) needs "noeviction" or queued jobs can vanish. ` +
+        'Fix: redis-cli CONFIG SET maxmemory-policy noeviction (and set it in redis.conf).',
+    );
+  }
+}

@@ -1,0 +1,5 @@
+export * from './datasets.js';
+export * from './job-spec.js';
+export * from './layers.js';
+export * from './optimizers.js';
+export * from './job-record.js';

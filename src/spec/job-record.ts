@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { jobSpecSchema } from './job-spec.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const jobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const isTerminal = (s: JobStatus): boolean => TERMINAL_STATUSES.includes(s);
+
+/** Why a job failed; `code` is stable and machine-readable. */
+export const ERROR_CODES = [
+  'invalid_model',
+  'training_error',
+  'worker_crashed',
+  'diverged',
+  'timeout',
+  'out_of_memory',
+  'dataset_unavailable',
+] as const;
+export const jobErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type JobError = z.infer<typeof jobErrorSchema>;
+
+export const epochMetricsSchema = z
+  .object({ epoch: z.number().int().min(1), loss: z.number().nullable() })
+  .catchall(z.number().nullable())
+  .describe('Metrics at the end of one epoch (val_* for the validation split).');
+export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
+
+export const jobRecordSchema = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  status: jobStatusSchema,
+  spec: jobSpecSchema.describe('The resolved spec: defaults, loss and seed filled in.'),
+  createdAt: z.string().describe('ISO 8601.'),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  epoch: z.number().int().min(0).describe('Epochs completed so far.'),
+  epochs: z.number().int().min(1).describe('Epochs asked for.'),
+  history: z.array(epochMetricsSchema),
+  backend: z.string().nullable().describe('tfjs backend that trained the job: tensorflow | cpu | wasm.'),
+  versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
+  attempts: z.number().int().min(0).describe('Times a worker started this job.'),
+  error: jobErrorSchema.nullable(),
+});
+export type JobRecord = z.infer<typeof jobRecordSchema>;
+
+export const EVENT_TYPES = ['status', 'epoch', ...TERMINAL_STATUSES] as const;
+export type JobEventType = (typeof EVENT_TYPES)[number];

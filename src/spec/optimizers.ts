@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The optimizer catalogue. Every rule follows PyTorch's torch.optim; defaults are
+ * PyTorch's, except where a name implies a setting (momentum/nesterov default to 0.9).
+ * Parameters an optimizer does not use are rejected rather than silently ignored.
+ */
+const lr = (def: number) => z.number().gt(0).default(def).describe('Learning rate (eta).');
+const common = {
+  weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient: g <- g + weightDecay * w.'),
+  clipNorm: z.number().gt(0).optional().describe('Rescale all gradients together so their global L2 norm is at most this.'),
+  clipValue: z.number().gt(0).optional().describe('Clip every gradient element to [-clipValue, clipValue].'),
+};
+const beta = (def: number) => z.number().min(0).lt(1).default(def);
+const epsilon = (def: number) => z.number().gt(0).default(def).describe('Term added for numerical stability.');
+
+export const sgdSchema = z.strictObject({ name: z.literal('sgd'), learningRate: lr(0.01), ...common });
+export const momentumSchema = z.strictObject({
+  name: z.literal('momentum'),
+  learningRate: lr(0.01),
+  momentum: z.number().min(0).lt(1).default(0.9).describe('Momentum factor (mu).'),
+  ...common,
+});
+export const nesterovSchema = z.strictObject({
+  name: z.literal('nesterov'),
+  learningRate: lr(0.01),
+  momentum: z.number().gt(0).lt(1).default(0.9).describe('Momentum factor (mu).'),
+  ...common,
+});
+export const adagradSchema = z.strictObject({
+  name: z.literal('adagrad'),
+  learningRate: lr(0.01),
+  initialAccumulatorValue: z.number().min(0).default(0).describe('Starting value of the sum of squared gradients.'),
+  epsilon: epsilon(1e-10),
+  ...common,
+});
+export const adadeltaSchema = z.strictObject({
+  name: z.literal('adadelta'),
+  learningRate: lr(1.0),
+  rho: beta(0.9).describe('Decay of the running averages.'),
+  epsilon: epsilon(1e-6),
+  ...common,
+});
+export const rmspropSchema = z.strictObject({
+  name: z.literal('rmsprop'),
+  learningRate: lr(0.01),
+  rho: beta(0.99).describe('Smoothing constant of the squared-gradient average (PyTorch `alpha`).'),
+  epsilon: epsilon(1e-8),
+  momentum: z.number().min(0).lt(1).default(0).describe('Momentum factor.'),
+  centered: z.boolean().default(false).describe('Normalise by the estimated variance of the gradient.'),
+  ...common,
+});
+export const adamSchema = z.strictObject({
+  name: z.literal('adam'),
+  learningRate: lr(0.001),
+  beta1: beta(0.9).describe('Decay of the first-moment estimate.'),
+  beta2: beta(0.999).describe('Decay of the second-moment estimate.'),
+  epsilon: epsilon(1e-8),
+  ...common,
+});
+
+export const optimizerSchema = z
+  .discriminatedUnion('name', [
+    sgdSchema,
+    momentumSchema,
+    nesterovSchema,
+    adagradSchema,
+    adadeltaSchema,
+    rmspropSchema,
+    adamSchema,
+  ])
+  .describe('The optimizer and its hyperparameters.');
+
+export type OptimizerSpec = z.infer<typeof optimizerSchema>;
+export type OptimizerName = OptimizerSpec['name'];
+export const OPTIMIZER_NAMES = optimizerSchema.options.map((o) => o.shape.name.value);

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs';
+import type { JobSpec, LayerSpec } from '../spec/index.js';
+import { deriveSeed } from './rng.js';
+
+type InitializerName = NonNullable<Extract<LayerSpec, { kernelInitializer: unknown }>['kernelInitializer']>;
+type Regularizer = { l1: number; l2: number } | undefined;
+
+/** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
+function initializer(name: InitializerName, seed: number): ReturnType<typeof tf.initializers.zeros> {
+  const I = tf.initializers;
+  switch (name) {
+    case 'zeros':
+      return I.zeros();
+    case 'ones':
+      return I.ones();
+    case 'randomNormal':
+      return I.randomNormal({ mean: 0, stddev: 0.05, seed });
+    case 'randomUniform':
+      return I.randomUniform({ minval: -0.05, maxval: 0.05, seed });
+    case 'truncatedNormal':
+      return I.truncatedNormal({ mean: 0, stddev: 0.05, seed });
+    case 'orthogonal':
+      return I.orthogonal({ gain: 1, seed });
+    default:
+      return I[name]({ seed });
+  }
+}
+
+const regularizer = (r: Regularizer) => (r && (r.l1 > 0 || r.l2 > 0) ? tf.regularizers.l1l2({ l1: r.l1, l2: r.l2 }) : undefined);
+
+function buildLayer(spec: LayerSpec, seed: number, inputShape?: number[]): tf.layers.Layer {
+  const base = inputShape ? { inputShape } : {};
+  const init = (name: InitializerName, stream: number) => initializer(name, deriveSeed(seed, stream));
+  switch (spec.type) {
+    case 'dense':
+      return tf.layers.dense({
+        ...base,
+        units: spec.units,
+        activation: spec.activation,
+        useBias: spec.useBias,
+        kernelInitializer: init(spec.kernelInitializer, 0),
+        biasInitializer: init(spec.biasInitializer, 1),
+        kernelRegularizer: regularizer(spec.kernelRegularizer),
+        biasRegularizer: regularizer(spec.biasRegularizer),
+      });
+    case 'conv2d':
+      return tf.layers.conv2d({
+        ...base,
+        filters: spec.filters,
+        kernelSize: spec.kernelSize,
+        strides: spec.strides,
+        padding: spec.padding,
+        activation: spec.activation,
+        useBias: spec.useBias,
+        kernelInitializer: init(spec.kernelInitializer, 0),
+        biasInitializer: init(spec.biasInitializer, 1),
+        kernelRegularizer: regularizer(spec.kernelRegularizer),
+        biasRegularizer: regularizer(spec.biasRegularizer),
+      });
+    case 'dropout':
+      // Unseeded on purpose: a seeded tfjs dropout draws the same mask on every batch.
+      return tf.layers.dropout({ ...base, rate: spec.rate });
+    case 'activation':
+      return tf.layers.activation({ ...base, activation: spec.activation });
+    case 'flatten':
+      return tf.layers.flatten(base);
+    case 'batchNormalization':
+      return tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon });
+    case 'maxPooling2d':
+      return tf.layers.maxPooling2d({ ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding });
+    case 'simpleRNN':
+    case 'lstm':
+    case 'gru': {
+      const config = {
+        ...base,
+        units: spec.units,
+        activation: spec.activation,
+        returnSequences: spec.returnSequences,
+        useBias: spec.useBias,
+        kernelInitializer: init(spec.kernelInitializer, 0),
+        recurrentInitializer: init(spec.recurrentInitializer, 2),
+        biasInitializer: init(spec.biasInitializer, 1),
+        kernelRegularizer: regularizer(spec.kernelRegularizer),
+      };
+      return spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config);
+    }
+  }
+}
+
+/** A fresh, uncompiled sequential model whose initial weights depend only on the spec and seed. */
+export function buildModel(model: JobSpec['model'], seed: number): tf.Sequential {
+  const layers = model.layers.map((layer, i) => buildLayer(layer, deriveSeed(seed, 100 + i), i === 0 ? model.inputShape : undefined));
+  return tf.sequential({ layers });
+}

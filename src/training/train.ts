@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs';
+import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
+import { type Dataset, loadDataset } from './datasets.js';
+import { buildModel } from './model.js';
+import { createOptimizer } from './optimizers.js';
+import { createRng, deriveSeed, permutation } from './rng.js';
+
+export interface EpochReport extends EpochMetrics {
+  learningRate: number;
+  durationMs: number;
+}
+
+export interface TrainOptions {
+  onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+  /** Checked between batches: training stops within one batch of an abort. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  model: tf.LayersModel;
+  history: EpochReport[];
+}
+
+export class TrainingAbortedError extends Error {
+  constructor() {
+    super('training was aborted');
+  }
+}
+
+/** A spec the engine cannot build or fit: retrying will not help. */
+export class InvalidModelError extends Error {}
+
+/**
+ * Trains a model on the spec's dataset and returns it (the caller disposes it). Batches come from
+ * a seeded permutation per epoch, so a seeded job sees the same batches on every run and backend.
+ */
+export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): Promise<TrainResult> {
+  const seed = spec.training.seed;
+  const data = loadDataset(spec.dataset, seed);
+  let model: tf.LayersModel;
+  try {
+    model = buildModel(spec.model, seed);
+  } catch (err) {
+    throw new InvalidModelError((err as Error).message);
+  }
+  const optimizer = createOptimizer(spec.optimizer);
+  const tensors: tf.Tensor[] = [];
+  try {
+    try {
+      model.compile({ optimizer, loss: spec.loss, metrics: spec.metrics });
+    } catch (err) {
+      throw new InvalidModelError((err as Error).message);
+    }
+    const split = splitData(data, spec.training.validationSplit);
+    tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
+    const n = split.xTrain.shape[0];
+    const batchSize = spec.training.batchSize === 'full' ? n : Math.min(spec.training.batchSize, n);
+    const shuffleRng = createRng(deriveSeed(seed, 2));
+    const history: EpochReport[] = [];
+
+    for (let epoch = 1; epoch <= spec.training.epochs; epoch++) {
+      const started = performance.now();
+      const order = spec.training.shuffle ? permutation(n, shuffleRng) : undefined;
+      const sums = await runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal);
+      const report: EpochReport = {
+        epoch,
+        loss: finite(sums[0]!),
+        ...Object.fromEntries(spec.metrics.map((m, i) => [m, finite(sums[i + 1]!)])),
+        learningRate: optimizer.learningRate,
+        durationMs: 0,
+      };
+      if (split.val) Object.assign(report, await evaluate(model, split.val.x, split.val.y, batchSize, spec.metrics));
+      report.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      history.push(report);
+      await options.onEpochEnd?.(report);
+    }
+    return { model, history };
+  } catch (err) {
+    model.dispose();
+    if (err instanceof Error && !(err instanceof TrainingAbortedError) && !(err instanceof InvalidModelError)) {
+      if (/shape|rank|dimension|incompatible|expected/i.test(err.message)) throw new InvalidModelError(err.message);
+    }
+    throw err;
+  } finally {
+    tf.dispose(tensors);
+    optimizer.dispose();
+  }
+}
+
+const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/** One pass over the data; returns sample-weighted means of [loss, ...metrics]. */
+async function runEpoch(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  order: Int32Array | undefined,
+  batchSize: number,
+  signal: AbortSignal | undefined,
+): Promise<number[]> {
+  const n = x.shape[0]!;
+  const [xs, ys] = order
+    ? tf.tidy(() => {
+        const idx = tf.tensor1d(order, 'int32');
+        return [tf.gather(x, idx), tf.gather(y, idx)];
+      })
+    : [x, y];
+  const sums: number[] = [];
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      if (signal?.aborted) throw new TrainingAbortedError();
+      const size = Math.min(batchSize, n - start);
+      const xb = xs.slice(start, size);
+      const yb = ys.slice(start, size);
+      let out: number | number[];
+      try {
+        out = await model.trainOnBatch(xb, yb);
+      } finally {
+        xb.dispose();
+        yb.dispose();
+      }
+      (Array.isArray(out) ? out : [out]).forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v * size));
+      // Lets control messages (cancel) in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    if (order) tf.dispose([xs, ys]);
+  }
+  return sums.map((s) => s / n);
+}
+
+async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batchSize: number, metrics: string[]) {
+  const result = model.evaluate(x, y, { batchSize });
+  const scalars = Array.isArray(result) ? result : [result];
+  const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
+  tf.dispose(scalars);
+  return Object.fromEntries([['val_loss', finite(values[0]!)], ...metrics.map((m, i) => [`val_${m}`, finite(values[i + 1]!)])]);
+}
+
+/** Keras' validationSplit: the last fraction of the samples, before any shuffling. */
+function splitData(data: Dataset, fraction: number) {
+  const held = Math.floor(data.samples * fraction);
+  const n = data.samples - held;
+  const xSize = data.inputShape.reduce((a, b) => a * b, 1);
+  const ySize = data.targetShape.reduce((a, b) => a * b, 1);
+  const xTrain = tf.tensor(data.x.subarray(0, n * xSize), [n, ...data.inputShape]);
+  const yTrain = tf.tensor(data.y.subarray(0, n * ySize), [n, ...data.targetShape]);
+  const val =
+    held > 0
+      ? {
+          x: tf.tensor(data.x.subarray(n * xSize), [held, ...data.inputShape]),
+          y: tf.tensor(data.y.subarray(n * ySize), [held, ...data.targetShape]),
+        }
+      : undefined;
+  return { xTrain, yTrain, val };
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import { buildApp } from '../src/api/app.js';
+import { type Config, loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/shared/logger.js';
+import type { JobSpecInput } from '../src/spec/index.js';
+import { type RunningWorker, startWorker } from '../workers/worker-app.js';
+
+/** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'descent-test-')),
+    LOG_LEVEL: 'warn',
+    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto',
+    ...overrides,
+  });
+}
+
+export interface Stack {
+  config: Config;
+  app: FastifyInstance;
+  worker?: RunningWorker;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: { worker?: boolean; config?: Config } = {}): Promise<Stack> {
+  const config = options.config ?? testConfig();
+  const app = await buildApp(config, { logger: false });
+  await app.ready();
+  const worker = options.worker === false ? undefined : await startWorker(config, createLogger('warn', 'test-worker'));
+  return {
+    config,
+    app,
+    worker,
+    close: async () => {
+      await app.close();
+      await worker?.close();
+    },
+  };
+}
+
+export const xorSpec = (overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
+  name: 'xor-adam',
+  dataset: { builtin: 'xor' },
+  model: {
+    inputShape: [2],
+    layers: [
+      { type: 'dense', units: 8, activation: 'tanh' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+  },
+  loss: 'binaryCrossentropy',
+  metrics: ['accuracy'],
+  optimizer: { name: 'adam', learningRate: 0.05 },
+  training: { epochs: 100, batchSize: 4, shuffle: true, validationSplit: 0, seed: 7 },
+  ...overrides,
+});
+
+/** A job long enough to be caught running: many epochs of a small dataset. */
+export const longSpec = (epochs = 5_000): JobSpecInput =>
+  xorSpec({ name: 'long', dataset: { builtin: 'spirals', samples: 64 }, training: { epochs, batchSize: 8, seed: 3 } });
+
+export interface SseEvent {
+  id: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Parses a text/event-stream body into its events (comments dropped). */
+export function parseSse(text: string): SseEvent[] {
+  return text
+    .split('\n\n')
+    .map((block) => {
+      const fields: Record<string, string> = {};
+      for (const line of block.split('\n')) {
+        if (!line || line.startsWith(':')) continue;
+        const i = line.indexOf(':');
+        fields[line.slice(0, i)] = line.slice(i + 1).trimStart();
+      }
+      return fields;
+    })
+    .filter((f) => f.event !== undefined)
+    .map((f) => ({ id: f.id!, event: f.event!, data: JSON.parse(f.data ?? '{}') as Record<string, unknown> }));
+}
+
+export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: spec });
+  if (res.statusCode !== 202) throw new Error(`submit failed: ${res.statusCode} ${res.body}`);
+  return res.json<{ id: string }>().id;
+}
+
+/** Follows the job's event stream to its end (the server closes it after the terminal event). */
+export async function eventsUntilEnd(app: FastifyInstance, id: string, lastEventId?: string): Promise<SseEvent[]> {
+  const res = await app.inject({
+    method: 'GET',
+    url: `/v1/jobs/${id}/events`,
+    headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+  });
+  if (res.statusCode !== 200) throw new Error(`events failed: ${res.statusCode} ${res.body}`);
+  return parseSse(res.body);
+}
+
+/**
+ * Reads a live event stream over real HTTP, event by event, until `until` says stop; then
+ * drops the connection (as a client that goes away does).
+ */
+export async function readLive(
+  baseUrl: string,
+  id: string,
+  until: (e: SseEvent, all: SseEvent[]) => boolean,
+  headers: Record<string, string> = {},
+): Promise<{ events: SseEvent[]; ended: boolean }> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/v1/jobs/${id}/events`, { headers, signal: controller.signal });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: SseEvent[] = [];
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { events, ended: true };
+    buffer += decoder.decode(value, { stream: true });
+    const cut = buffer.lastIndexOf('\n\n');
+    if (cut < 0) continue;
+    const complete = parseSse(buffer.slice(0, cut + 2));
+    buffer = buffer.slice(cut + 2);
+    for (const e of complete) {
+      events.push(e);
+      if (until(e, events)) {
+        controller.abort();
+        await reader.cancel().catch(() => {});
+        return { events, ended: false };
+      }
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { buildApp } from '../src/api/app.js';
+import { type Stack, eventsUntilEnd, longSpec, readLive, startStack, submit, xorSpec } from './helpers.js';
+import type { JobRecord } from '../src/spec/index.js';
+
+describe('a training job end to end (real Redis, BullMQ, worker, training child)', () => {
+  let stack: Stack;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    baseUrl = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => stack.close());
+
+  it('reports health with the worker backend', async () => {
+    const res = await stack.app.inject('/healthz');
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ status: string; backend: string; workers: unknown[] }>();
+    expect(body.status).toBe('ok');
+    expect(body.backend).toBe(stack.worker!.backend.backend);
+    expect(body.workers).toHaveLength(1);
+  });
+
+  it('trains XOR to accuracy 1.0, streams every epoch in order, and predicts it', async () => {
+    const post = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() });
+    expect(post.statusCode).toBe(202);
+    const created = post.json<JobRecord>();
+    expect(created.status).toBe('queued');
+    expect(created.spec.training.seed).toBe(7);
+
+    const events = await eventsUntilEnd(stack.app, created.id);
+    const types = events.map((e) => e.event);
+    expect(types[0]).toBe('status');
+    expect(events[0]!.data.status).toBe('queued');
+    expect(events.find((e) => e.event === 'status' && e.data.status === 'running')).toBeDefined();
+    const epochs = events.filter((e) => e.event === 'epoch');
+    expect(epochs.map((e) => e.data.epoch)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    for (const e of epochs) {
+      expect(typeof e.data.loss).toBe('number');
+      expect(e.data.learningRate).toBe(0.05);
+      expect(typeof e.data.durationMs).toBe('number');
+    }
+    expect(types.at(-1)).toBe('completed');
+    // Event ids strictly increase: the order a reconnecting client relies on.
+    const ids = events.map((e) => e.id);
+    expect([...ids].sort(compareIds)).toEqual(ids);
+
+    const record = (await stack.app.inject(`/v1/jobs/${created.id}`)).json<JobRecord>();
+    expect(record.status).toBe('completed');
+    expect(record.epoch).toBe(100);
+    expect(record.history).toHaveLength(100);
+    expect(record.history.at(-1)!.accuracy).toBe(1);
+    expect(record.backend).toBe(stack.worker!.backend.backend);
+    expect(record.versions).toMatchObject({ descent: expect.any(String), 'tfjs-core': expect.any(String) });
+    expect(record.startedAt).not.toBeNull();
+    expect(record.finishedAt).not.toBeNull();
+
+    const predict = await stack.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${created.id}/predict`,
+      payload: { inputs: [[0, 0], [0, 1], [1, 0], [1, 1]] },
+    });
+    expect(predict.statusCode).toBe(200);
+    const outputs = predict.json<{ outputs: number[][] }>().outputs.map((o) => o[0]!);
+    expect(outputs.map((o) => (o > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
+
+    // The model downloads as a tfjs layers model that loads from the API URL and agrees.
+    const model = await tf.loadLayersModel(`${baseUrl}/v1/jobs/${created.id}/model`);
+    const local = model.predict(tf.tensor2d([[0, 0], [0, 1], [1, 0], [1, 1]])) as tf.Tensor;
+    const localValues = Array.from(await local.data());
+    localValues.forEach((v, i) => expect(v).toBeCloseTo(outputs[i]!, 5));
+    tf.dispose([local]);
+    model.dispose();
+
+    // After the end, a reconnect gets exactly what followed its last id, then the stream closes.
+    const cut = events[Math.floor(events.length / 2)]!;
+    const rest = await eventsUntilEnd(stack.app, created.id, cut.id);
+    expect(rest).toEqual(events.slice(events.indexOf(cut) + 1));
+    expect(await eventsUntilEnd(stack.app, created.id, events.at(-1)!.id)).toEqual([]);
+    const viaQuery = await stack.app.inject(`/v1/jobs/${created.id}/events?lastEventId=${cut.id}`);
+    expect(viaQuery.body).toContain(`id: ${events.at(-1)!.id}`);
+  });
+
+  it('resumes a live stream mid-run from Last-Event-ID, through another API process, with no gap or duplicate', async () => {
+    const id = await submit(stack.app, longSpec(300));
+    const first = await readLive(baseUrl, id, (e) => e.event === 'epoch' && e.data.epoch === 5);
+    expect(first.ended).toBe(false);
+    const last = first.events.at(-1)!;
+
+    const other = await buildApp(stack.config, { logger: false });
+    try {
+      const otherUrl = await other.listen({ port: 0, host: '127.0.0.1' });
+      const second = await readLive(otherUrl, id, () => false, { 'last-event-id': last.id });
+      expect(second.ended).toBe(true);
+      const all = await eventsUntilEnd(stack.app, id);
+      expect([...first.events, ...second.events]).toEqual(all);
+      expect(all.filter((e) => e.event === 'epoch').map((e) => e.data.epoch)).toEqual(
+        Array.from({ length: 300 }, (_, i) => i + 1),
+      );
+      expect(all.at(-1)!.event).toBe('completed');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('cancels a running job: the training process stops and the stream ends with cancelled', async () => {
+    const id = await submit(stack.app, longSpec(5_000));
+    const started = await readLive(baseUrl, id, (e) => e.event === 'epoch');
+    expect(started.events.at(-1)!.event).toBe('epoch');
+
+    const streamToEnd = readLive(baseUrl, id, () => false, { 'last-event-id': started.events.at(-1)!.id });
+    const cancel = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    expect(cancel.statusCode).toBe(200);
+    expect(cancel.json<JobRecord>().status).toBe('cancelled');
+
+    const rest = await streamToEnd;
+    expect(rest.ended).toBe(true);
+    expect(rest.events.at(-1)!.event).toBe('cancelled');
+    expect(rest.events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event))).toHaveLength(1);
+
+    // The worker lets go of the job once its training process has exited.
+    await expect.poll(() => stack.worker!.activeJobs().includes(id), { timeout: 10_000, interval: 50 }).toBe(false);
+    const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+    expect(record.status).toBe('cancelled');
+    expect(record.epoch).toBeLessThan(5_000);
+
+    // Cancelling again is harmless; a finished job cannot be cancelled.
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` })).statusCode).toBe(200);
+  });
+
+  it('fails a job whose model cannot be built, without retrying, and says why', async () => {
+    const id = await submit(
+      stack.app,
+      xorSpec({
+        model: {
+          inputShape: [2],
+          layers: [
+            { type: 'conv2d', filters: 2, kernelSize: 3 },
+            { type: 'dense', units: 1, activation: 'sigmoid' },
+          ],
+        },
+      }),
+    );
+    const events = await eventsUntilEnd(stack.app, id);
+    expect(events.at(-1)!.event).toBe('failed');
+    const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+    expect(record.status).toBe('failed');
+    expect(record.error?.code).toBe('invalid_model');
+    expect(record.attempts).toBe(1);
+    const cancel = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    expect(cancel.statusCode).toBe(409);
+    const predict = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [[0, 0]] } });
+    expect(predict.statusCode).toBe(409);
+  });
+
+  it('lists jobs newest first, pages with a cursor and filters by status', async () => {
+    const page1 = (await stack.app.inject('/v1/jobs?limit=2')).json<{ items: JobRecord[]; next: string | null }>();
+    expect(page1.items).toHaveLength(2);
+    expect(page1.next).not.toBeNull();
+    const page2 = (await stack.app.inject(`/v1/jobs?limit=2&cursor=${page1.next}`)).json<{ items: JobRecord[] }>();
+    const seen = new Set([...page1.items, ...page2.items].map((j) => j.id));
+    expect(seen.size).toBe(page1.items.length + page2.items.length);
+    expect(page1.items[0]!.createdAt >= page1.items[1]!.createdAt).toBe(true);
+    const failed = (await stack.app.inject('/v1/jobs?status=failed')).json<{ items: JobRecord[] }>();
+    expect(failed.items.length).toBeGreaterThanOrEqual(1);
+    expect(failed.items.every((j) => j.status === 'failed')).toBe(true);
+    expect((await stack.app.inject('/v1/jobs?status=nope')).statusCode).toBe(400);
+    expect((await stack.app.inject('/v1/jobs?cursor=garbage')).statusCode).toBe(400);
+  });
+});
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am === bm ? Number(as - bs) : am < bm ? -1 : 1;
+}

@@ -1,0 +1,14 @@
+import type { BackendName } from '../src/training/backend.js';
+import type { EpochReport } from '../src/training/train.js';
+import type { ResolvedJobSpec } from '../src/spec/index.js';
+
+/** Messages between a worker and its training child process (over the fork IPC channel). */
+export type ParentMessage =
+  | { type: 'train'; jobId: string; spec: ResolvedJobSpec; backend: 'auto' | BackendName; dataDir: string }
+  | { type: 'cancel' };
+
+export type ChildMessage =
+  | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
+  | { type: 'epoch'; report: EpochReport }
+  | { type: 'done'; numTensors: number }
+  | { type: 'failed'; code: string; message: string; retryable: boolean };

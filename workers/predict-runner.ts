@@ -1,0 +1,54 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { PredictJobData, PredictResult } from '../src/queue/queues.js';
+import type { ArtifactStore } from '../src/storage/artifact-store.js';
+import { loadModel } from '../src/training/model-io.js';
+import { tf } from '../src/training/backend.js';
+
+/**
+ * Answers predict requests from trained models. Runs in the worker process (tfjs lives there,
+ * never in the API), with a small LRU of loaded models.
+ */
+export class PredictRunner {
+  private readonly cache = new Map<string, tf.LayersModel>();
+
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly cacheSize = 8,
+  ) {}
+
+  private async model(jobId: string): Promise<tf.LayersModel> {
+    const cached = this.cache.get(jobId);
+    if (cached) {
+      this.cache.delete(jobId);
+      this.cache.set(jobId, cached);
+      return cached;
+    }
+    const model = await loadModel(this.store, jobId);
+    if (!model) throw new UnrecoverableError(`model_not_found: no trained model is stored for job ${jobId}`);
+    this.cache.set(jobId, model);
+    while (this.cache.size > this.cacheSize) {
+      const [oldest, m] = this.cache.entries().next().value as [string, tf.LayersModel];
+      this.cache.delete(oldest);
+      m.dispose();
+    }
+    return model;
+  }
+
+  readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
+    const model = await this.model(job.data.jobId);
+    const output = tf.tidy(() => {
+      const result = model.predict(tf.tensor(job.data.inputs as number[][]));
+      return Array.isArray(result) ? result[0]! : result;
+    });
+    try {
+      return { outputs: (await output.array()) as unknown[] };
+    } finally {
+      output.dispose();
+    }
+  };
+
+  close(): void {
+    for (const m of this.cache.values()) m.dispose();
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The training child process: one per job, so a CPU-bound fit never starves the worker's event
+ * loop (BullMQ lock renewal) and a crash or a kill takes only this job with it.
+ */
+import { initBackend } from '../src/training/backend.js';
+import { saveModel } from '../src/training/model-io.js';
+import { InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
+import { DatasetError } from '../src/training/datasets.js';
+import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import * as tf from '@tensorflow/tfjs';
+import type { ChildMessage, ParentMessage } from './child-protocol.js';
+
+const controller = new AbortController();
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
+}
+
+async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
+  const info = await initBackend(msg.backend);
+  await send({ type: 'started', ...info });
+  const { model } = await train(msg.spec, {
+    signal: controller.signal,
+    onEpochEnd: (report) => send({ type: 'epoch', report }),
+  });
+  try {
+    await saveModel(model, new LocalArtifactStore(msg.dataDir), msg.jobId);
+  } finally {
+    model.dispose();
+  }
+  await send({ type: 'done', numTensors: tf.memory().numTensors });
+}
+
+function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
+  if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
+  if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
+  return { type: 'failed', code: 'training_error', message, retryable: false };
+}
+
+process.on('message', (msg: ParentMessage) => {
+  if (msg.type === 'cancel') {
+    controller.abort();
+    return;
+  }
+  run(msg)
+    .catch((err: unknown) => send(classify(err)))
+    .finally(() => process.disconnect());
+});

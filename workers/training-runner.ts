@@ -1,0 +1,156 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Config } from '../src/config/config.js';
+import type { JobStore } from '../src/queue/job-store.js';
+import type { TrainingJobData } from '../src/queue/queues.js';
+import { resolveEntry } from '../src/shared/entry.js';
+import type { Logger } from '../src/shared/logger.js';
+import { DESCENT_VERSION } from '../src/shared/versions.js';
+import type { ChildMessage, ParentMessage } from './child-protocol.js';
+
+interface Active {
+  child: ChildProcess;
+  cancelled: boolean;
+  killTimer?: NodeJS.Timeout;
+}
+
+export interface TrainingOutcome {
+  status: 'completed' | 'cancelled' | 'skipped';
+}
+
+const CHILD = resolveEntry(import.meta.url, './training-child');
+
+/**
+ * Runs BullMQ training jobs: each in a child process of its own, relaying the child's epochs
+ * into the job record and its event stream. The worker's own event loop stays free, so BullMQ
+ * keeps renewing the job lock while the child computes.
+ */
+export class TrainingRunner {
+  private readonly active = new Map<string, Active>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly workerId: string,
+  ) {}
+
+  get activeJobs(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Stops a running job's training: asks the child, then kills it after the grace period. */
+  cancel(jobId: string): void {
+    const entry = this.active.get(jobId);
+    if (!entry || entry.cancelled) return;
+    entry.cancelled = true;
+    entry.child.send({ type: 'cancel' } satisfies ParentMessage, () => {});
+    entry.killTimer = setTimeout(() => entry.child.kill('SIGKILL'), this.config.CANCEL_GRACE_MS);
+  }
+
+  /** Kills every training child (shutdown); their jobs go back to the queue. */
+  killAll(): void {
+    for (const entry of this.active.values()) entry.child.kill('SIGKILL');
+  }
+
+  readonly process = async (job: Job<TrainingJobData>): Promise<TrainingOutcome> => {
+    const { jobId, spec } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const at = new Date().toISOString();
+    const start = await this.store.transition(
+      jobId,
+      ['queued', 'running'],
+      'running',
+      { startedAt: at, finishedAt: '', attempts: String(attempt), epoch: '0', error: '' },
+      [{ type: 'status', data: { status: 'running', at, attempt, worker: this.workerId, ...(attempt > 1 ? { restarted: true } : {}) } }],
+    );
+    if (!start.ok) {
+      this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
+      return { status: 'skipped' };
+    }
+    const log = this.logger.child({ jobId, attempt });
+    log.info('training started');
+
+    const child = fork(CHILD.path, [], { execArgv: CHILD.execArgv, serialization: 'advanced', stdio: 'inherit' });
+    const entry: Active = { child, cancelled: false };
+    this.active.set(jobId, entry);
+    let writes = Promise.resolve();
+    const enqueue = (fn: () => Promise<unknown>) => (writes = writes.then(fn).then(() => undefined));
+    let result: ChildMessage | undefined;
+
+    child.on('message', (msg: ChildMessage) => {
+      switch (msg.type) {
+        case 'started':
+          enqueue(() =>
+            this.store.setFields(jobId, {
+              backend: msg.backend,
+              versions: JSON.stringify({ descent: DESCENT_VERSION, node: process.versions.node, ...msg.versions }),
+            }),
+          );
+          if (msg.fallbackReason) log.debug({ reason: msg.fallbackReason }, 'native TensorFlow unavailable; training on cpu');
+          break;
+        case 'epoch':
+          enqueue(async () => {
+            const { learningRate: _lr, durationMs: _d, ...metrics } = msg.report;
+            const appended = await this.store.appendEpoch(jobId, metrics, { ...msg.report, epochs: spec.training.epochs });
+            // Not running any more: cancelled, and the broadcast did not reach this worker.
+            if (!appended && (await this.store.getStatus(jobId)) !== 'running') this.cancel(jobId);
+          });
+          break;
+        default:
+          result = msg;
+      }
+    });
+    child.send({ type: 'train', jobId, spec, backend: this.config.TFJS_BACKEND, dataDir: this.config.DATA_DIR } satisfies ParentMessage);
+
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    clearTimeout(entry.killTimer);
+    this.active.delete(jobId);
+    await writes;
+
+    if (entry.cancelled) {
+      log.info('training cancelled');
+      return { status: 'cancelled' };
+    }
+    if (result?.type === 'done') {
+      const finishedAt = new Date().toISOString();
+      const record = await this.store.get(jobId);
+      const summary = { status: 'completed', at: finishedAt, epoch: record?.epoch ?? 0, final: record?.history.at(-1) ?? null };
+      await this.store.transition(jobId, ['running'], 'completed', { finishedAt }, [
+        { type: 'status', data: { status: 'completed', at: finishedAt } },
+        { type: 'completed', data: summary },
+      ]);
+      log.info({ numTensors: result.numTensors }, 'training completed');
+      return { status: 'completed' };
+    }
+    if (result?.type === 'failed' && !result.retryable) {
+      await this.fail(jobId, result.code, result.message);
+      throw new UnrecoverableError(result.message);
+    }
+    // The child died without a word: an infrastructure fault, worth another attempt.
+    const message = `training process exited (${exit.signal ?? `code ${exit.code}`}) before finishing`;
+    const attempts = job.opts.attempts ?? 1;
+    if (attempt < attempts) {
+      const retryAt = new Date().toISOString();
+      await this.store.transition(jobId, ['running'], 'queued', {}, [
+        { type: 'status', data: { status: 'queued', at: retryAt, reason: 'worker_crashed', message, attempt } },
+      ]);
+      log.warn({ exit }, 'training process died; the job will be retried');
+      throw new Error(message);
+    }
+    await this.fail(jobId, 'worker_crashed', message);
+    throw new UnrecoverableError(message);
+  };
+
+  private async fail(jobId: string, code: string, message: string): Promise<void> {
+    const finishedAt = new Date().toISOString();
+    const error = { code, message };
+    await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [
+      { type: 'status', data: { status: 'failed', at: finishedAt } },
+      { type: 'failed', data: { status: 'failed', at: finishedAt, error } },
+    ]);
+    this.logger.warn({ jobId, error }, 'training failed');
+  }
+}

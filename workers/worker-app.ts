@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import type { Config } from '../src/config/config.js';
+import { JobStore } from '../src/queue/job-store.js';
+import { PREDICT_QUEUE, TRAINING_QUEUE, WORKER_TTL_MS, redisKeys } from '../src/queue/keys.js';
+import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
+import { assertNoEviction, createBlockingRedis, createRedis } from '../src/queue/redis.js';
+import type { Logger } from '../src/shared/logger.js';
+import { DESCENT_VERSION } from '../src/shared/versions.js';
+import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { PredictRunner } from './predict-runner.js';
+import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
+
+export interface RunningWorker {
+  id: string;
+  backend: BackendInfo;
+  /** Ids of the jobs this worker is training right now. */
+  activeJobs(): string[];
+  close(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 5_000;
+
+/** Starts one worker: training and predict consumers, a cancel listener and a heartbeat. */
+export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const log = logger.child({ worker: id });
+  const backend = await initBackend(config.TFJS_BACKEND);
+  if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
+  log.info({ backend: backend.backend }, 'tfjs backend ready');
+
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const redis = createRedis(config.REDIS_URL);
+  await assertNoEviction(redis);
+  const bullConnection = createBlockingRedis(config.REDIS_URL);
+  const subscriber = createBlockingRedis(config.REDIS_URL);
+  const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
+  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  const training = new TrainingRunner(store, config, log, id);
+  const predict = new PredictRunner(artifacts);
+
+  const trainingWorker = new Worker<TrainingJobData, TrainingOutcome>(TRAINING_QUEUE, training.process, {
+    connection: bullConnection,
+    prefix: keys.bull,
+    concurrency: config.WORKER_CONCURRENCY,
+  });
+  const predictWorker = new Worker<PredictJobData, PredictResult>(PREDICT_QUEUE, predict.process, {
+    connection: bullConnection,
+    prefix: keys.bull,
+    concurrency: 4,
+  });
+  for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
+
+  await subscriber.subscribe(keys.control);
+  subscriber.on('message', (_channel, raw: string) => {
+    const msg = JSON.parse(raw) as ControlMessage;
+    if (msg.type === 'cancel') training.cancel(msg.jobId);
+  });
+
+  const beat = async () => {
+    const info = { id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() };
+    await redis
+      .multi()
+      .set(keys.worker(id), JSON.stringify(info), 'PX', WORKER_TTL_MS)
+      .zadd(keys.workers, Date.now(), id)
+      .zremrangebyscore(keys.workers, 0, Date.now() - WORKER_TTL_MS)
+      .exec();
+  };
+  await beat();
+  const heartbeat = setInterval(() => beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_MS);
+  await Promise.all([trainingWorker.waitUntilReady(), predictWorker.waitUntilReady()]);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(heartbeat);
+      // Each step runs even when an earlier one fails.
+      const steps: [string, () => Promise<unknown>][] = [
+        ['stop training children', async () => training.killAll()],
+        ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
+        ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
+        ['deregister', () => redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec()],
+        ['close subscriber', () => subscriber.quit()],
+        ['close connections', async () => (await Promise.allSettled([redis.quit(), bullConnection.quit()]), undefined)],
+        ['free models', async () => predict.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          log.warn({ err, step: name }, 'shutdown step failed');
+        }
+      }
+      log.info('worker stopped');
+    })());
+
+  return { id, backend, activeJobs: () => training.activeJobs, close };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
