@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
-import type { Config } from '../src/config/config.js';
+import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/queue/job-store.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, WORKER_TTL_MS, redisKeys } from '../src/queue/keys.js';
 import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
@@ -27,13 +27,19 @@ const HEARTBEAT_MS = 5_000;
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const log = logger.child({ worker: id });
+  applyNativeEnvironment(config);
   const backend = await initBackend(config.TFJS_BACKEND);
   if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
   log.info({ backend: backend.backend }, 'tfjs backend ready');
 
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL);
-  await assertNoEviction(redis);
+  try {
+    await assertNoEviction(redis);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const bullConnection = createBlockingRedis(config.REDIS_URL);
   const subscriber = createBlockingRedis(config.REDIS_URL);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);

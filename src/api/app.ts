@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
@@ -45,6 +45,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       ],
     },
     transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
   });
 
   if (options.connect !== false) await app.register(infrastructure, { config });

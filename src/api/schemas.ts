@@ -9,7 +9,8 @@ export const errorResponseSchema = z
       details: z.unknown().optional().describe('For invalid_spec: [{path, message}] with every offending path.'),
     }),
   })
-  .describe('Every error has this shape.');
+  .describe('Every error has this shape.')
+  .meta({ id: 'Error' });
 
 export const jobIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
 

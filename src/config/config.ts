@@ -21,6 +21,10 @@ export const configSchema = z.object({
     .enum(['auto', 'tensorflow', 'cpu'])
     .default('auto')
     .describe('Training backend: `tensorflow` (native, @tensorflow/tfjs-node), `cpu` (pure JS), or `auto` (native if it loads).'),
+  TF_CPP_MIN_LOG_LEVEL: z
+    .enum(['0', '1', '2', '3'])
+    .default('2')
+    .describe("Native TensorFlow's own log level (2 = errors only); passed to training processes."),
   WORKERS: int(1, 0).describe('Training worker processes `npm start` runs beside the API (0 = API only).'),
   WORKER_CONCURRENCY: int(1, 1).describe('Training jobs one worker process runs at once (each in its own child process).'),
   JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
@@ -49,6 +53,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/**
+ * Environment that native libraries read for themselves; set before tfjs-node loads and
+ * inherited by the training child processes.
+ */
+export function applyNativeEnvironment(config: Config): void {
+  process.env.TF_CPP_MIN_LOG_LEVEL = config.TF_CPP_MIN_LOG_LEVEL;
 }
 
 /** Names, defaults and descriptions, for the README's configuration table. */

@@ -102,7 +102,8 @@ export const datasetSchema = z
     }
     if (d.inline) checkInline(d.inline, ctx);
   })
-  .describe('Training data: `{"builtin": NAME, ...options}`, `{"inline": {"x", "y"}}` or `{"id": DATASET_ID}`.');
+  .describe('Training data: `{"builtin": NAME, ...options}`, `{"inline": {"x", "y"}}` or `{"id": DATASET_ID}`.')
+  .meta({ id: 'Dataset' });
 
 export type DatasetSpec = z.infer<typeof datasetSchema>;
 

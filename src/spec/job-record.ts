@@ -41,7 +41,7 @@ export const jobRecordSchema = z.object({
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   error: jobErrorSchema.nullable(),
-});
+}).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 export const EVENT_TYPES = ['status', 'epoch', ...TERMINAL_STATUSES] as const;

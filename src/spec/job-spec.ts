@@ -35,7 +35,8 @@ export const modelSchema = z
     inputShape: z.array(z.number().int().min(1)).min(1).max(4).describe('Shape of one input sample, without the batch axis.'),
     layers: z.array(layerSchema).min(1).describe('Layers in order; the last one produces the output.'),
   })
-  .describe('A sequential model.');
+  .describe('A sequential model.')
+  .meta({ id: 'Model' });
 
 export const trainingSchema = z
   .strictObject({
@@ -60,7 +61,8 @@ export const jobSpecSchema = z
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
     training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0 }),
   })
-  .describe('A training job.');
+  .describe('A training job.')
+  .meta({ id: 'JobSpec' });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;

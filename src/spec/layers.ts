@@ -125,7 +125,8 @@ export const layerSchema = z
     lstmLayerSchema,
     gruLayerSchema,
   ])
-  .describe('One layer, by its tfjs-layers name in camelCase.');
+  .describe('One layer, by its tfjs-layers name in camelCase.')
+  .meta({ id: 'Layer' });
 
 export type LayerSpec = z.infer<typeof layerSchema>;
 export type LayerType = LayerSpec['type'];

@@ -69,7 +69,8 @@ export const optimizerSchema = z
     rmspropSchema,
     adamSchema,
   ])
-  .describe('The optimizer and its hyperparameters.');
+  .describe('The optimizer and its hyperparameters.')
+  .meta({ id: 'Optimizer' });
 
 export type OptimizerSpec = z.infer<typeof optimizerSchema>;
 export type OptimizerName = OptimizerSpec['name'];

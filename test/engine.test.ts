@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/training/backend.js';
+import { train } from '../src/training/train.js';
+import { jobSpecSchema, type ResolvedJobSpec } from '../src/spec/index.js';
+import { xorSpec } from './helpers.js';
+
+const resolve = (input: unknown): ResolvedJobSpec => {
+  const spec = jobSpecSchema.parse(input);
+  return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: spec.training.seed ?? 1 } } as ResolvedJobSpec;
+};
+
+describe('training engine', () => {
+  beforeAll(async () => {
+    await initBackend((process.env.TFJS_BACKEND as 'auto' | 'cpu' | 'tensorflow' | undefined) ?? 'auto');
+  });
+
+  it('leaves tf.memory().numTensors flat across repeated trainings', async () => {
+    const spec = resolve(
+      xorSpec({
+        dataset: { builtin: 'spirals', samples: 40 },
+        model: {
+          inputShape: [2],
+          layers: [
+            { type: 'dense', units: 8, activation: 'relu', kernelRegularizer: { l1: 0.001, l2: 0.001 } },
+            { type: 'dropout', rate: 0.2 },
+            { type: 'dense', units: 1, activation: 'sigmoid' },
+          ],
+        },
+        optimizer: { name: 'rmsprop', learningRate: 0.01, momentum: 0.9, centered: true, clipNorm: 1 },
+        training: { epochs: 3, batchSize: 16, validationSplit: 0.25, seed: 5 },
+      }),
+    );
+    const counts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { model } = await train(spec);
+      model.dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
+  });
+
+  it('is reproducible: the same seeded spec gives the same loss curve', async () => {
+    const spec = resolve(xorSpec({ training: { epochs: 20, batchSize: 2, seed: 11 } }));
+    const a = await train(spec);
+    const b = await train(spec);
+    a.model.dispose();
+    b.model.dispose();
+    expect(b.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
+    const c = await train(resolve(xorSpec({ training: { epochs: 20, batchSize: 2, seed: 12 } })));
+    c.model.dispose();
+    expect(c.history.map((h) => h.loss)).not.toEqual(a.history.map((h) => h.loss));
+  });
+
+  it('reports validation metrics as val_* when a split is held out', async () => {
+    const spec = resolve(
+      xorSpec({ dataset: { builtin: 'moons', samples: 100 }, training: { epochs: 2, batchSize: 'full', validationSplit: 0.2, seed: 1 } }),
+    );
+    const { model, history } = await train(spec);
+    model.dispose();
+    expect(Object.keys(history[0]!)).toEqual(expect.arrayContaining(['loss', 'accuracy', 'val_loss', 'val_accuracy']));
+  });
+
+  it('stops within one batch of an abort', async () => {
+    const controller = new AbortController();
+    const spec = resolve(xorSpec({ training: { epochs: 1_000, batchSize: 1, seed: 1 } }));
+    let epochs = 0;
+    await expect(
+      train(spec, {
+        signal: controller.signal,
+        onEpochEnd: () => {
+          epochs += 1;
+          if (epochs === 2) controller.abort();
+        },
+      }),
+    ).rejects.toThrow('aborted');
+    expect(epochs).toBe(2);
+  });
+});

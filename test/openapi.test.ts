@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { generateOpenApi } from '../src/api/openapi.js';
+
+describe('openapi.yaml', () => {
+  it('is what the zod schemas generate (run `npm run openapi` after changing a schema)', async () => {
+    const committed = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8');
+    expect(committed).toBe(await generateOpenApi());
+  });
+
+  it('documents every contract endpoint', () => {
+    const doc = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+    const expected: [string, string][] = [
+      ['/healthz', 'get'],
+      ['/v1/jobs', 'post'],
+      ['/v1/jobs', 'get'],
+      ['/v1/jobs/{id}', 'get'],
+      ['/v1/jobs/{id}/cancel', 'post'],
+      ['/v1/jobs/{id}/predict', 'post'],
+      ['/v1/jobs/{id}/model', 'get'],
+      ['/v1/jobs/{id}/events', 'get'],
+    ];
+    for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+  });
+});
