@@ -4,7 +4,7 @@ import type { ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
 export type ParentMessage =
-  | { type: 'train'; jobId: string; spec: ResolvedJobSpec; backend: 'auto' | BackendName; dataDir: string }
+  | { type: 'train'; jobId: string; spec: ResolvedJobSpec; dataDir: string }
   | { type: 'cancel' };
 
 export type ChildMessage =

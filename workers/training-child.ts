@@ -2,7 +2,7 @@
  * The training child process: one per job, so a CPU-bound fit never starves the worker's event
  * loop (BullMQ lock renewal) and a crash or a kill takes only this job with it.
  */
-import { initBackend } from '../src/training/backend.js';
+import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
 import { InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
@@ -11,13 +11,17 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 
 const controller = new AbortController();
+// The backend loads as soon as the process starts (argv[2] names it), so a spare child is
+// ready to train the moment a job arrives.
+const backend = initBackend((process.argv[2] ?? 'auto') as 'auto' | BackendName);
+backend.catch(() => {});
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
 }
 
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
-  const info = await initBackend(msg.backend);
+  const info = await backend;
   await send({ type: 'started', ...info });
   const { model } = await train(msg.spec, {
     signal: controller.signal,

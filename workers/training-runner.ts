@@ -27,6 +27,8 @@ const CHILD = resolveEntry(import.meta.url, './training-child');
  */
 export class TrainingRunner {
   private readonly active = new Map<string, Active>();
+  private spare: ChildProcess | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: JobStore,
@@ -50,7 +52,35 @@ export class TrainingRunner {
 
   /** Kills every training child (shutdown); their jobs go back to the queue. */
   killAll(): void {
+    this.stopped = true;
+    this.spare?.kill('SIGKILL');
     for (const entry of this.active.values()) entry.child.kill('SIGKILL');
+  }
+
+  /**
+   * A training process for the next job. One spare is kept started (tfjs loaded) so a job's
+   * first epoch does not wait for a process and a native library to load; each process still
+   * trains one job only, so no state leaks from one job into the next.
+   */
+  private takeChild(): ChildProcess {
+    const spare = this.spare;
+    this.spare = undefined;
+    const child = spare && spare.exitCode === null && spare.signalCode === null ? spare : this.forkChild();
+    if (!this.stopped) this.spare = this.forkChild();
+    return child;
+  }
+
+  private forkChild(): ChildProcess {
+    const child = fork(CHILD.path, [this.config.TFJS_BACKEND], { execArgv: CHILD.execArgv, serialization: 'advanced', stdio: 'inherit' });
+    child.once('exit', () => {
+      if (this.spare === child) this.spare = undefined;
+    });
+    return child;
+  }
+
+  /** Starts the spare training process ahead of the first job. */
+  warmUp(): void {
+    if (!this.spare && !this.stopped) this.spare = this.forkChild();
   }
 
   readonly process = async (job: Job<TrainingJobData>): Promise<TrainingOutcome> => {
@@ -71,7 +101,7 @@ export class TrainingRunner {
     const log = this.logger.child({ jobId, attempt });
     log.info('training started');
 
-    const child = fork(CHILD.path, [], { execArgv: CHILD.execArgv, serialization: 'advanced', stdio: 'inherit' });
+    const child = this.takeChild();
     const entry: Active = { child, cancelled: false };
     this.active.set(jobId, entry);
     let writes = Promise.resolve();
@@ -101,7 +131,7 @@ export class TrainingRunner {
           result = msg;
       }
     });
-    child.send({ type: 'train', jobId, spec, backend: this.config.TFJS_BACKEND, dataDir: this.config.DATA_DIR } satisfies ParentMessage);
+    child.send({ type: 'train', jobId, spec, dataDir: this.config.DATA_DIR } satisfies ParentMessage);
 
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),

@@ -46,6 +46,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   const training = new TrainingRunner(store, config, log, id);
   const predict = new PredictRunner(artifacts);
+  training.warmUp();
 
   const trainingWorker = new Worker<TrainingJobData, TrainingOutcome>(TRAINING_QUEUE, training.process, {
     connection: bullConnection,

@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The one place that reads the environment. Every variable has a default and a
  * description; `npm start`, the API, workers and tests all parse through this schema.
  */
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const configSchema = z.object({
   PORT: int(3000).describe('TCP port the API listens on.'),
@@ -36,10 +36,13 @@ export const configSchema = z.object({
   MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
   PREDICT_TIMEOUT_MS: int(30_000, 100).describe('How long a predict request waits for a worker before answering 503.'),
-  SSE_HEARTBEAT_MS: int(10_000, 100).describe('Interval of SSE comment lines while no event is sent (must stay under 15 s).'),
-  EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream.'),
+  SSE_HEARTBEAT_MS: int(10_000, 100, 14_000).describe('Interval of SSE comment lines while no event is sent (at most 14000).'),
+  EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream (at least MAX_EPOCHS + 100, so no event of a job is trimmed).'),
   CANCEL_GRACE_MS: int(2_000, 0).describe('How long a cancelled training process may take to stop before it is killed.'),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
+}).refine((c) => c.EVENT_STREAM_MAXLEN >= c.MAX_EPOCHS + 100, {
+  message: 'EVENT_STREAM_MAXLEN must be at least MAX_EPOCHS + 100, or replays of long jobs would miss events',
+  path: ['EVENT_STREAM_MAXLEN'],
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  * (requests get a 503 instead of hanging) and reconnects by itself.
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     connectTimeout: 5_000,
@@ -13,6 +13,10 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     lazyConnect: false,
     ...options,
   });
+  // Connection errors surface as failed commands (a 503 in the API); the 'error' event
+  // itself would otherwise print an unhandled-error trace on every reconnect attempt.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** A connection for BullMQ workers and blocking reads: commands wait for a reconnect. */

@@ -27,13 +27,12 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const { config } = opts;
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL);
-  redis.on('error', (err) => app.log.debug({ err: err.message }, 'redis connection error'));
   const bull = createBlockingRedis(config.REDIS_URL);
-  bull.on('error', () => {});
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
-  const predictEvents = createPredictEvents(createBlockingRedis(config.REDIS_URL), keys);
+  const eventsConnection = createBlockingRedis(config.REDIS_URL);
+  const predictEvents = createPredictEvents(eventsConnection, keys);
   const onQueueError = (err: Error) => app.log.debug({ err: err.message }, 'queue error');
   trainingQueue.on('error', onQueueError);
   predictQueue.on('error', onQueueError);
@@ -49,6 +48,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
     for (const r of results) if (r.status === 'rejected') app.log.warn({ err: r.reason }, 'close failed');
     redis.disconnect();
     bull.disconnect();
+    eventsConnection.disconnect();
   });
 }
 
