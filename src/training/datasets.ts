@@ -39,91 +39,53 @@ function fromInline(x: unknown[], y: unknown[]): Dataset {
   };
 }
 
-type Generator = (n: number, o: ReturnType<typeof resolveBuiltinOptions>, rng: () => number) => { x: number[][]; c: number[] };
+/** A generator returns the i-th sample (features and class or target) of n. */
+type Generator = (n: number, o: ReturnType<typeof resolveBuiltinOptions>, rng: () => number) => (i: number) => [number[], number];
+
+const XOR_CORNERS = [
+  [0, 0, 0],
+  [0, 1, 1],
+  [1, 0, 1],
+  [1, 1, 0],
+] as const;
 
 const GENERATORS: Record<NonNullable<DatasetSpec['builtin']>, Generator> = {
-  xor: (n, o, rng) => {
-    const corners = [
-      [0, 0, 0],
-      [0, 1, 1],
-      [1, 0, 1],
-      [1, 1, 0],
-    ];
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const [a, b, label] = corners[i % 4]!;
-      x.push([a! + o.noise * gaussian(rng), b! + o.noise * gaussian(rng)]);
-      c.push(label!);
-    }
-    return { x, c };
+  xor: (_n, o, rng) => (i) => {
+    const [a, b, label] = XOR_CORNERS[i % 4]!;
+    return [[a + o.noise * gaussian(rng), b + o.noise * gaussian(rng)], label];
   },
-  spirals: (n, o, rng) => {
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const k = i % o.classes;
-      const r = Math.floor(i / o.classes) / Math.ceil(n / o.classes);
-      const t = 1.75 * r * 2 * Math.PI + (2 * Math.PI * k) / o.classes;
-      x.push([r * Math.sin(t) + o.noise * gaussian(rng), r * Math.cos(t) + o.noise * gaussian(rng)]);
-      c.push(k);
-    }
-    return { x, c };
+  spirals: (n, o, rng) => (i) => {
+    const k = i % o.classes;
+    const r = Math.floor(i / o.classes) / Math.ceil(n / o.classes);
+    const t = 1.75 * r * 2 * Math.PI + (2 * Math.PI * k) / o.classes;
+    return [[r * Math.sin(t) + o.noise * gaussian(rng), r * Math.cos(t) + o.noise * gaussian(rng)], k];
   },
-  circles: (n, o, rng) => {
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const k = i % 2;
-      const r = k === 1 ? o.factor : 1;
-      const t = 2 * Math.PI * rng();
-      x.push([r * Math.cos(t) + o.noise * gaussian(rng), r * Math.sin(t) + o.noise * gaussian(rng)]);
-      c.push(k);
-    }
-    return { x, c };
+  circles: (_n, o, rng) => (i) => {
+    const k = i % 2;
+    const r = k === 1 ? o.factor : 1;
+    const t = 2 * Math.PI * rng();
+    return [[r * Math.cos(t) + o.noise * gaussian(rng), r * Math.sin(t) + o.noise * gaussian(rng)], k];
   },
-  moons: (n, o, rng) => {
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const k = i % 2;
-      const t = Math.PI * rng();
-      const point = k === 0 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)];
-      x.push([point[0]! + o.noise * gaussian(rng), point[1]! + o.noise * gaussian(rng)]);
-      c.push(k);
-    }
-    return { x, c };
+  moons: (_n, o, rng) => (i) => {
+    const k = i % 2;
+    const t = Math.PI * rng();
+    const [px, py] = k === 0 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)];
+    return [[px + o.noise * gaussian(rng), py + o.noise * gaussian(rng)], k];
   },
-  blobs: (n, o, rng) => {
+  blobs: (_n, o, rng) => {
     const centers = Array.from({ length: o.classes }, () => Array.from({ length: o.features }, () => -10 + 20 * rng()));
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
+    return (i) => {
       const k = i % o.classes;
-      x.push(centers[k]!.map((m) => m + o.noise * gaussian(rng)));
-      c.push(k);
-    }
-    return { x, c };
+      return [centers[k]!.map((m) => m + o.noise * gaussian(rng)), k];
+    };
   },
-  linear: (n, o, rng) => {
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const row = Array.from({ length: o.features }, () => -1 + 2 * rng());
-      x.push(row);
-      c.push(row.reduce((s, v, j) => s + (j + 1) * v, 0.5) + o.noise * gaussian(rng));
-    }
-    return { x, c };
+  linear: (_n, o, rng) => () => {
+    const row = Array.from({ length: o.features }, () => -1 + 2 * rng());
+    return [row, row.reduce((s, v, j) => s + (j + 1) * v, 0.5) + o.noise * gaussian(rng)];
   },
-  sine: (n, o, rng) => {
-    const x: number[][] = [];
-    const c: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = -Math.PI + 2 * Math.PI * rng();
-      x.push([v]);
-      c.push(Math.sin(v) + o.noise * gaussian(rng));
-    }
-    return { x, c };
+  sine: (_n, o, rng) => () => {
+    const v = -Math.PI + 2 * Math.PI * rng();
+    return [[v], Math.sin(v) + o.noise * gaussian(rng)];
   },
 };
 
@@ -132,7 +94,14 @@ function generateBuiltin(spec: DatasetSpec, jobSeed: number): Dataset {
   const o = resolveBuiltinOptions(spec);
   const shape = describeDataset(spec)!;
   const rng = createRng(o.seed ?? deriveSeed(jobSeed, 1));
-  const { x, c } = GENERATORS[name](o.samples, o, rng);
+  const sample = GENERATORS[name](o.samples, o, rng);
+  const x: number[][] = [];
+  const c: number[] = [];
+  for (let i = 0; i < o.samples; i++) {
+    const [features, target] = sample(i);
+    x.push(features);
+    c.push(target);
+  }
   const labels = shape.labels === 'regression' ? 'regression' : labelKind(o.classes, o.labels);
   const width = labels === 'onehot' ? o.classes : 1;
   const y = new Float32Array(o.samples * width);

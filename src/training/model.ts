@@ -31,31 +31,26 @@ const regularizer = (r: Regularizer) => (r && (r.l1 > 0 || r.l2 > 0) ? tf.regula
 function buildLayer(spec: LayerSpec, seed: number, inputShape?: number[]): tf.layers.Layer {
   const base = inputShape ? { inputShape } : {};
   const init = (name: InitializerName, stream: number) => initializer(name, deriveSeed(seed, stream));
+  /** The options every layer with a kernel and a bias shares. */
+  const weights = (l: Extract<LayerSpec, { type: 'dense' | 'conv2d' }>) => ({
+    activation: l.activation,
+    useBias: l.useBias,
+    kernelInitializer: init(l.kernelInitializer, 0),
+    biasInitializer: init(l.biasInitializer, 1),
+    kernelRegularizer: regularizer(l.kernelRegularizer),
+    biasRegularizer: regularizer(l.biasRegularizer),
+  });
   switch (spec.type) {
     case 'dense':
-      return tf.layers.dense({
-        ...base,
-        units: spec.units,
-        activation: spec.activation,
-        useBias: spec.useBias,
-        kernelInitializer: init(spec.kernelInitializer, 0),
-        biasInitializer: init(spec.biasInitializer, 1),
-        kernelRegularizer: regularizer(spec.kernelRegularizer),
-        biasRegularizer: regularizer(spec.biasRegularizer),
-      });
+      return tf.layers.dense({ ...base, ...weights(spec), units: spec.units });
     case 'conv2d':
       return tf.layers.conv2d({
         ...base,
+        ...weights(spec),
         filters: spec.filters,
         kernelSize: spec.kernelSize,
         strides: spec.strides,
         padding: spec.padding,
-        activation: spec.activation,
-        useBias: spec.useBias,
-        kernelInitializer: init(spec.kernelInitializer, 0),
-        biasInitializer: init(spec.biasInitializer, 1),
-        kernelRegularizer: regularizer(spec.kernelRegularizer),
-        biasRegularizer: regularizer(spec.biasRegularizer),
       });
     case 'dropout':
       // Unseeded on purpose: a seeded tfjs dropout draws the same mask on every batch.
