@@ -155,6 +155,22 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
     expect(predict.statusCode).toBe(409);
   });
 
+  it('fails a diverging job as diverged, without retrying', async () => {
+    const id = await submit(stack.app, {
+      dataset: { inline: { x: [[1e30], [2e30]], y: [[1], [2]] } },
+      model: { inputShape: [1], layers: [{ type: 'dense', units: 1 }] },
+      loss: 'meanSquaredError',
+      optimizer: { name: 'sgd', learningRate: 1 },
+      training: { epochs: 50, batchSize: 1 },
+    });
+    const events = await eventsUntilEnd(stack.app, id);
+    expect(events.at(-1)!.event).toBe('failed');
+    expect(events.at(-1)!.data.error).toMatchObject({ code: 'diverged' });
+    const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+    expect(record.attempts).toBe(1);
+    expect(record.epoch).toBe(0);
+  });
+
   it('lists jobs newest first, pages with a cursor and filters by status', async () => {
     const page1 = (await stack.app.inject('/v1/jobs?limit=2')).json<{ items: JobRecord[]; next: string | null }>();
     expect(page1.items).toHaveLength(2);

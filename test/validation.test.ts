@@ -44,6 +44,10 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['validation split leaving no data', { ...spec, training: { epochs: 1, validationSplit: 0.1 } }, ['training', 'validationSplit']],
   ['shuffle as a string', { ...spec, training: { epochs: 1, shuffle: 'yes' } }, ['training', 'shuffle']],
   ['unknown top-level field', { ...spec, colour: 'blue' }, []],
+  ['early stopping on an unreported metric', { ...spec, training: { epochs: 5, earlyStopping: { monitor: 'val_loss' } } }, ['training', 'earlyStopping', 'monitor']],
+  ['unknown schedule type', { ...spec, training: { epochs: 5, lrSchedule: { type: 'zigzag' } } }, ['training', 'lrSchedule', 'type']],
+  ['step schedule without stepSize', { ...spec, training: { epochs: 5, lrSchedule: { type: 'step' } } }, ['training', 'lrSchedule', 'stepSize']],
+  ['lion with epsilon', { ...spec, optimizer: { name: 'lion', epsilon: 1e-8 } }, ['optimizer']],
   ['uploaded dataset that does not exist', { ...spec, dataset: { id: 'ds_missing' } }, ['dataset', 'id']],
 ];
 

@@ -1,5 +1,5 @@
 import type { BackendName } from '../src/training/backend.js';
-import type { EpochReport } from '../src/training/train.js';
+import type { EpochReport, TrainResult } from '../src/training/train.js';
 import type { ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
@@ -10,5 +10,5 @@ export type ParentMessage =
 export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
   | { type: 'epoch'; report: EpochReport }
-  | { type: 'done'; numTensors: number }
+  | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly'] }
   | { type: 'failed'; code: string; message: string; retryable: boolean };

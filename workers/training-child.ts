@@ -4,7 +4,7 @@
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
-import { InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
+import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import * as tf from '@tensorflow/tfjs';
@@ -23,7 +23,7 @@ function send(message: ChildMessage): Promise<void> {
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
   const info = await backend;
   await send({ type: 'started', ...info });
-  const { model } = await train(msg.spec, {
+  const { model, stoppedEarly } = await train(msg.spec, {
     signal: controller.signal,
     onEpochEnd: (report) => send({ type: 'epoch', report }),
   });
@@ -32,12 +32,13 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors });
+  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}) });
 }
 
 function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
+  if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
   if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
   if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
   return { type: 'failed', code: 'training_error', message, retryable: false };

@@ -147,7 +147,13 @@ export class TrainingRunner {
     if (result?.type === 'done') {
       const finishedAt = new Date().toISOString();
       const record = await this.store.get(jobId);
-      const summary = { status: 'completed', at: finishedAt, epoch: record?.epoch ?? 0, final: record?.history.at(-1) ?? null };
+      const summary = {
+        status: 'completed',
+        at: finishedAt,
+        epoch: record?.epoch ?? 0,
+        final: record?.history.at(-1) ?? null,
+        ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
+      };
       await this.store.transition(jobId, ['running'], 'completed', { finishedAt }, [
         { type: 'status', data: { status: 'completed', at: finishedAt } },
         { type: 'completed', data: summary },

@@ -9,6 +9,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { optimizerRoutes } from './routes/optimizers.js';
 
 export interface AppOptions {
   /** pino options or false; default: JSON logs at the configured level. */
@@ -41,6 +42,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       tags: [
         { name: 'jobs', description: 'Training jobs' },
         { name: 'models', description: 'Trained models' },
+        { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'health', description: 'Service health' },
       ],
     },
@@ -53,5 +55,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(jobRoutes);
   await app.register(eventRoutes);
   await app.register(modelRoutes);
+  await app.register(optimizerRoutes);
   return app;
 }

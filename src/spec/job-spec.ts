@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { datasetSchema, describeDataset, type DatasetShape } from './datasets.js';
 import { layerSchema, layerWidth } from './layers.js';
 import { optimizerSchema } from './optimizers.js';
+import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
 
 export const lossSchema = z
   .enum([
@@ -48,6 +49,13 @@ export const trainingSchema = z
     shuffle: z.boolean().default(true).describe('Reshuffle (seeded) every epoch; `false` takes batches in dataset order.'),
     validationSplit: z.number().min(0).lt(1).default(0).describe('Fraction of samples, taken from the end, held out for val_* metrics.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional().describe('Seed of initializers, shuffling and dropout; generated when absent.'),
+    lrSchedule: lrScheduleSchema.default({ type: 'constant' }),
+    warmup: warmupSchema.optional(),
+    earlyStopping: earlyStoppingSchema.optional(),
+    terminateOnNaN: z
+      .boolean()
+      .default(true)
+      .describe('Fail the job with code `diverged` as soon as a batch loss is NaN or infinite.'),
   })
   .describe('How to train.');
 
@@ -59,7 +67,7 @@ export const jobSpecSchema = z
     loss: lossSchema.optional().describe('Default: from the dataset (binaryCrossentropy, categoricalCrossentropy, ... or meanSquaredError).'),
     metrics: z.array(metricSchema).max(8).default([]),
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
-    training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0 }),
+    training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true }),
   })
   .describe('A training job.')
   .meta({ id: 'JobSpec' });
@@ -95,6 +103,18 @@ export function defaultLoss(shape: DatasetShape): Loss {
  */
 export function crossCheckSpec(spec: JobSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
+  const t = spec.training;
+  const reported = ['loss', ...spec.metrics];
+  const monitorable = t.validationSplit > 0 ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
+  const monitors: [string | undefined, (string | number)[]][] = [
+    [t.earlyStopping?.monitor, ['training', 'earlyStopping', 'monitor']],
+    [t.lrSchedule.type === 'reduceOnPlateau' ? t.lrSchedule.monitor : undefined, ['training', 'lrSchedule', 'monitor']],
+  ];
+  for (const [monitor, path] of monitors) {
+    if (monitor !== undefined && !monitorable.includes(monitor)) {
+      issues.push({ path, message: `\`${monitor}\` is not reported by this job; it reports ${monitorable.join(', ')}` });
+    }
+  }
   const shape = describeDataset(spec.dataset);
   if (!shape) return issues;
   if (shape.inputShape.join(',') !== spec.model.inputShape.join(',')) {

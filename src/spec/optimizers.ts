@@ -5,11 +5,14 @@ import { z } from 'zod';
  * PyTorch's, except where a name implies a setting (momentum/nesterov default to 0.9).
  * Parameters an optimizer does not use are rejected rather than silently ignored.
  */
-const lr = (def: number) => z.number().gt(0).default(def).describe('Learning rate (eta).');
-const common = {
-  weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient: g <- g + weightDecay * w.'),
+const lr = (def: number) => z.number().gt(0).default(def).describe('Learning rate (eta); the schedule scales it per epoch.');
+const clipping = {
   clipNorm: z.number().gt(0).optional().describe('Rescale all gradients together so their global L2 norm is at most this.'),
   clipValue: z.number().gt(0).optional().describe('Clip every gradient element to [-clipValue, clipValue].'),
+};
+const common = {
+  weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient: g <- g + weightDecay * w.'),
+  ...clipping,
 };
 const beta = (def: number) => z.number().min(0).lt(1).default(def);
 const epsilon = (def: number) => z.number().gt(0).default(def).describe('Term added for numerical stability.');
@@ -50,13 +53,35 @@ export const rmspropSchema = z.strictObject({
   centered: z.boolean().default(false).describe('Normalise by the estimated variance of the gradient.'),
   ...common,
 });
-export const adamSchema = z.strictObject({
-  name: z.literal('adam'),
-  learningRate: lr(0.001),
+const adamFamily = {
   beta1: beta(0.9).describe('Decay of the first-moment estimate.'),
   beta2: beta(0.999).describe('Decay of the second-moment estimate.'),
   epsilon: epsilon(1e-8),
+};
+export const adamSchema = z.strictObject({ name: z.literal('adam'), learningRate: lr(0.001), ...adamFamily, ...common });
+export const amsgradSchema = z.strictObject({ name: z.literal('amsgrad'), learningRate: lr(0.001), ...adamFamily, ...common });
+export const adamaxSchema = z.strictObject({ name: z.literal('adamax'), learningRate: lr(0.002), ...adamFamily, ...common });
+export const adamwSchema = z.strictObject({
+  name: z.literal('adamw'),
+  learningRate: lr(0.001),
+  ...adamFamily,
+  weightDecay: z.number().min(0).default(0.01).describe('Decoupled decay: w <- w - learningRate * weightDecay * w before the Adam step.'),
+  ...clipping,
+});
+export const nadamSchema = z.strictObject({
+  name: z.literal('nadam'),
+  learningRate: lr(0.002),
+  ...adamFamily,
+  momentumDecay: z.number().min(0).default(0.004).describe('psi in the momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi)).'),
   ...common,
+});
+export const lionSchema = z.strictObject({
+  name: z.literal('lion'),
+  learningRate: lr(1e-4),
+  beta1: beta(0.9).describe('Interpolation between momentum and gradient for the update direction.'),
+  beta2: beta(0.99).describe('Decay of the momentum.'),
+  weightDecay: z.number().min(0).default(0).describe('Decoupled decay: w <- w (1 - learningRate * weightDecay).'),
+  ...clipping,
 });
 
 export const optimizerSchema = z
@@ -68,6 +93,11 @@ export const optimizerSchema = z
     adadeltaSchema,
     rmspropSchema,
     adamSchema,
+    adamaxSchema,
+    adamwSchema,
+    amsgradSchema,
+    nadamSchema,
+    lionSchema,
   ])
   .describe('The optimizer and its hyperparameters.')
   .meta({ id: 'Optimizer' });
@@ -75,3 +105,6 @@ export const optimizerSchema = z
 export type OptimizerSpec = z.infer<typeof optimizerSchema>;
 export type OptimizerName = OptimizerSpec['name'];
 export const OPTIMIZER_NAMES = optimizerSchema.options.map((o) => o.shape.name.value);
+
+/** Optimizers whose weightDecay shrinks the weights directly instead of joining the gradient. */
+export const DECOUPLED_DECAY: readonly OptimizerName[] = ['adamw', 'lion'];

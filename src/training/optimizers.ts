@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerSpec } from '../spec/index.js';
+import { DECOUPLED_DECAY, type OptimizerSpec } from '../spec/index.js';
 
 type Slots = Record<string, tf.Variable>;
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -14,13 +14,14 @@ export class TorchOptimizer extends tf.Optimizer {
   static readonly className = 'DescentTorchOptimizer';
   private readonly slots = new Map<string, Slots>();
   private step = 0;
+  /** NAdam's running product of the momentum schedule, prod mu_1..mu_t. */
+  private muProduct = 1;
+  /** The rate of the current epoch: the spec's learningRate as the schedule scales it. */
+  learningRate: number;
 
   constructor(readonly spec: OptimizerSpec) {
     super();
-  }
-
-  get learningRate(): number {
-    return this.spec.learningRate;
+    this.learningRate = spec.learningRate;
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -28,6 +29,15 @@ export class TorchOptimizer extends tf.Optimizer {
       ? variableGradients
       : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name]! }));
     this.step += 1;
+    const o = this.spec;
+    let nadam: { mu: number; muNext: number; muProduct: number } | undefined;
+    if (o.name === 'nadam') {
+      const mu = o.beta1 * (1 - 0.5 * 0.96 ** (this.step * o.momentumDecay));
+      const muNext = o.beta1 * (1 - 0.5 * 0.96 ** ((this.step + 1) * o.momentumDecay));
+      this.muProduct *= mu;
+      nadam = { mu, muNext, muProduct: this.muProduct };
+    }
+    const coupledDecay = o.weightDecay > 0 && !DECOUPLED_DECAY.includes(o.name);
     tf.tidy(() => {
       const grads = clip(
         items.map((i) => i.tensor),
@@ -38,8 +48,8 @@ export class TorchOptimizer extends tf.Optimizer {
         const variable = tf.engine().registeredVariables[item.name];
         if (!variable || !variable.trainable) return;
         let g = grads[i]!;
-        if (this.spec.weightDecay > 0) g = g.add(variable.mul(this.spec.weightDecay));
-        variable.assign(this.update(variable, g, item.name));
+        if (coupledDecay) g = g.add(variable.mul(o.weightDecay));
+        variable.assign(this.update(variable, g, item.name, nadam));
       });
     });
     this.incrementIterations();
@@ -53,9 +63,14 @@ export class TorchOptimizer extends tf.Optimizer {
   }
 
   /** One step of the rule for one parameter `p` with gradient `g`; returns the new value. */
-  private update(p: tf.Variable, g: tf.Tensor, name: string): tf.Tensor {
+  private update(
+    p: tf.Variable,
+    g: tf.Tensor,
+    name: string,
+    nadam?: { mu: number; muNext: number; muProduct: number },
+  ): tf.Tensor {
     const o = this.spec;
-    const lr = o.learningRate;
+    const lr = this.learningRate;
     const t = this.step;
     switch (o.name) {
       case 'sgd':
@@ -97,17 +112,52 @@ export class TorchOptimizer extends tf.Optimizer {
         }
         return p.sub(g.div(avg).mul(lr));
       }
-      case 'adam': {
+      case 'adam':
+      case 'adamw':
+      case 'amsgrad': {
+        // AdamW shrinks the weights first (decoupled decay), then takes the Adam step.
+        const w = o.name === 'adamw' && o.weightDecay > 0 ? p.mul(1 - lr * o.weightDecay) : p;
+        const m = this.moment(name, 'expAvg', p, g, o.beta1);
+        const v = this.moment(name, 'expAvgSq', p, g.square(), o.beta2);
+        let second: tf.Tensor = v;
+        if (o.name === 'amsgrad') {
+          const max = this.slot(name, 'maxExpAvgSq', p);
+          max.assign(tf.maximum(max, v));
+          second = max;
+        }
+        const denom = second.sqrt().div(Math.sqrt(1 - o.beta2 ** t)).add(o.epsilon);
+        return w.sub(m.div(denom).mul(lr / (1 - o.beta1 ** t)));
+      }
+      case 'adamax': {
+        const m = this.moment(name, 'expAvg', p, g, o.beta1);
+        const u = this.slot(name, 'expInf', p);
+        u.assign(tf.maximum(u.mul(o.beta2), g.abs().add(o.epsilon)));
+        return p.sub(m.div(u).mul(lr / (1 - o.beta1 ** t)));
+      }
+      case 'nadam': {
+        const { mu, muNext, muProduct } = nadam!;
+        const m = this.moment(name, 'expAvg', p, g, o.beta1);
+        const v = this.moment(name, 'expAvgSq', p, g.square(), o.beta2);
+        const denom = v.div(1 - o.beta2 ** t).sqrt().add(o.epsilon);
+        return p
+          .sub(g.div(denom).mul((lr * (1 - mu)) / (1 - muProduct)))
+          .sub(m.div(denom).mul((lr * muNext) / (1 - muProduct * muNext)));
+      }
+      case 'lion': {
         const m = this.slot(name, 'expAvg', p);
-        const v = this.slot(name, 'expAvgSq', p);
-        m.assign(m.mul(o.beta1).add(g.mul(1 - o.beta1)));
-        v.assign(v.mul(o.beta2).add(g.square().mul(1 - o.beta2)));
-        const bc1 = 1 - o.beta1 ** t;
-        const bc2 = 1 - o.beta2 ** t;
-        const denom = v.sqrt().div(Math.sqrt(bc2)).add(o.epsilon);
-        return p.sub(m.div(denom).mul(lr / bc1));
+        const direction = m.mul(o.beta1).add(g.mul(1 - o.beta1)).sign();
+        m.assign(m.mul(o.beta2).add(g.mul(1 - o.beta2)));
+        const w = o.weightDecay > 0 ? p.mul(1 - lr * o.weightDecay) : p;
+        return w.sub(direction.mul(lr));
       }
     }
+  }
+
+  /** An exponential moving average slot: s <- beta * s + (1 - beta) * value; returns s. */
+  private moment(varName: string, slot: string, like: tf.Tensor, value: tf.Tensor, beta: number): tf.Variable {
+    const s = this.slot(varName, slot, like);
+    s.assign(s.mul(beta).add(value.mul(1 - beta)));
+    return s;
   }
 
   override async getWeights(): Promise<NamedTensor[]> {
@@ -123,6 +173,10 @@ export class TorchOptimizer extends tf.Optimizer {
     for (const { name, tensor } of weights) {
       if (name === 'iter') {
         this.step = (await tensor.data())[0]!;
+        this.muProduct = 1;
+        if (this.spec.name === 'nadam') {
+          for (let i = 1; i <= this.step; i++) this.muProduct *= this.spec.beta1 * (1 - 0.5 * 0.96 ** (i * this.spec.momentumDecay));
+        }
         this.iterations_ = this.step;
         continue;
       }

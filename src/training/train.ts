@@ -4,6 +4,7 @@ import { type Dataset, loadDataset } from './datasets.js';
 import { buildModel } from './model.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
+import { EarlyStopper, LrScheduler } from './schedule.js';
 
 export interface EpochReport extends EpochMetrics {
   learningRate: number;
@@ -11,7 +12,9 @@ export interface EpochReport extends EpochMetrics {
 }
 
 export interface TrainOptions {
-  onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+  onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | Promise<void>;
+  /** Runs once on the built model before training (e.g. to set known initial weights). */
+  prepareModel?: (model: tf.LayersModel) => void;
   /** Checked between batches: training stops within one batch of an abort. */
   signal?: AbortSignal;
 }
@@ -19,7 +22,12 @@ export interface TrainOptions {
 export interface TrainResult {
   model: tf.LayersModel;
   history: EpochReport[];
+  /** Set when early stopping ended training before the last epoch. */
+  stoppedEarly?: { epoch: number; bestEpoch: number; restoredBestWeights: boolean };
 }
+
+/** A batch loss became NaN or infinite (training.terminateOnNaN). */
+export class DivergedError extends Error {}
 
 export class TrainingAbortedError extends Error {
   constructor() {
@@ -43,7 +51,12 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
   } catch (err) {
     throw new InvalidModelError((err as Error).message);
   }
+  options.prepareModel?.(model);
   const optimizer = createOptimizer(spec.optimizer);
+  const t = spec.training;
+  const scheduler = new LrScheduler(spec.optimizer.learningRate, t.lrSchedule, t.warmup, t.epochs);
+  const stopper = t.earlyStopping ? new EarlyStopper(t.earlyStopping) : undefined;
+  let bestWeights: tf.Tensor[] | undefined;
   const tensors: tf.Tensor[] = [];
   try {
     try {
@@ -54,14 +67,15 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     const split = splitData(data, spec.training.validationSplit);
     tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
     const n = split.xTrain.shape[0];
-    const batchSize = spec.training.batchSize === 'full' ? n : Math.min(spec.training.batchSize, n);
+    const batchSize = t.batchSize === 'full' ? n : Math.min(t.batchSize, n);
     const shuffleRng = createRng(deriveSeed(seed, 2));
     const history: EpochReport[] = [];
 
-    for (let epoch = 1; epoch <= spec.training.epochs; epoch++) {
+    for (let epoch = 1; epoch <= t.epochs; epoch++) {
       const started = performance.now();
-      const order = spec.training.shuffle ? permutation(n, shuffleRng) : undefined;
-      const sums = await runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal);
+      optimizer.learningRate = scheduler.rate(epoch - 1);
+      const order = t.shuffle ? permutation(n, shuffleRng) : undefined;
+      const sums = await runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal, t.terminateOnNaN ? epoch : 0);
       const report: EpochReport = {
         epoch,
         loss: finite(sums[0]!),
@@ -72,17 +86,29 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       if (split.val) Object.assign(report, await evaluate(model, split.val.x, split.val.y, batchSize, spec.metrics));
       report.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       history.push(report);
-      await options.onEpochEnd?.(report);
+      await options.onEpochEnd?.(report, model);
+      scheduler.observe(epoch - 1, report);
+      const verdict = stopper?.update(epoch, report);
+      if (verdict === 'improved' && t.earlyStopping?.restoreBestWeights) {
+        tf.dispose(bestWeights);
+        bestWeights = model.getWeights().map((w) => w.clone());
+      }
+      if (verdict === 'stop' && epoch < t.epochs) {
+        const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
+        if (restore) model.setWeights(bestWeights!);
+        return { model, history, stoppedEarly: { epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
+      }
     }
     return { model, history };
   } catch (err) {
     model.dispose();
-    if (err instanceof Error && !(err instanceof TrainingAbortedError) && !(err instanceof InvalidModelError)) {
+    if (err instanceof Error && !(err instanceof TrainingAbortedError) && !(err instanceof InvalidModelError) && !(err instanceof DivergedError)) {
       if (/shape|rank|dimension|incompatible|expected/i.test(err.message)) throw new InvalidModelError(err.message);
     }
     throw err;
   } finally {
     tf.dispose(tensors);
+    tf.dispose(bestWeights);
     optimizer.dispose();
   }
 }
@@ -97,6 +123,8 @@ async function runEpoch(
   order: Int32Array | undefined,
   batchSize: number,
   signal: AbortSignal | undefined,
+  /** The epoch number when NaN/Inf losses end training, 0 to let them pass. */
+  nanGuardEpoch: number,
 ): Promise<number[]> {
   const n = x.shape[0]!;
   const [xs, ys] = order
@@ -119,7 +147,11 @@ async function runEpoch(
         xb.dispose();
         yb.dispose();
       }
-      (Array.isArray(out) ? out : [out]).forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v * size));
+      const values = Array.isArray(out) ? out : [out];
+      if (nanGuardEpoch > 0 && !Number.isFinite(values[0]!)) {
+        throw new DivergedError(`the loss became ${values[0]} in epoch ${nanGuardEpoch}, batch ${start / batchSize + 1}`);
+      }
+      values.forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v * size));
       // Lets control messages (cancel) in between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { OPTIMIZER_NAMES, optimizerCatalog } from '../../spec/index.js';
+
+const parameterSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  default: z.unknown().optional(),
+  minimum: z.number().optional(),
+  exclusiveMinimum: z.number().optional(),
+  maximum: z.number().optional(),
+  exclusiveMaximum: z.number().optional(),
+  description: z.string().optional(),
+});
+
+const optimizerInfoSchema = z
+  .object({
+    name: z.enum(OPTIMIZER_NAMES as [string, ...string[]]),
+    title: z.string(),
+    rule: z.string().describe('The update rule in LaTeX.'),
+    when: z.string().describe('When to use it, in one sentence.'),
+    reference: z.string().describe('The PyTorch equivalent.'),
+    weightDecay: z.enum(['coupled', 'decoupled']),
+    parameters: z.array(parameterSchema),
+  })
+  .meta({ id: 'OptimizerInfo' });
+
+export async function optimizerRoutes(app: FastifyInstance): Promise<void> {
+  const catalog = optimizerCatalog();
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/optimizers',
+    {
+      schema: {
+        tags: ['optimizers'],
+        summary: 'Every optimizer: parameters, defaults, valid ranges, update rule and when to use it',
+        response: { 200: z.object({ items: z.array(optimizerInfoSchema) }) },
+      },
+    },
+    async () => ({ items: catalog }),
+  );
+}
