@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * The optimizer catalogue. Every rule follows PyTorch's torch.optim; defaults are
- * PyTorch's, except where a name implies a setting (momentum/nesterov default to 0.9).
+ * PyTorch's, except where a name implies a setting (momentum/nesterov default momentum to 0.9,
+ * where torch's 0 would make them plain SGD).
  * Parameters an optimizer does not use are rejected rather than silently ignored.
  */
 const lr = (def: number) => z.number().gt(0).default(def).describe('Learning rate (eta); the schedule scales it per epoch.');
@@ -17,16 +18,16 @@ const common = {
 const beta = (def: number) => z.number().min(0).lt(1).default(def);
 const epsilon = (def: number) => z.number().gt(0).default(def).describe('Term added for numerical stability.');
 
-export const sgdSchema = z.strictObject({ name: z.literal('sgd'), learningRate: lr(0.01), ...common });
+export const sgdSchema = z.strictObject({ name: z.literal('sgd'), learningRate: lr(0.001), ...common });
 export const momentumSchema = z.strictObject({
   name: z.literal('momentum'),
-  learningRate: lr(0.01),
+  learningRate: lr(0.001),
   momentum: z.number().min(0).lt(1).default(0.9).describe('Momentum factor (mu).'),
   ...common,
 });
 export const nesterovSchema = z.strictObject({
   name: z.literal('nesterov'),
-  learningRate: lr(0.01),
+  learningRate: lr(0.001),
   momentum: z.number().gt(0).lt(1).default(0.9).describe('Momentum factor (mu).'),
   ...common,
 });

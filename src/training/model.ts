@@ -26,7 +26,41 @@ function initializer(name: InitializerName, seed: number): ReturnType<typeof tf.
   }
 }
 
-const regularizer = (r: Regularizer) => (r && (r.l1 > 0 || r.l2 > 0) ? tf.regularizers.l1l2({ l1: r.l1, l2: r.l2 }) : undefined);
+type TfRegularizer = ReturnType<typeof tf.regularizers.l1l2>;
+const L1L2 = tf.regularizers.l1l2({ l1: 0, l2: 0 }).constructor as new (args: { l1: number; l2: number }) => TfRegularizer;
+
+/** |x| whose gradient at 0 is sign(0) = 0, as in PyTorch (tfjs' abs gradient is -1 there). */
+const absSign = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  (args[1] as tf.GradSaveFunc)([x]);
+  return { value: tf.abs(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => dy.mul(tf.sign(saved[0]!)) };
+});
+
+/**
+ * tfjs' L1L2 (same class name and config, so saved models load anywhere) with PyTorch's L1
+ * subgradient at zero: l1 * sum|w| + l2 * sum w^2.
+ */
+class TorchL1L2 extends L1L2 {
+  constructor(private readonly coefficients: { l1: number; l2: number }) {
+    super(coefficients);
+  }
+
+  override apply(x: tf.Tensor): tf.Scalar {
+    const { l1, l2 } = this.coefficients;
+    return tf.tidy(() => {
+      let total = tf.scalar(0);
+      if (l1 > 0) total = total.add(tf.sum(absSign(x)).mul(l1));
+      if (l2 > 0) total = total.add(tf.sum(tf.square(x)).mul(l2));
+      return total as tf.Scalar;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...this.coefficients };
+  }
+}
+
+const regularizer = (r: Regularizer): TfRegularizer | undefined => (r && (r.l1 > 0 || r.l2 > 0) ? new TorchL1L2(r) : undefined);
 
 function buildLayer(spec: LayerSpec, seed: number, inputShape?: number[]): tf.layers.Layer {
   const base = inputShape ? { inputShape } : {};
