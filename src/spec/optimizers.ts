@@ -18,7 +18,15 @@ const common = {
 const beta = (def: number) => z.number().min(0).lt(1).default(def);
 const epsilon = (def: number) => z.number().gt(0).default(def).describe('Term added for numerical stability.');
 
-export const sgdSchema = z.strictObject({ name: z.literal('sgd'), learningRate: lr(0.001), ...common });
+export const sgdSchema = z
+  .strictObject({
+    name: z.literal('sgd'),
+    learningRate: lr(0.001),
+    momentum: z.number().min(0).lt(1).default(0).describe('Momentum factor, as torch.optim.SGD (0: plain gradient descent).'),
+    nesterov: z.boolean().default(false).describe('Nesterov momentum, as torch.optim.SGD(nesterov=True); needs momentum > 0.'),
+    ...common,
+  })
+  .refine((o) => !o.nesterov || o.momentum > 0, { message: 'nesterov needs momentum > 0', path: ['nesterov'] });
 export const momentumSchema = z.strictObject({
   name: z.literal('momentum'),
   learningRate: lr(0.001),

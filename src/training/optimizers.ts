@@ -74,12 +74,14 @@ export class TorchOptimizer extends tf.Optimizer {
     const t = this.step;
     switch (o.name) {
       case 'sgd':
-        return p.sub(g.mul(lr));
       case 'momentum':
       case 'nesterov': {
+        // `sgd` with momentum is torch.optim.SGD(momentum, nesterov) as the named variants are.
+        if (o.momentum === 0) return p.sub(g.mul(lr));
         const b = this.slot(name, 'momentum', p);
         b.assign(b.mul(o.momentum).add(g));
-        return o.name === 'nesterov' ? p.sub(g.add(b.mul(o.momentum)).mul(lr)) : p.sub(b.mul(lr));
+        const nesterov = o.name === 'nesterov' || (o.name === 'sgd' && o.nesterov);
+        return nesterov ? p.sub(g.add(b.mul(o.momentum)).mul(lr)) : p.sub(b.mul(lr));
       }
       case 'adagrad': {
         const sum = this.slot(name, 'sum', p, o.initialAccumulatorValue);
