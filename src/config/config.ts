@@ -39,6 +39,7 @@ export const configSchema = z.object({
   SSE_HEARTBEAT_MS: int(10_000, 100, 14_000).describe('Interval of SSE comment lines while no event is sent (at most 14000).'),
   EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream (at least MAX_EPOCHS + 100, so no event of a job is trimmed).'),
   CANCEL_GRACE_MS: int(2_000, 0).describe('How long a cancelled training process may take to stop before it is killed.'),
+  REDIS_CONNECT_TIMEOUT_MS: int(5_000, 0).describe('How long the API waits for Redis at start before it listens anyway (answering 503 until Redis is up).'),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
 }).refine((c) => c.EVENT_STREAM_MAXLEN >= c.MAX_EPOCHS + 100, {
   message: 'EVENT_STREAM_MAXLEN must be at least MAX_EPOCHS + 100, or replays of long jobs would miss events',

@@ -89,6 +89,18 @@ export class JobStore {
       .exec();
   }
 
+  /** Removes the record, its history, its events and its index entry. */
+  async remove(id: string): Promise<boolean> {
+    const createdAt = await this.redis.hget(this.keys.job(id), 'createdAt');
+    if (!createdAt) return false;
+    await this.redis
+      .multi()
+      .del(this.keys.job(id), this.keys.history(id), this.keys.events(id))
+      .zrem(this.keys.jobIndex, indexMember(new Date(createdAt), id))
+      .exec();
+    return true;
+  }
+
   async exists(id: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.job(id))) === 1;
   }

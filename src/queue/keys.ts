@@ -8,6 +8,7 @@ export function redisKeys(prefix: string) {
     workers: `${prefix}:workers`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     control: `${prefix}:control`,
+    idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
     /** BullMQ's own prefix. */
     bull: `${prefix}:bull`,
   };

@@ -26,8 +26,10 @@ declare module 'fastify' {
 async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const { config } = opts;
   const keys = redisKeys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL);
-  const bull = createBlockingRedis(config.REDIS_URL);
+  // Requests fail fast (503) while Redis is unreachable instead of queueing behind a reconnect;
+  // the connections reconnect by themselves.
+  const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
+  const bull = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
@@ -39,9 +41,14 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
-  app.decorate('artifacts', new LocalArtifactStore(config.DATA_DIR));
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, trainingQueue, predictQueue, predictEvents }));
+  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  app.decorate('artifacts', artifacts);
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, trainingQueue, predictQueue, predictEvents, artifacts }));
   app.decorate('events', new EventsService(store, redis, config.SSE_HEARTBEAT_MS));
+
+  app.addHook('onReady', async () => {
+    await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));
+  });
 
   app.addHook('onClose', async () => {
     const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictEvents.close()]);
@@ -53,3 +60,17 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
 }
 
 export default fp(infrastructure, { name: 'infrastructure' });
+
+/** Resolves once the connection is ready, or after `ms` (requests then answer 503 until it is). */
+function waitReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    redis.once('ready', done);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+  });
+}

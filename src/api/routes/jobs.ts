@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { jobRecordSchema, jobSpecSchema } from '../../spec/index.js';
 import {
   errorResponseSchema,
@@ -21,11 +22,37 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['jobs'],
         summary: 'Submit a training job',
+        description:
+          'With an `Idempotency-Key` header, repeating the request (same key, same body) within 24 h returns the job the ' +
+          'first one created, with `Idempotent-Replayed: true`, instead of creating another.',
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
         body: jobSpecSchema,
-        response: { 202: jobRecordSchema, ...errors },
+        response: { 202: jobRecordSchema, 410: errorResponseSchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(202).send(await app.jobs.submit(request.body)),
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      if (!key) return reply.code(202).send(await app.jobs.submit(request.body));
+      const { record, replayed } = await app.jobs.submitIdempotent(request.body, key);
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(202).send(record);
+    },
+  );
+
+  r.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Delete a job: its record, events and trained model (a queued or running job is cancelled first)',
+        params: jobIdParamsSchema,
+        response: { 204: z.null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await app.jobs.remove(request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 
   r.get(

@@ -1,7 +1,8 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
 import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
@@ -26,14 +27,47 @@ export interface JobsDeps {
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
+  artifacts: ArtifactStore;
 }
+
+/** How long an Idempotency-Key keeps answering with the job it created. */
+export const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 
 /** Job use cases: the routes call these and map their domain errors to HTTP. */
 export class JobsService {
   constructor(private readonly d: JobsDeps) {}
 
+  /**
+   * Submits once per Idempotency-Key: a repeat with the same key and body returns the job the
+   * first request created (for 24 h, even after that job is deleted); the same key with another
+   * body is refused.
+   */
+  async submitIdempotent(spec: JobSpec, key: string): Promise<{ record: JobRecord; replayed: boolean }> {
+    const hash = (v: string) => createHash('sha256').update(v).digest('hex');
+    const slot = this.d.keys.idempotency(hash(key));
+    const body = hash(JSON.stringify(spec));
+    const id = randomUUID();
+    const claimed = await this.d.redis.set(slot, JSON.stringify({ id, body }), 'EX', IDEMPOTENCY_TTL_S, 'NX');
+    if (claimed) {
+      try {
+        return { record: await this.submit(spec, id), replayed: false };
+      } catch (err) {
+        // Nothing was created: the key stays free for a corrected request.
+        await this.d.redis.del(slot).catch(() => 0);
+        throw err;
+      }
+    }
+    const previous = JSON.parse((await this.d.redis.get(slot)) ?? '{}') as { id?: string; body?: string };
+    if (previous.body !== body) {
+      throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+    }
+    const record = await this.d.store.get(previous.id!);
+    if (!record) throw new DomainError(410, 'job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
+    return { record, replayed: true };
+  }
+
   /** Checks a parsed spec against the data and the limits, fills in loss and seed, and queues it. */
-  async submit(spec: JobSpec): Promise<JobRecord> {
+  async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
     const issues = crossCheckSpec(spec);
     if (spec.dataset.id !== undefined) {
       issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
@@ -55,7 +89,6 @@ export class JobsService {
       loss: spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError'),
       training: { ...spec.training, seed: spec.training.seed ?? randomInt(2 ** 31 - 1) },
     };
-    const id = randomUUID();
     await this.d.store.create({ id, name: spec.name ?? null, spec: resolved, createdAt: new Date() });
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
@@ -100,6 +133,15 @@ export class JobsService {
       await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
     }
     return this.get(id);
+  }
+
+  /** Deletes a job with its events and artifacts; a queued or running job is cancelled first. */
+  async remove(id: string): Promise<void> {
+    const status = await this.d.store.getStatus(id);
+    if (!status) throw new NotFoundError('job', id);
+    if (status === 'queued' || status === 'running') await this.cancel(id).catch(() => undefined);
+    await this.d.store.remove(id);
+    await this.d.artifacts.delete(`jobs/${id}`);
   }
 
   async predict(id: string, inputs: unknown[]): Promise<PredictResult> {
