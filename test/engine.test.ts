@@ -2,13 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
-import { jobSpecSchema, type ResolvedJobSpec } from '../src/spec/index.js';
-import { xorSpec } from './helpers.js';
+import { resolveSpec, xorSpec } from './helpers.js';
 
-const resolve = (input: unknown): ResolvedJobSpec => {
-  const spec = jobSpecSchema.parse(input);
-  return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: spec.training.seed ?? 1 } } as ResolvedJobSpec;
-};
+const resolve = (input: unknown) => resolveSpec(input);
 
 describe('training engine', () => {
   beforeAll(async () => {

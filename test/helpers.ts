@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import type { JobSpecInput } from '../src/spec/index.js';
+import { type JobSpecInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
 
 /** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
@@ -139,4 +139,10 @@ export async function readLive(
       }
     }
   }
+}
+
+/** A spec as the API resolves it before queueing (the engine's input), for engine-level tests. */
+export function resolveSpec(input: unknown, seed = 1): ResolvedJobSpec {
+  const spec = jobSpecSchema.parse(input);
+  return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: spec.training.seed ?? seed, maxRuntimeSeconds: 3_600 } };
 }

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
-import { type JobRecord, type ResolvedJobSpec, OPTIMIZER_NAMES, jobSpecSchema } from '../src/spec/index.js';
-import { type Stack, eventsUntilEnd, startStack, submit } from './helpers.js';
+import { type JobRecord, type ResolvedJobSpec, OPTIMIZER_NAMES } from '../src/spec/index.js';
+import { type Stack, eventsUntilEnd, resolveSpec, startStack, submit } from './helpers.js';
 
 interface LayerWeights {
   kernel: number[][];
@@ -48,7 +48,7 @@ function expectClose(actual: number[], expected: number[], what: string) {
 
 function specFor(c: Case): ResolvedJobSpec {
   const p = fixtures.problems[c.problem]!;
-  const spec = jobSpecSchema.parse({
+  return resolveSpec({
     dataset: { inline: { x: p.x, y: p.y } },
     model: {
       inputShape: [p.x[0]!.length],
@@ -58,7 +58,6 @@ function specFor(c: Case): ResolvedJobSpec {
     optimizer: c.optimizer,
     training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, seed: 1 },
   });
-  return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: 1 } };
 }
 
 describe(`optimizers match PyTorch ${fixtures.torch} step by step`, () => {

@@ -44,6 +44,9 @@ function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
   return { type: 'failed', code: 'training_error', message, retryable: false };
 }
 
+// The worker is gone (crashed or killed): its job will run elsewhere, so stop training.
+process.on('disconnect', () => process.exit(1));
+
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'cancel') {
     controller.abort();
@@ -51,5 +54,8 @@ process.on('message', (msg: ParentMessage) => {
   }
   run(msg)
     .catch((err: unknown) => send(classify(err)))
-    .finally(() => process.disconnect());
+    .finally(() => {
+      process.removeAllListeners('disconnect');
+      process.disconnect();
+    });
 });

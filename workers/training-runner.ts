@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/queue/job-store.js';
@@ -11,6 +12,8 @@ import type { ChildMessage, ParentMessage } from './child-protocol.js';
 interface Active {
   child: ChildProcess;
   cancelled: boolean;
+  /** Why the worker killed the child itself, when it did. */
+  killed?: { code: 'timeout' | 'out_of_memory'; message: string };
   killTimer?: NodeJS.Timeout;
 }
 
@@ -39,6 +42,11 @@ export class TrainingRunner {
 
   get activeJobs(): string[] {
     return [...this.active.keys()];
+  }
+
+  /** Process id of the child training a job (for operators and fault tests). */
+  trainingPid(jobId: string): number | undefined {
+    return this.active.get(jobId)?.child.pid;
   }
 
   /** Stops a running job's training: asks the child, then kills it after the grace period. */
@@ -71,7 +79,11 @@ export class TrainingRunner {
   }
 
   private forkChild(): ChildProcess {
-    const child = fork(CHILD.path, [this.config.TFJS_BACKEND], { execArgv: CHILD.execArgv, serialization: 'advanced', stdio: 'inherit' });
+    const child = fork(CHILD.path, [this.config.TFJS_BACKEND], {
+      execArgv: [...CHILD.execArgv, `--max-old-space-size=${this.config.CHILD_MAX_MEMORY_MB}`],
+      serialization: 'advanced',
+      stdio: 'inherit',
+    });
     child.once('exit', () => {
       if (this.spare === child) this.spare = undefined;
     });
@@ -132,11 +144,27 @@ export class TrainingRunner {
       }
     });
     child.send({ type: 'train', jobId, spec, dataDir: this.config.DATA_DIR } satisfies ParentMessage);
+    const kill = (code: 'timeout' | 'out_of_memory', message: string) => {
+      entry.killed ??= { code, message };
+      child.kill('SIGKILL');
+    };
+    // A stuck native op never returns to the child's event loop; only the parent can end it.
+    const deadline = setTimeout(
+      () => kill('timeout', `training ran longer than maxRuntimeSeconds=${spec.training.maxRuntimeSeconds}`),
+      spec.training.maxRuntimeSeconds * 1000,
+    );
+    const limitMb = this.config.CHILD_MAX_MEMORY_MB;
+    const memoryWatch = setInterval(() => {
+      const rss = residentMb(child.pid);
+      if (rss !== undefined && rss > limitMb) kill('out_of_memory', `the training process used ${rss} MB, over CHILD_MAX_MEMORY_MB=${limitMb}`);
+    }, 500);
 
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
     clearTimeout(entry.killTimer);
+    clearTimeout(deadline);
+    clearInterval(memoryWatch);
     this.active.delete(jobId);
     await writes;
 
@@ -160,6 +188,14 @@ export class TrainingRunner {
       ]);
       log.info({ numTensors: result.numTensors }, 'training completed');
       return { status: 'completed' };
+    }
+    // V8 aborts (SIGABRT, exit 134) when the heap limit is hit.
+    if (!entry.killed && !result && (exit.signal === 'SIGABRT' || exit.code === 134)) {
+      entry.killed = { code: 'out_of_memory', message: `the training process ran out of memory (heap limit ${limitMb} MB)` };
+    }
+    if (entry.killed) {
+      await this.fail(jobId, entry.killed.code, entry.killed.message);
+      throw new UnrecoverableError(entry.killed.message);
     }
     if (result?.type === 'failed' && !result.retryable) {
       await this.fail(jobId, result.code, result.message);
@@ -188,5 +224,16 @@ export class TrainingRunner {
       { type: 'failed', data: { status: 'failed', at: finishedAt, error } },
     ]);
     this.logger.warn({ jobId, error }, 'training failed');
+  }
+}
+
+/** Resident memory of a process in MB, from /proc (Linux); undefined elsewhere or once it is gone. */
+function residentMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
   }
 }

@@ -18,6 +18,7 @@ export interface RunningWorker {
   backend: BackendInfo;
   /** Ids of the jobs this worker is training right now. */
   activeJobs(): string[];
+  trainingPid(jobId: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -52,6 +53,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     connection: bullConnection,
     prefix: keys.bull,
     concurrency: config.WORKER_CONCURRENCY,
+    // The lock is renewed from this (idle) process while a child trains; when this process
+    // dies, another worker picks the job up within about lockDuration + stalledInterval.
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.JOB_ATTEMPTS,
   });
   const predictWorker = new Worker<PredictJobData, PredictResult>(PREDICT_QUEUE, predict.process, {
     connection: bullConnection,
@@ -103,7 +109,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       log.info('worker stopped');
     })());
 
-  return { id, backend, activeJobs: () => training.activeJobs, close };
+  return { id, backend, activeJobs: () => training.activeJobs, trainingPid: (jobId) => training.trainingPid(jobId), close };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | void> {

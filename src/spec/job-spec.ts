@@ -52,6 +52,12 @@ export const trainingSchema = z
     lrSchedule: lrScheduleSchema.default({ type: 'constant' }),
     warmup: warmupSchema.optional(),
     earlyStopping: earlyStoppingSchema.optional(),
+    maxRuntimeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Fail the job with code `timeout` when it trains longer than this (default: the server limit).'),
     terminateOnNaN: z
       .boolean()
       .default(true)
@@ -77,7 +83,7 @@ export type JobSpec = z.output<typeof jobSpecSchema>;
 export type Loss = z.infer<typeof lossSchema>;
 
 /** A spec with everything the engine needs decided: loss and seed are always present. */
-export type ResolvedJobSpec = JobSpec & { loss: Loss; training: JobSpec['training'] & { seed: number } };
+export type ResolvedJobSpec = JobSpec & { loss: Loss; training: JobSpec['training'] & { seed: number; maxRuntimeSeconds: number } };
 
 export interface SpecIssue {
   path: (string | number)[];
@@ -158,6 +164,7 @@ export interface Limits {
   maxUnits: number;
   maxInlineSamples: number;
   maxBuiltinSamples: number;
+  maxRuntimeSeconds: number;
 }
 
 export interface LimitViolation {
@@ -174,6 +181,7 @@ export function checkLimits(spec: JobSpec, limits: Limits): LimitViolation[] {
     if (value > max) out.push({ limit, path, value, max });
   };
   check('MAX_EPOCHS', ['training', 'epochs'], spec.training.epochs, limits.maxEpochs);
+  check('MAX_RUNTIME_SECONDS', ['training', 'maxRuntimeSeconds'], spec.training.maxRuntimeSeconds ?? 0, limits.maxRuntimeSeconds);
   check('MAX_LAYERS', ['model', 'layers'], spec.model.layers.length, limits.maxLayers);
   spec.model.layers.forEach((layer, i) => {
     check('MAX_UNITS', ['model', 'layers', i, 'filters' in layer ? 'filters' : 'units'], layerWidth(layer), limits.maxUnits);

@@ -80,6 +80,7 @@ export class JobsService {
       maxUnits: c.MAX_UNITS,
       maxInlineSamples: c.MAX_INLINE_SAMPLES,
       maxBuiltinSamples: c.MAX_BUILTIN_SAMPLES,
+      maxRuntimeSeconds: c.MAX_RUNTIME_SECONDS,
     });
     if (violations.length > 0) throw new LimitExceededError(violations);
 
@@ -87,7 +88,11 @@ export class JobsService {
     const resolved: ResolvedJobSpec = {
       ...spec,
       loss: spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError'),
-      training: { ...spec.training, seed: spec.training.seed ?? randomInt(2 ** 31 - 1) },
+      training: {
+        ...spec.training,
+        seed: spec.training.seed ?? randomInt(2 ** 31 - 1),
+        maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
+      },
     };
     await this.d.store.create({ id, name: spec.name ?? null, spec: resolved, createdAt: new Date() });
     try {
