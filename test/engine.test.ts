@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
+import type { TrainingState } from '../src/training/checkpoint.js';
 import { resolveSpec, xorSpec } from './helpers.js';
 
 const resolve = (input: unknown) => resolveSpec(input);
@@ -71,5 +72,52 @@ describe('training engine', () => {
       }),
     ).rejects.toThrow('aborted');
     expect(epochs).toBe(2);
+  });
+});
+
+describe('checkpoints', () => {
+  beforeAll(async () => {
+    await initBackend((process.env.TFJS_BACKEND as 'auto' | 'cpu' | 'tensorflow' | undefined) ?? 'auto');
+  });
+
+  it('resumes from any epoch exactly as an uninterrupted run continues', async () => {
+    const spec = resolveSpec(
+      xorSpec({
+        dataset: { builtin: 'moons', samples: 48 },
+        model: {
+          inputShape: [2],
+          layers: [
+            { type: 'dense', units: 8, activation: 'relu', kernelRegularizer: { l1: 0.001, l2: 0.01 } },
+            { type: 'dense', units: 1, activation: 'sigmoid' },
+          ],
+        },
+        optimizer: { name: 'nadam', learningRate: 0.02 },
+        training: {
+          epochs: 10,
+          batchSize: 16,
+          validationSplit: 0.25,
+          lrSchedule: { type: 'reduceOnPlateau', monitor: 'val_loss', patience: 1, factor: 0.5 },
+          warmup: { epochs: 2 },
+          earlyStopping: { monitor: 'val_loss', patience: 8, restoreBestWeights: true },
+          seed: 21,
+        },
+      }),
+    );
+    const states: TrainingState[] = [];
+    const straight = await train(spec, { checkpoint: { every: 1, save: async (s) => void states.push(s) } });
+    const expected = Array.from(await tf.concat(straight.model.getWeights().map((w) => w.flatten())).data());
+    straight.model.dispose();
+    expect(states.map((s) => s.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+    for (const from of [1, 4, 9]) {
+      const resumed = await train(spec, { resume: states[from - 1] });
+      expect(resumed.history).toHaveLength(10);
+      expect(resumed.history.map((h) => [h.loss, h.val_loss, h.learningRate])).toEqual(
+        straight.history.map((h) => [h.loss, h.val_loss, h.learningRate]),
+      );
+      const weights = Array.from(await tf.concat(resumed.model.getWeights().map((w) => w.flatten())).data());
+      expect(weights).toEqual(expected);
+      resumed.model.dispose();
+    }
   });
 });

@@ -4,11 +4,20 @@ import type { ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
 export type ParentMessage =
-  | { type: 'train'; jobId: string; spec: ResolvedJobSpec; dataDir: string }
+  | {
+      type: 'train';
+      jobId: string;
+      spec: ResolvedJobSpec;
+      dataDir: string;
+      checkpointEvery: number;
+      checkpointMinIntervalMs: number;
+      /** Continue from the checkpoint of this epoch. */
+      resumeEpoch?: number;
+    }
   | { type: 'cancel' };
 
 export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
-  | { type: 'epoch'; report: EpochReport }
+  | { type: 'epoch'; report: EpochReport; checkpoint?: number }
   | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly'] }
   | { type: 'failed'; code: string; message: string; retryable: boolean };

@@ -7,6 +7,7 @@ import { saveModel } from '../src/training/model-io.js';
 import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 
@@ -23,12 +24,30 @@ function send(message: ChildMessage): Promise<void> {
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
   const info = await backend;
   await send({ type: 'started', ...info });
+  const store = new LocalArtifactStore(msg.dataDir);
+  const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
+  const saved: number[] = [];
+  let checkpointed: number | undefined;
   const { model, stoppedEarly } = await train(msg.spec, {
     signal: controller.signal,
-    onEpochEnd: (report) => send({ type: 'epoch', report }),
+    ...(resume ? { resume } : {}),
+    checkpoint: {
+      every: msg.checkpointEvery,
+      minIntervalMs: msg.checkpointMinIntervalMs,
+      save: async (state) => {
+        await writeCheckpoint(store, msg.jobId, state);
+        checkpointed = state.epoch;
+        saved.push(state.epoch);
+        // Keep the newest two: the pointer in Redis may still name the previous one.
+        while (saved.length > 2) await deleteCheckpoint(store, msg.jobId, saved.shift()!);
+      },
+    },
+    onEpochEnd: async (report) => {
+      await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
+    },
   });
   try {
-    await saveModel(model, new LocalArtifactStore(msg.dataDir), msg.jobId);
+    await saveModel(model, store, msg.jobId);
   } finally {
     model.dispose();
   }

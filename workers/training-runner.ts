@@ -1,6 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { RedisKeys } from '../src/queue/keys.js';
+import type { ArtifactStore } from '../src/storage/artifact-store.js';
+import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/queue/job-store.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
@@ -12,6 +15,10 @@ import type { ChildMessage, ParentMessage } from './child-protocol.js';
 interface Active {
   child: ChildProcess;
   cancelled: boolean;
+  /** The worker is shutting down: the job goes back to the queue. */
+  shutdown?: boolean;
+  /** The job lock went to another worker. */
+  lost?: boolean;
   /** Why the worker killed the child itself, when it did. */
   killed?: { code: 'timeout' | 'out_of_memory'; message: string };
   killTimer?: NodeJS.Timeout;
@@ -35,6 +42,8 @@ export class TrainingRunner {
 
   constructor(
     private readonly store: JobStore,
+    private readonly keys: RedisKeys,
+    private readonly artifacts: ArtifactStore,
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly workerId: string,
@@ -58,11 +67,18 @@ export class TrainingRunner {
     entry.killTimer = setTimeout(() => entry.child.kill('SIGKILL'), this.config.CANCEL_GRACE_MS);
   }
 
-  /** Kills every training child (shutdown); their jobs go back to the queue. */
-  killAll(): void {
+  /**
+   * Shutdown: every child stops at its next batch boundary (killed after `graceMs`) and its job
+   * goes back to the queue, to resume from its last checkpoint on any worker.
+   */
+  stopAll(graceMs: number): void {
     this.stopped = true;
     this.spare?.kill('SIGKILL');
-    for (const entry of this.active.values()) entry.child.kill('SIGKILL');
+    for (const entry of this.active.values()) {
+      entry.shutdown = true;
+      entry.child.send({ type: 'cancel' } satisfies ParentMessage, () => {});
+      entry.killTimer = setTimeout(() => entry.child.kill('SIGKILL'), graceMs);
+    }
   }
 
   /**
@@ -95,21 +111,27 @@ export class TrainingRunner {
     if (!this.spare && !this.stopped) this.spare = this.forkChild();
   }
 
-  readonly process = async (job: Job<TrainingJobData>): Promise<TrainingOutcome> => {
+  readonly process = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
     const { jobId, spec } = job.data;
-    const attempt = job.attemptsMade + 1;
+    const record = await this.store.get(jobId);
+    if (!record) return { status: 'skipped' };
+    // Every start counts, also a pick-up after a crashed worker (BullMQ's attemptsMade does not).
+    const attempt = record.attempts + 1;
+    const resumeEpoch = record.checkpointEpoch ?? undefined;
     const at = new Date().toISOString();
+    const resumed = attempt > 1 ? { resumed: true, fromEpoch: resumeEpoch ?? 0 } : {};
     const start = await this.store.transition(
       jobId,
       ['queued', 'running'],
       'running',
-      { startedAt: at, finishedAt: '', attempts: String(attempt), epoch: '0', error: '' },
-      [{ type: 'status', data: { status: 'running', at, attempt, worker: this.workerId, ...(attempt > 1 ? { restarted: true } : {}) } }],
+      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), error: '' },
+      [{ type: 'status', data: { status: 'running', at, attempt, worker: this.workerId, ...resumed } }],
     );
     if (!start.ok) {
       this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return { status: 'skipped' };
     }
+    const fence = token ? { lockKey: this.keys.trainingLock(jobId), token } : undefined;
     const log = this.logger.child({ jobId, attempt });
     log.info('training started');
 
@@ -134,16 +156,29 @@ export class TrainingRunner {
         case 'epoch':
           enqueue(async () => {
             const { learningRate: _lr, durationMs: _d, ...metrics } = msg.report;
-            const appended = await this.store.appendEpoch(jobId, metrics, { ...msg.report, epochs: spec.training.epochs });
+            const outcome = await this.store.appendEpoch(jobId, metrics, { ...msg.report, epochs: spec.training.epochs }, fence, msg.checkpoint);
+            if (outcome === 'lock_lost') {
+              // Another worker owns the job now: stop, and write nothing more.
+              entry.lost = true;
+              child.kill('SIGKILL');
+            }
             // Not running any more: cancelled, and the broadcast did not reach this worker.
-            if (!appended && (await this.store.getStatus(jobId)) !== 'running') this.cancel(jobId);
+            if (outcome === 'not_running') this.cancel(jobId);
           });
           break;
         default:
           result = msg;
       }
     });
-    child.send({ type: 'train', jobId, spec, dataDir: this.config.DATA_DIR } satisfies ParentMessage);
+    child.send({
+      type: 'train',
+      jobId,
+      spec,
+      dataDir: this.config.DATA_DIR,
+      checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
+      checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
+      ...(resumeEpoch ? { resumeEpoch } : {}),
+    } satisfies ParentMessage);
     const kill = (code: 'timeout' | 'out_of_memory', message: string) => {
       entry.killed ??= { code, message };
       child.kill('SIGKILL');
@@ -168,6 +203,17 @@ export class TrainingRunner {
     this.active.delete(jobId);
     await writes;
 
+    if (entry.lost) throw new Error('the job lock was lost to another worker');
+    if (entry.shutdown) {
+      const queuedAt = new Date().toISOString();
+      await this.store.transition(jobId, ['running'], 'queued', {}, [
+        { type: 'status', data: { status: 'queued', at: queuedAt, reason: 'worker_shutdown', checkpointEpoch: (await this.store.get(jobId))?.checkpointEpoch ?? null } },
+      ]);
+      // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
+      await job.moveToDelayed(Date.now(), token);
+      log.info('training stopped for shutdown; job returned to the queue');
+      throw new DelayedError();
+    }
     if (entry.cancelled) {
       log.info('training cancelled');
       return { status: 'cancelled' };
@@ -180,12 +226,14 @@ export class TrainingRunner {
         at: finishedAt,
         epoch: record?.epoch ?? 0,
         final: record?.history.at(-1) ?? null,
+        numTensors: result.numTensors,
         ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
       };
       await this.store.transition(jobId, ['running'], 'completed', { finishedAt }, [
         { type: 'status', data: { status: 'completed', at: finishedAt } },
         { type: 'completed', data: summary },
       ]);
+      await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
       log.info({ numTensors: result.numTensors }, 'training completed');
       return { status: 'completed' };
     }

@@ -45,7 +45,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const subscriber = createBlockingRedis(config.REDIS_URL);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
-  const training = new TrainingRunner(store, config, log, id);
+  const training = new TrainingRunner(store, keys, artifacts, config, log, id);
   const predict = new PredictRunner(artifacts);
   training.warmUp();
 
@@ -91,7 +91,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       clearInterval(heartbeat);
       // Each step runs even when an earlier one fails.
       const steps: [string, () => Promise<unknown>][] = [
-        ['stop training children', async () => training.killAll()],
+        ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],
         ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['deregister', () => redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec()],

@@ -32,6 +32,8 @@ export const configSchema = z.object({
   CHILD_MAX_MEMORY_MB: int(8_192, 64).describe('Memory (RSS) one training process may use before its job fails with out_of_memory.'),
   LOCK_DURATION_MS: int(10_000, 1_000).describe('BullMQ job lock: a worker that stops renewing it (crashed) loses the job after this long.'),
   STALLED_INTERVAL_MS: int(5_000, 500).describe('How often workers look for jobs whose worker died, to run them again.'),
+  CHECKPOINT_EVERY_EPOCHS: int(1, 1).describe('Checkpoint (weights, optimizer state, history) after every N-th epoch.'),
+  CHECKPOINT_MIN_INTERVAL_MS: int(1_000, 0).describe('Skip a checkpoint when the previous one is younger than this (fast epochs); the last epoch is always saved.'),
   MAX_EPOCHS: int(10_000, 1).describe('Largest `training.epochs` a job may ask for.'),
   MAX_LAYERS: int(64, 1).describe('Most layers one model may have.'),
   MAX_UNITS: int(4096, 1).describe('Most units (or filters) one layer may have.'),

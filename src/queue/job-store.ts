@@ -34,7 +34,6 @@ if not string.find(',' .. ARGV[3] .. ',', ',' .. cur .. ',', 1, true) then retur
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 local fields = cjson.decode(ARGV[4])
 for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
-if fields['epoch'] == '0' then redis.call('DEL', KEYS[3]) end
 for i = 5, #ARGV do
   local ev = cjson.decode(ARGV[i])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ev['type'], 'data', ev['data'])
@@ -43,18 +42,31 @@ return {1, cur}
 `;
 
 /**
- * Records one finished epoch, once: a repeated or stale epoch (a retried delivery) is ignored.
- * KEYS: job hash, event stream, history list. ARGV: maxlen, epoch, metrics JSON, event data JSON.
+ * Records one finished epoch, once, and advances the checkpoint pointer, fenced by the BullMQ
+ * job lock: a worker that lost the job (its lock expired and another worker took over) can
+ * neither append events nor move the checkpoint.
+ * KEYS: job hash, event stream, history list, lock key. ARGV: maxlen, epoch, metrics JSON,
+ * event data JSON, lock token ('' = unfenced), checkpoint epoch ('' = none).
+ * Returns 1 appended, 2 already recorded (a resumed run repeating an epoch), 0 not running,
+ * -1 lock lost.
  */
 const APPEND_EPOCH = `
+if ARGV[5] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[5] then return -1 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local epoch = tonumber(ARGV[2])
+if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(redis.call('HGET', KEYS[1], 'checkpoint') or '0') then
+  redis.call('HSET', KEYS[1], 'checkpoint', ARGV[6])
+end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
-if tonumber(ARGV[2]) ~= cur + 1 then return 0 end
+if epoch <= cur then return 2 end
+if epoch ~= cur + 1 then return redis.error_reply('epoch ' .. epoch .. ' after ' .. cur) end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
 return 1
 `;
+
+export type AppendResult = 'appended' | 'duplicate' | 'not_running' | 'lock_lost';
 
 export interface ListOptions {
   status?: JobStatus;
@@ -167,19 +179,28 @@ export class JobStore {
     await this.redis.hset(this.keys.job(id), fields);
   }
 
-  async appendEpoch(id: string, metrics: EpochMetrics, eventData: Record<string, unknown>): Promise<boolean> {
+  async appendEpoch(
+    id: string,
+    metrics: EpochMetrics,
+    eventData: Record<string, unknown>,
+    fence: { lockKey: string; token: string } | undefined,
+    checkpointEpoch?: number,
+  ): Promise<AppendResult> {
     const result = await this.redis.eval(
       APPEND_EPOCH,
-      3,
+      4,
       this.keys.job(id),
       this.keys.events(id),
       this.keys.history(id),
+      fence?.lockKey ?? this.keys.job(id),
       this.maxlen,
       metrics.epoch,
       JSON.stringify(metrics),
       JSON.stringify(eventData),
+      fence?.token ?? '',
+      checkpointEpoch ?? '',
     );
-    return result === 1;
+    return ({ 1: 'appended', 2: 'duplicate', 0: 'not_running', [-1]: 'lock_lost' } as const)[result as 1 | 2 | 0 | -1];
   }
 
   /**
@@ -236,6 +257,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     backend: h.backend || null,
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
+    checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,
     error: json<JobError>(h.error),
   };
 }

@@ -11,6 +11,8 @@ export function redisKeys(prefix: string) {
     idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
     /** BullMQ's own prefix. */
     bull: `${prefix}:bull`,
+    /** BullMQ's lock of a training job (its value is the lock token). */
+    trainingLock: (id: string) => `${prefix}:bull:${TRAINING_QUEUE}:${id}:lock`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

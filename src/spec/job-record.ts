@@ -40,6 +40,7 @@ export const jobRecordSchema = z.object({
   backend: z.string().nullable().describe('tfjs backend that trained the job: tensorflow | cpu | wasm.'),
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
+  checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
   error: jobErrorSchema.nullable(),
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -5,6 +5,7 @@ import { buildModel } from './model.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
+import { type TrainingState, captureState, restoreState } from './checkpoint.js';
 
 export interface EpochReport extends EpochMetrics {
   learningRate: number;
@@ -17,6 +18,10 @@ export interface TrainOptions {
   prepareModel?: (model: tf.LayersModel) => void;
   /** Checked between batches: training stops within one batch of an abort. */
   signal?: AbortSignal;
+  /** Continue from a checkpoint instead of starting at epoch 1. */
+  resume?: TrainingState;
+  /** Called with the full training state after every `every`-th epoch, before onEpochEnd. */
+  checkpoint?: { every: number; minIntervalMs?: number; save: (state: TrainingState) => Promise<void> };
 }
 
 export interface TrainResult {
@@ -68,13 +73,28 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
     const n = split.xTrain.shape[0];
     const batchSize = t.batchSize === 'full' ? n : Math.min(t.batchSize, n);
-    const shuffleRng = createRng(deriveSeed(seed, 2));
     const history: EpochReport[] = [];
+    let lastCheckpoint = -Infinity;
+    if (options.resume) {
+      bestWeights = await restoreState(model, optimizer, options.resume);
+      let verdict: string | undefined;
+      for (const report of options.resume.history) {
+        history.push(report);
+        scheduler.observe(report.epoch - 1, report);
+        verdict = stopper?.update(report.epoch, report);
+      }
+      const last = history.at(-1);
+      if (verdict === 'stop' && last && last.epoch < t.epochs) {
+        const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
+        if (restore) model.setWeights(bestWeights!);
+        return { model, history, stoppedEarly: { epoch: last.epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
+      }
+    }
 
-    for (let epoch = 1; epoch <= t.epochs; epoch++) {
+    for (let epoch = history.length + 1; epoch <= t.epochs; epoch++) {
       const started = performance.now();
       optimizer.learningRate = scheduler.rate(epoch - 1);
-      const order = t.shuffle ? permutation(n, shuffleRng) : undefined;
+      const order = t.shuffle ? permutation(n, createRng(deriveSeed(seed, 1_000 + epoch))) : undefined;
       const sums = await runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal, t.terminateOnNaN ? epoch : 0);
       const report: EpochReport = {
         epoch,
@@ -86,13 +106,19 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       if (split.val) Object.assign(report, await evaluate(model, split.val.x, split.val.y, batchSize, spec.metrics));
       report.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       history.push(report);
-      await options.onEpochEnd?.(report, model);
       scheduler.observe(epoch - 1, report);
       const verdict = stopper?.update(epoch, report);
       if (verdict === 'improved' && t.earlyStopping?.restoreBestWeights) {
         tf.dispose(bestWeights);
         bestWeights = model.getWeights().map((w) => w.clone());
       }
+      const cp = options.checkpoint;
+      const due = cp && epoch % cp.every === 0 && performance.now() - lastCheckpoint >= (cp.minIntervalMs ?? 0);
+      if (cp && (due || epoch === t.epochs || verdict === 'stop')) {
+        await cp.save(await captureState(model, optimizer, epoch, history, bestWeights));
+        lastCheckpoint = performance.now();
+      }
+      await options.onEpochEnd?.(report, model);
       if (verdict === 'stop' && epoch < t.epochs) {
         const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
         if (restore) model.setWeights(bestWeights!);

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/shared/logger.js';
+import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
+import { startWorker } from '../workers/worker-app.js';
+import { type SseEvent, eventsUntilEnd, readLive, startStack, submit, testConfig } from './helpers.js';
+
+/** Checkpoint every epoch, and notice a dead worker within a few seconds. */
+const faultConfig = () =>
+  testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '3' });
+
+const EPOCHS = 40;
+const spec: JobSpecInput = {
+  name: 'recoverable',
+  dataset: { builtin: 'spirals', samples: 64 },
+  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  loss: 'binaryCrossentropy',
+  metrics: ['accuracy'],
+  optimizer: { name: 'adam', learningRate: 0.02 },
+  training: { epochs: EPOCHS, batchSize: 8, seed: 5 },
+};
+
+const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);
+const losses = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.loss);
+const allEpochs = Array.from({ length: EPOCHS }, (_, i) => i + 1);
+
+describe('recovery from faults (checkpoints, exact resume)', () => {
+  it('resumes a job whose training process was killed, with no gap, no duplicate and the same results', async () => {
+    const stack = await startStack({ config: faultConfig() });
+    try {
+      const reference = await eventsUntilEnd(stack.app, await submit(stack.app, spec));
+      expect(epochsOf(reference)).toEqual(allEpochs);
+
+      const id = await submit(stack.app, spec);
+      const base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+      await readLive(base, id, (e) => e.event === 'epoch' && e.data.epoch === 10);
+      process.kill(stack.worker!.trainingPid(id)!, 'SIGKILL');
+
+      const events = await eventsUntilEnd(stack.app, id);
+      expect(events.at(-1)!.event).toBe('completed');
+      expect(epochsOf(events)).toEqual(allEpochs);
+      expect(losses(events)).toEqual(losses(reference));
+      const statuses = events.filter((e) => e.event === 'status').map((e) => e.data);
+      expect(statuses).toContainEqual(expect.objectContaining({ status: 'queued', reason: 'worker_crashed' }));
+      const resumed = statuses.find((s) => s.resumed === true)!;
+      expect(resumed).toMatchObject({ status: 'running', attempt: 2 });
+      expect(resumed.fromEpoch).toBeGreaterThanOrEqual(10);
+      const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+      expect(record.attempts).toBe(2);
+      expect(record.history.map((h) => h.loss)).toEqual(losses(reference));
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('on worker shutdown stops at a batch boundary, returns the job to the queue and another worker finishes it', async () => {
+    const stack = await startStack({ config: faultConfig() });
+    let second: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const id = await submit(stack.app, spec);
+      const base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+      const seen = await readLive(base, id, (e) => e.event === 'epoch' && e.data.epoch === 8);
+      await stack.worker!.close();
+      const requeued = await readLive(base, id, (e) => e.event === 'status' && e.data.status === 'queued', {
+        'last-event-id': seen.events.at(-1)!.id,
+      });
+      expect(requeued.events.at(-1)!.data).toMatchObject({ reason: 'worker_shutdown' });
+
+      second = await startWorker(stack.config, createLogger('warn', 'second-worker'));
+      const events = await eventsUntilEnd(stack.app, id);
+      expect(events.at(-1)!.event).toBe('completed');
+      expect(epochsOf(events)).toEqual(allEpochs);
+      const resumed = events.find((e) => e.event === 'status' && e.data.resumed === true)!;
+      expect(resumed.data.worker).toBe(second.id);
+    } finally {
+      await second?.close();
+      await stack.close();
+    }
+  });
+
+  it('picks up the job of a worker process killed with SIGKILL and resumes it elsewhere', async () => {
+    const stack = await startStack({ worker: false, config: faultConfig() });
+    const c = stack.config;
+    const workerEntry = fileURLToPath(new URL('../workers/worker.ts', import.meta.url));
+    const doomed = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
+      env: { ...process.env, REDIS_URL: c.REDIS_URL, REDIS_PREFIX: c.REDIS_PREFIX, DATA_DIR: c.DATA_DIR, LOG_LEVEL: 'warn',
+        CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: c.TFJS_BACKEND },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exited = new Promise((resolve) => doomed.once('exit', resolve));
+    let rescuer: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        doomed.once('message', () => resolve());
+        doomed.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      });
+      const id = await submit(stack.app, spec);
+      const base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+      await readLive(base, id, (e) => e.event === 'epoch' && e.data.epoch === 8);
+      doomed.kill('SIGKILL');
+      await exited;
+      const killedAt = Date.now();
+
+      rescuer = await startWorker(stack.config, createLogger('warn', 'rescuer'));
+      const events = await eventsUntilEnd(stack.app, id);
+      expect(events.at(-1)!.event).toBe('completed');
+      expect(epochsOf(events)).toEqual(allEpochs);
+      const resumed = events.find((e) => e.event === 'status' && e.data.resumed === true)!;
+      expect(resumed.data.worker).toBe(rescuer.id);
+      console.log(`worker killed -> job resumed on another worker after ${Date.parse(resumed.data.at as string) - killedAt} ms`);
+    } finally {
+      doomed.kill('SIGKILL');
+      await rescuer?.close();
+      await stack.close();
+    }
+  });
+});
