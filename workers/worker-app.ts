@@ -11,6 +11,7 @@ import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
 import { PredictRunner } from './predict-runner.js';
+import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
 export interface RunningWorker {
@@ -81,6 +82,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       .zremrangebyscore(keys.workers, 0, Date.now() - WORKER_TTL_MS)
       .exec();
   };
+  const stopRetention = scheduleRetention(
+    redis,
+    keys,
+    () => sweepFinishedJobs(store, artifacts, { maxAgeMs: config.JOB_RETENTION_HOURS * 3_600_000, maxCount: config.JOB_RETENTION_COUNT }),
+    60_000,
+    (err) => log.warn({ err }, 'retention sweep failed'),
+  );
   await beat();
   const heartbeat = setInterval(() => beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_MS);
   await Promise.all([trainingWorker.waitUntilReady(), predictWorker.waitUntilReady()]);
@@ -89,6 +97,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const close = () =>
     (closing ??= (async () => {
       clearInterval(heartbeat);
+      stopRetention();
       // Each step runs even when an earlier one fails.
       const steps: [string, () => Promise<unknown>][] = [
         ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],

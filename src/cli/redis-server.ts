@@ -7,6 +7,8 @@ export interface PrivateRedis {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Ends it abruptly (SIGKILL), as a crash would. */
+  crash(): Promise<void>;
 }
 
 export function redisServerAvailable(): boolean {
@@ -63,6 +65,10 @@ export async function startRedisServer(options: { port: number; dir: string; app
     port: options.port,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    crash: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
   };

@@ -34,6 +34,8 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: int(5_000, 500).describe('How often workers look for jobs whose worker died, to run them again.'),
   CHECKPOINT_EVERY_EPOCHS: int(1, 1).describe('Checkpoint (weights, optimizer state, history) after every N-th epoch.'),
   CHECKPOINT_MIN_INTERVAL_MS: int(1_000, 0).describe('Skip a checkpoint when the previous one is younger than this (fast epochs); the last epoch is always saved.'),
+  JOB_RETENTION_HOURS: int(168, 0).describe('Finished jobs (record, events, model) older than this are deleted (0: kept forever).'),
+  JOB_RETENTION_COUNT: int(10_000, 0).describe('At most this many finished jobs are kept, the newest (0: no limit).'),
   MAX_EPOCHS: int(10_000, 1).describe('Largest `training.epochs` a job may ask for.'),
   MAX_LAYERS: int(64, 1).describe('Most layers one model may have.'),
   MAX_UNITS: int(4096, 1).describe('Most units (or filters) one layer may have.'),
