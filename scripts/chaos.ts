@@ -47,6 +47,8 @@ const workers: ChildProcess[] = [start('workers/worker.ts'), start('workers/work
 
 const faults: Record<string, number> = { 'kill training process': 0, 'kill worker': 0, 'kill API': 0, 'kill Redis': 0 };
 const redisCrashes: number[] = [];
+/** When a training process, a worker or Redis was killed: a resume's recovery time counts from the last one before it. */
+const kills: number[] = [];
 
 async function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response | undefined> {
   try {
@@ -106,10 +108,12 @@ while (Date.now() < chaosUntil) {
     const trainers = workers.flatMap((w) => (w.pid ? childrenOf(w.pid) : []));
     if (trainers.length === 0) continue;
     process.kill(trainers[Math.floor(rng() * trainers.length)]!, 'SIGKILL');
+    kills.push(Date.now());
     faults['kill training process']!++;
   } else if (roll < 0.7) {
     const i = Math.floor(rng() * workers.length);
     workers[i]!.kill('SIGKILL');
+    kills.push(Date.now());
     workers[i] = start('workers/worker.ts');
     faults['kill worker']!++;
   } else if (roll < 0.88) {
@@ -119,6 +123,7 @@ while (Date.now() < chaosUntil) {
   } else {
     await redis.crash();
     redisCrashes.push(Date.now());
+    kills.push(Date.now());
     redis = await startRedisServer({ port: redisPort, dir: join(dir, 'redis') });
     faults['kill Redis']!++;
   }
@@ -147,6 +152,7 @@ for (const job of jobs) {
 const problems: string[] = [];
 let completed = 0;
 let resumes = 0;
+const recoveries: number[] = [];
 for (const job of jobs) {
   const r = records.get(job.id)!;
   if (r === 'lost') {
@@ -166,13 +172,23 @@ for (const job of jobs) {
   if (epochs.join(',') !== Array.from({ length: EPOCHS }, (_, i) => i + 1).join(',')) problems.push(`${job.id}: epochs in stream ${epochs.join(',')}`);
   const terminal = events.filter((b) => /event: (completed|failed|cancelled)\n/.test(b));
   if (terminal.length !== 1) problems.push(`${job.id}: ${terminal.length} terminal events`);
-  resumes += events.filter((b) => b.includes('"resumed":true')).length;
+  for (const b of events.filter((e) => e.includes('"resumed":true'))) {
+    resumes++;
+    const at = Date.parse(/"at":"([^"]+)"/.exec(b)![1]!);
+    const fault = Math.max(...kills.filter((t) => t <= at));
+    if (Number.isFinite(fault)) recoveries.push(at - fault);
+  }
 }
+recoveries.sort((a, b) => a - b);
 
 console.log('\n| fault | injected |\n|---|---:|');
 for (const [k, v] of Object.entries(faults)) console.log(`| ${k} | ${v} |`);
 console.log(`\n| result | count |\n|---|---:|`);
 console.log(`| jobs | ${JOBS} |\n| completed with ${EPOCHS} epochs | ${completed} |\n| resumes from a checkpoint | ${resumes} |\n| problems | ${problems.length} |`);
+if (recoveries.length > 0) {
+  const median = recoveries[Math.floor(recoveries.length / 2)]!;
+  console.log(`\nkill -> resumed elsewhere (ms): median ${median}, max ${recoveries.at(-1)}, over ${recoveries.length} resumes`);
+}
 for (const p of problems) console.log(`problem: ${p}`);
 
 api.kill('SIGKILL');
