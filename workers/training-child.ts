@@ -18,7 +18,15 @@ const backend = initBackend((process.argv[2] ?? 'auto') as 'auto' | BackendName)
 backend.catch(() => {});
 
 function send(message: ChildMessage): Promise<void> {
-  return new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
+  // No channel: the worker is gone and its job will run elsewhere.
+  if (!process.connected) process.exit(1);
+  return new Promise((resolve, reject) => {
+    try {
+      process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve()));
+    } catch {
+      process.exit(1);
+    }
+  });
 }
 
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
