@@ -139,7 +139,19 @@ export class TrainingRunner {
     const entry: Active = { child, cancelled: false };
     this.active.set(jobId, entry);
     let writes = Promise.resolve();
-    const enqueue = (fn: () => Promise<unknown>) => (writes = writes.then(fn).then(() => undefined));
+    let writeError: unknown;
+    // Records go to Redis in order; if one cannot be written (Redis down), training stops and
+    // the job is retried from its last checkpoint rather than computing epochs nobody records.
+    const enqueue = (fn: () => Promise<unknown>) =>
+      (writes = writes
+        .then(() => (writeError === undefined ? fn() : undefined))
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            writeError ??= err;
+            child.kill('SIGKILL');
+          },
+        ));
     let result: ChildMessage | undefined;
 
     child.on('message', (msg: ChildMessage) => {
@@ -204,6 +216,7 @@ export class TrainingRunner {
     await writes;
 
     if (entry.lost) throw new Error('the job lock was lost to another worker');
+    if (writeError !== undefined) throw writeError;
     if (entry.shutdown) {
       const queuedAt = new Date().toISOString();
       await this.store.transition(jobId, ['running'], 'queued', {}, [
