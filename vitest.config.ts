@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
+    // Native TensorFlow's start-up banner is noise in test output.
+    env: { TF_CPP_MIN_LOG_LEVEL: '2' },
     pool: 'forks',
     maxWorkers: 2,
     minWorkers: 1,

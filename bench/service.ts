@@ -1,83 +1,177 @@
 /**
- * `npm run bench`: service latency on this machine. Starts a private Redis, the API and one
- * worker, then submits the README's XOR job several times over HTTP and measures, per run:
- * submit -> first epoch event (worker pick-up, training process start, backend load) and
- * submit -> completed event (the whole job). Prints a table and writes JSON to bench/results/.
+ * Part `service` (also `tsx bench/service.ts` alone): what the service adds around training.
+ * Starts a private Redis, the API and one worker in this process, then per job kind and run:
+ * - through the API: submit -> 202, -> `running` status event, -> first epoch event (worker
+ *   pick-up, spare training process, backend already loaded), -> completed event;
+ * - bare: the same resolved spec (read back from the job record) through `train()` in this
+ *   process, which the worker already switched to the same backend.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildApp } from '../src/api/app.js';
 import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
+import type { ResolvedJobSpec } from '../src/spec/index.js';
+import { train } from '../src/training/train.js';
 import { startWorker } from '../workers/worker-app.js';
+import { inlineMnist, loadMnist } from './mnist-data.js';
+import { MODELS } from './models.js';
+import { median, stat, table, withTimeout } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const EPOCHS = 100;
+const XOR_EPOCHS = Number(process.env.BENCH_XOR_EPOCHS ?? 300);
 
-const dir = mkdtempSync(join(tmpdir(), 'descent-bench-'));
-const redis = await startRedisServer({ port: await freePort(), dir: join(dir, 'redis'), appendOnly: false });
-const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto' });
-const app = await buildApp(config, { logger: false });
-const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const worker = await startWorker(config, createLogger('warn', 'bench-worker'));
-
-const spec = {
-  name: 'xor-adam',
-  dataset: { builtin: 'xor' },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-  loss: 'binaryCrossentropy',
-  metrics: ['accuracy'],
-  optimizer: { name: 'adam', learningRate: 0.05 },
-  training: { epochs: EPOCHS, batchSize: 4, shuffle: true, seed: 7 },
+const JOBS = {
+  [`XOR, ${XOR_EPOCHS} epochs, batch 4`]: () => ({
+    name: 'xor-adam',
+    dataset: { builtin: 'xor' },
+    model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+    loss: 'binaryCrossentropy',
+    metrics: ['accuracy'],
+    optimizer: { name: 'adam', learningRate: 0.05 },
+    training: { epochs: XOR_EPOCHS, batchSize: 4, shuffle: true, seed: 7 },
+  }),
+  'MNIST MLP, 1000 digits inline, 3 epochs, batch 32': () => ({
+    name: 'mnist-mlp',
+    dataset: { inline: inlineMnist(loadMnist(), 1000, false) },
+    model: { inputShape: MODELS.mlp.inputShape, layers: MODELS.mlp.layers },
+    loss: 'categoricalCrossentropy',
+    optimizer: { name: 'adam', learningRate: 0.001 },
+    training: { epochs: 3, batchSize: 32, shuffle: true, seed: 7 },
+  }),
 };
 
-async function once(): Promise<{ firstEpochMs: number; totalMs: number; trainMs: number }> {
+/** Median epoch durationMs of the first and of the last ten epochs: is the start slowed? */
+interface EpochSpread {
+  firstTenMs: number;
+  lastTenMs: number;
+}
+interface ServiceRun extends EpochSpread {
+  postMs: number;
+  runningMs: number;
+  firstEpochMs: number;
+  totalMs: number;
+  trainMs: number;
+}
+interface BareRun extends EpochSpread {
+  firstEpochMs: number;
+  totalMs: number;
+  trainMs: number;
+}
+
+export async function runServiceBench(log: (s: string) => void = console.log) {
+  const dir = mkdtempSync(join(tmpdir(), 'descent-bench-'));
+  const redis = await startRedisServer({ port: await freePort(), dir: join(dir, 'redis'), appendOnly: false });
+  const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto' });
+  const app = await buildApp(config, { logger: false });
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const worker = await startWorker(config, createLogger('warn', 'bench-worker'));
+  try {
+    const jobs: Record<string, { service: ServiceRun[]; bare: BareRun[]; bodyBytes: number }> = {};
+    for (const [name, make] of Object.entries(JOBS)) {
+      const body = JSON.stringify(make());
+      const service: ServiceRun[] = [];
+      const bare: BareRun[] = [];
+      let spec: ResolvedJobSpec | undefined;
+      // One warm-up each (file caches, JIT, the spare training process), then alternate the
+      // two so a load spike from elsewhere hits both alike.
+      for (let i = 0; i <= RUNS; i++) {
+        const s = await withTimeout(viaApi(base, body), 120_000, `${name} through the API`);
+        spec ??= s.spec;
+        const b = await bareTrain(spec);
+        if (i > 0) {
+          service.push(s.run);
+          bare.push(b);
+        }
+      }
+      jobs[name] = { service, bare, bodyBytes: body.length };
+      log(`  ${name}: API ${stat(service.map((r) => r.totalMs)).median.toFixed(0)} ms, bare train() ${stat(bare.map((r) => r.totalMs)).median.toFixed(0)} ms`);
+    }
+    return { backend: worker.backend.backend, versions: worker.backend.versions, runs: RUNS, jobs };
+  } finally {
+    await app.close();
+    await worker.close();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; spec: ResolvedJobSpec }> {
   const t0 = performance.now();
-  const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+  const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const postMs = performance.now() - t0;
   const { id } = (await res.json()) as { id: string };
   const stream = await fetch(`${base}/v1/jobs/${id}/events`);
   const reader = stream.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
+  let runningMs = NaN;
   let firstEpochMs = NaN;
-  let trainMs = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     text += decoder.decode(value, { stream: true });
+    if (Number.isNaN(runningMs) && text.includes('"status":"running"')) runningMs = performance.now() - t0;
     if (Number.isNaN(firstEpochMs) && text.includes('event: epoch')) firstEpochMs = performance.now() - t0;
   }
-  for (const m of text.matchAll(/"durationMs":([\d.]+)/g)) trainMs += Number(m[1]);
+  const totalMs = performance.now() - t0;
+  const epochs = [...text.matchAll(/"durationMs":([\d.]+)/g)].map((m) => Number(m[1]));
   if (!text.includes('event: completed')) throw new Error(`job ${id} did not complete:\n${text.slice(-500)}`);
-  return { firstEpochMs, totalMs: performance.now() - t0, trainMs };
+  const record = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { spec: ResolvedJobSpec };
+  return { run: { postMs, runningMs, firstEpochMs, totalMs, trainMs: sum(epochs), ...spread(epochs) }, spec: record.spec };
 }
 
-const runs = [];
-await once(); // warm-up: file caches, JIT
-for (let i = 0; i < RUNS; i++) runs.push(await once());
+async function bareTrain(spec: ResolvedJobSpec): Promise<BareRun> {
+  const t0 = performance.now();
+  let firstEpochMs = NaN;
+  const epochs: number[] = [];
+  const { model } = await train(spec, {
+    onEpochEnd: (r) => {
+      if (Number.isNaN(firstEpochMs)) firstEpochMs = performance.now() - t0;
+      epochs.push(r.durationMs);
+    },
+  });
+  model.dispose();
+  return { firstEpochMs, totalMs: performance.now() - t0, trainMs: sum(epochs), ...spread(epochs) };
+}
 
-const stat = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)! };
-};
-const rows = {
-  'submit -> first epoch event (ms)': stat(runs.map((r) => r.firstEpochMs)),
-  [`submit -> completed, XOR ${EPOCHS} epochs (ms)`]: stat(runs.map((r) => r.totalMs)),
-  [`time inside epochs, sum of durationMs (ms)`]: stat(runs.map((r) => r.trainMs)),
-};
-console.log(`\nDescent service latency — backend ${worker.backend.backend}, ${RUNS} runs after 1 warm-up\n`);
-console.log('| metric | median | min | max |\n|---|---:|---:|---:|');
-for (const [name, s] of Object.entries(rows)) console.log(`| ${name} | ${s.median.toFixed(0)} | ${s.min.toFixed(0)} | ${s.max.toFixed(0)} |`);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const spread = (epochs: number[]): EpochSpread => ({ firstTenMs: median(epochs.slice(0, 10)), lastTenMs: median(epochs.slice(-10)) });
 
-const out = join('bench', 'results');
-mkdirSync(out, { recursive: true });
-const file = join(out, `service-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ backend: worker.backend.backend, versions: worker.backend.versions, runs, summary: rows }, null, 2));
-console.log(`\nwrote ${file}`);
+export function serviceTable(r: Awaited<ReturnType<typeof runServiceBench>>): string {
+  const rows: (string | number)[][] = [];
+  const add = (job: string, metric: string, xs: number[]) => {
+    const s = stat(xs);
+    rows.push([job, metric, s.median, s.min, s.max]);
+  };
+  for (const [job, { service, bare }] of Object.entries(r.jobs)) {
+    add(job, 'API: POST /v1/jobs -> 202', service.map((x) => x.postMs));
+    add(job, 'API: submit -> `running` event', service.map((x) => x.runningMs));
+    add(job, 'API: submit -> first epoch event', service.map((x) => x.firstEpochMs));
+    add(job, 'API: submit -> completed event (wall)', service.map((x) => x.totalMs));
+    add(job, 'API: sum of epoch durationMs', service.map((x) => x.trainMs));
+    add(job, 'API: epoch durationMs, median of first 10', service.map((x) => x.firstTenMs));
+    add(job, 'API: epoch durationMs, median of last 10', service.map((x) => x.lastTenMs));
+    add(job, 'bare train(): first epoch end', bare.map((x) => x.firstEpochMs));
+    add(job, 'bare train(): wall', bare.map((x) => x.totalMs));
+    add(job, 'bare train(): sum of epoch durationMs', bare.map((x) => x.trainMs));
+    add(job, 'bare train(): epoch durationMs, median of first 10', bare.map((x) => x.firstTenMs));
+    add(job, 'bare train(): epoch durationMs, median of last 10', bare.map((x) => x.lastTenMs));
+    add(job, 'service overhead (API wall − bare wall)', service.map((x, i) => x.totalMs - bare[i]!.totalMs));
+  }
+  return `backend ${r.backend}, ${r.runs} runs after 1 warm-up (ms)\n\n${table(['job', 'metric', 'median', 'min', 'max'], rows)}`;
+}
 
-await app.close();
-await worker.close();
-await redis.stop();
-rmSync(dir, { recursive: true, force: true });
+// Run alone: `tsx bench/service.ts` prints the table and writes bench/results/service-<time>.json.
+if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
+  const result = await runServiceBench();
+  console.log(`\n${serviceTable(result)}`);
+  const out = join(import.meta.dirname, 'results');
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `service-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`\nwrote ${file}`);
+}

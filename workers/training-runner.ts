@@ -84,14 +84,13 @@ export class TrainingRunner {
   /**
    * A training process for the next job. One spare is kept started (tfjs loaded) so a job's
    * first epoch does not wait for a process and a native library to load; each process still
-   * trains one job only, so no state leaks from one job into the next.
+   * trains one job only, so no state leaks from one job into the next. With WORKER_CONCURRENCY
+   * above 1, jobs beyond the spare start a process of their own.
    */
   private takeChild(): ChildProcess {
     const spare = this.spare;
     this.spare = undefined;
-    const child = spare && spare.exitCode === null && spare.signalCode === null ? spare : this.forkChild();
-    if (!this.stopped) this.spare = this.forkChild();
-    return child;
+    return spare && spare.exitCode === null && spare.signalCode === null ? spare : this.forkChild();
   }
 
   private forkChild(): ChildProcess {
@@ -213,6 +212,9 @@ export class TrainingRunner {
     clearTimeout(deadline);
     clearInterval(memoryWatch);
     this.active.delete(jobId);
+    // The next spare starts once this job's process is gone, so loading TensorFlow does not
+    // compete with the job's first epochs for the cores.
+    this.warmUp();
     await writes;
 
     if (entry.lost) throw new Error('the job lock was lost to another worker');

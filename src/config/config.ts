@@ -25,6 +25,13 @@ export const configSchema = z.object({
     .enum(['0', '1', '2', '3'])
     .default('2')
     .describe("Native TensorFlow's own log level (2 = errors only); passed to training processes."),
+  TF_NUM_INTRAOP_THREADS: z
+    .string()
+    .regex(/^\d*$/)
+    .default('')
+    .describe("Native TensorFlow's threads per op ('' = TensorFlow's choice; 1 is often faster for small models on few cores)."),
+  TF_NUM_INTEROP_THREADS: z.string().regex(/^\d*$/).default('').describe("Native TensorFlow's threads across ops ('' = TensorFlow's choice)."),
+  TF_ENABLE_ONEDNN_OPTS: z.enum(['', '0', '1']).default('').describe("'0' turns oneDNN off (faster per op for tiny models; '' = TensorFlow's default)."),
   WORKERS: int(1, 0).describe('Training worker processes `npm start` runs beside the API (0 = API only).'),
   WORKER_CONCURRENCY: int(1, 1).describe('Training jobs one worker process runs at once (each in its own child process).'),
   JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
@@ -73,6 +80,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  */
 export function applyNativeEnvironment(config: Config): void {
   process.env.TF_CPP_MIN_LOG_LEVEL = config.TF_CPP_MIN_LOG_LEVEL;
+  for (const key of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'TF_ENABLE_ONEDNN_OPTS'] as const) {
+    if (config[key] !== '') process.env[key] = config[key];
+  }
 }
 
 /** Names, defaults and descriptions, for the README's configuration table. */
