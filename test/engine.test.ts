@@ -37,6 +37,13 @@ describe('training engine', () => {
     expect(new Set(counts).size).toBe(1);
   });
 
+  it("computes relu's gradient as 1 for x > 0, 0 otherwise, NaN for NaN", async () => {
+    const x = tf.tensor1d([-2, -0, 0, 0.5, 3, NaN]);
+    const g = tf.grad((v: tf.Tensor) => tf.relu(v).sum())(x);
+    expect(Array.from(await g.data())).toEqual([0, 0, 0, 1, 1, NaN]);
+    tf.dispose([x, g]);
+  });
+
   it('is reproducible: the same seeded spec gives the same loss curve', async () => {
     const spec = resolve(xorSpec({ training: { epochs: 20, batchSize: 2, seed: 11 } }));
     const a = await train(spec);
