@@ -75,6 +75,12 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     const batchSize = t.batchSize === 'full' ? n : Math.min(t.batchSize, n);
     const history: EpochReport[] = [];
     let lastCheckpoint = -Infinity;
+    /** Ends training after `epoch` because early stopping said so (the weights it kept restored). */
+    const stopEarly = (epoch: number): TrainResult => {
+      const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
+      if (restore) model.setWeights(bestWeights!);
+      return { model, history, stoppedEarly: { epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
+    };
     if (options.resume) {
       bestWeights = await restoreState(model, optimizer, options.resume);
       let verdict: string | undefined;
@@ -84,11 +90,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
         verdict = stopper?.update(report.epoch, report);
       }
       const last = history.at(-1);
-      if (verdict === 'stop' && last && last.epoch < t.epochs) {
-        const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
-        if (restore) model.setWeights(bestWeights!);
-        return { model, history, stoppedEarly: { epoch: last.epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
-      }
+      if (verdict === 'stop' && last && last.epoch < t.epochs) return stopEarly(last.epoch);
     }
 
     for (let epoch = history.length + 1; epoch <= t.epochs; epoch++) {
@@ -119,11 +121,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
         lastCheckpoint = performance.now();
       }
       await options.onEpochEnd?.(report, model);
-      if (verdict === 'stop' && epoch < t.epochs) {
-        const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
-        if (restore) model.setWeights(bestWeights!);
-        return { model, history, stoppedEarly: { epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
-      }
+      if (verdict === 'stop' && epoch < t.epochs) return stopEarly(epoch);
     }
     return { model, history };
   } catch (err) {
