@@ -11,9 +11,8 @@ import type { JobRecord } from '../src/spec/index.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { sweepFinishedJobs } from '../workers/retention.js';
 import { startWorker } from '../workers/worker-app.js';
-import { type SseEvent, eventsUntilEnd, readLive, startStack, submit, testConfig, xorSpec } from './helpers.js';
+import { epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
-const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);
 
 function filesContain(dir: string, needle: string): boolean {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

@@ -1,15 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 import type { TrainingState } from '../src/training/checkpoint.js';
-import { resolveSpec, xorSpec } from './helpers.js';
+import { initTestBackend, resolveSpec, xorSpec } from './helpers.js';
 
 const resolve = (input: unknown) => resolveSpec(input);
 
 describe('training engine', () => {
   beforeAll(async () => {
-    await initBackend((process.env.TFJS_BACKEND as 'auto' | 'cpu' | 'tensorflow' | undefined) ?? 'auto');
+    await initTestBackend();
   });
 
   it('leaves tf.memory().numTensors flat across repeated trainings', async () => {
@@ -84,7 +83,7 @@ describe('training engine', () => {
 
 describe('checkpoints', () => {
   beforeAll(async () => {
-    await initBackend((process.env.TFJS_BACKEND as 'auto' | 'cpu' | 'tensorflow' | undefined) ?? 'auto');
+    await initTestBackend();
   });
 
   it('resumes from any epoch exactly as an uninterrupted run continues', async () => {

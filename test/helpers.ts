@@ -8,6 +8,7 @@ import { buildApp } from '../src/api/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { type JobSpecInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
 
 /** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
@@ -146,3 +147,10 @@ export function resolveSpec(input: unknown, seed = 1): ResolvedJobSpec {
   const spec = jobSpecSchema.parse(input);
   return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: spec.training.seed ?? seed, maxRuntimeSeconds: 3_600 } };
 }
+
+/** Selects the tfjs backend for engine-level tests in this process, as a worker would (TFJS_BACKEND). */
+export async function initTestBackend(): Promise<void> {
+  await initBackend(loadConfig({ TFJS_BACKEND: process.env.TFJS_BACKEND }).TFJS_BACKEND);
+}
+
+export const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);

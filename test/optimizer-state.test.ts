@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/training/backend.js';
 import { createOptimizer } from '../src/training/optimizers.js';
 import { OPTIMIZER_NAMES, optimizerSchema } from '../src/spec/index.js';
+import { initTestBackend } from './helpers.js';
 
 /** Steps an optimizer on f(w) = sum((w - c)^2 * s) and returns the trajectory of w. */
 async function run(opt: ReturnType<typeof createOptimizer>, w: tf.Variable, steps: number): Promise<number[][]> {
@@ -19,7 +19,7 @@ async function run(opt: ReturnType<typeof createOptimizer>, w: tf.Variable, step
 
 describe('optimizer state round-trips through getWeights/setWeights', () => {
   beforeAll(async () => {
-    await initBackend((process.env.TFJS_BACKEND as 'auto' | undefined) ?? 'auto');
+    await initTestBackend();
   });
 
   it.each(OPTIMIZER_NAMES)('%s resumes exactly where it stopped', async (name) => {

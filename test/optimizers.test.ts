@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 import { type JobRecord, type ResolvedJobSpec, OPTIMIZER_NAMES } from '../src/spec/index.js';
-import { type Stack, eventsUntilEnd, resolveSpec, startStack, submit } from './helpers.js';
+import { type Stack, eventsUntilEnd, initTestBackend, resolveSpec, startStack, submit } from './helpers.js';
 
 interface LayerWeights {
   kernel: number[][];
@@ -62,7 +61,7 @@ function specFor(c: Case): ResolvedJobSpec {
 
 describe(`optimizers match PyTorch ${fixtures.torch} step by step`, () => {
   beforeAll(async () => {
-    await initBackend((process.env.TFJS_BACKEND as 'auto' | undefined) ?? 'auto');
+    await initTestBackend();
   });
   afterAll(() => {
     console.log(`optimizer trajectories: ${fixtures.cases.length} cases, worst relative deviation ${worst.error.toExponential(2)} (${worst.name})`);

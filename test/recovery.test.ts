@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
 import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
-import { type SseEvent, eventsUntilEnd, readLive, startStack, submit, testConfig } from './helpers.js';
+import { type SseEvent, epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig } from './helpers.js';
 
 /** Checkpoint every epoch, and notice a dead worker within a few seconds. */
 const faultConfig = () =>
@@ -21,7 +21,6 @@ const spec: JobSpecInput = {
   training: { epochs: EPOCHS, batchSize: 8, seed: 5 },
 };
 
-const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);
 const losses = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.loss);
 const allEpochs = Array.from({ length: EPOCHS }, (_, i) => i + 1);
 

@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LrScheduler, EarlyStopper } from '../src/training/schedule.js';
-import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 import { earlyStoppingSchema, lrScheduleSchema } from '../src/spec/index.js';
-import { resolveSpec, xorSpec } from './helpers.js';
+import { initTestBackend, resolveSpec, xorSpec } from './helpers.js';
 
 const rates = (schedule: unknown, epochs: number, warmup?: { epochs: number; startFactor: number }, lr0 = 1) => {
   const s = new LrScheduler(lr0, lrScheduleSchema.parse(schedule), warmup, epochs);
@@ -72,7 +71,7 @@ describe('early stopping (Keras EarlyStopping)', () => {
 describe('schedules and callbacks in training', () => {
   const resolve = (input: unknown) => resolveSpec(input, 3);
   beforeAll(async () => {
-    await initBackend((process.env.TFJS_BACKEND as 'auto' | undefined) ?? 'auto');
+    await initTestBackend();
   });
 
   it('reports the rate actually used in every epoch', async () => {
