@@ -4,7 +4,7 @@
  * trains each with `train()` exactly as a job does, and answers with the epoch times.
  */
 import { readFileSync } from 'node:fs';
-import { jobSpecSchema, type ResolvedJobSpec } from '../src/spec/index.js';
+import { jobSpecSchema, prepareSpec, type ResolvedJobSpec } from '../src/spec/index.js';
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 import { CLASSES, PIXELS, inlineMnist } from './mnist-data.js';
@@ -36,11 +36,12 @@ function specFor(c: TrainingCase, inline: { x: unknown[]; y: number[][] }): Reso
     optimizer: { name: 'adam', learningRate: 1e-3 },
     training: { epochs: c.warmupEpochs + c.epochs, batchSize: c.batchSize, shuffle: true, validationSplit: 0, seed: 7 },
   });
+  const { prepared, issues } = prepareSpec(parsed);
+  if (!prepared) throw new Error(`invalid benchmark spec: ${JSON.stringify(issues)}`);
   return {
-    ...parsed,
+    ...prepared,
     dataset: { inline: inline as unknown as NonNullable<ResolvedJobSpec['dataset']['inline']> },
-    loss: 'categoricalCrossentropy',
-    training: { ...parsed.training, seed: 7, maxRuntimeSeconds: 3600 },
+    training: { ...prepared.training, seed: 7, maxRuntimeSeconds: 3600 },
   };
 }
 

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, prepareSpec } from '../src/spec/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
 
@@ -46,7 +46,10 @@ export async function startStack(options: { worker?: boolean; config?: Config } 
   };
 }
 
-export const xorSpec = (overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
+/** A job spec input whose model lists its layers. */
+export type LayeredSpecInput = Omit<JobSpecInput, 'model'> & { model: { inputShape: number[]; layers: LayerInput[] } };
+
+export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecInput => ({
   name: 'xor-adam',
   dataset: { builtin: 'xor' },
   model: {
@@ -144,8 +147,9 @@ export async function readLive(
 
 /** A spec as the API resolves it before queueing (the engine's input), for engine-level tests. */
 export function resolveSpec(input: unknown, seed = 1): ResolvedJobSpec {
-  const spec = jobSpecSchema.parse(input);
-  return { ...spec, loss: spec.loss!, training: { ...spec.training, seed: spec.training.seed ?? seed, maxRuntimeSeconds: 3_600 } };
+  const { prepared, issues } = prepareSpec(jobSpecSchema.parse(input));
+  if (!prepared) throw new Error(`invalid spec: ${JSON.stringify(issues)}`);
+  return { ...prepared, training: { ...prepared.training, seed: prepared.training.seed ?? seed, maxRuntimeSeconds: 3_600 } };
 }
 
 /** Selects the tfjs backend for engine-level tests in this process, as a worker would (TFJS_BACKEND). */

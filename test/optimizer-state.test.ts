@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createOptimizer } from '../src/training/optimizers.js';
-import { OPTIMIZER_NAMES, optimizerSchema } from '../src/spec/index.js';
+import { OPTIMIZER_NAMES, optimizerSchema, optimizerSlots } from '../src/spec/index.js';
 import { initTestBackend } from './helpers.js';
 
 /** Steps an optimizer on f(w) = sum((w - c)^2 * s) and returns the trajectory of w. */
@@ -43,5 +43,29 @@ describe('optimizer state round-trips through getWeights/setWeights', () => {
     tf.dispose([w1, w2, ...state.map((s) => s.tensor)]);
     straight.dispose();
     second.dispose();
+  });
+});
+
+describe('optimizerSlots (the memory estimate) counts the state the engine keeps', () => {
+  const configs = [
+    ...OPTIMIZER_NAMES.map((name) => ({ name })),
+    { name: 'sgd', momentum: 0.9 },
+    { name: 'rmsprop', centered: true },
+    { name: 'rmsprop', centered: true, momentum: 0.5 },
+  ];
+  beforeAll(async () => {
+    await initTestBackend();
+  });
+
+  it.each(configs)('%o', async (config) => {
+    const spec = optimizerSchema.parse(config);
+    const opt = createOptimizer(spec);
+    const w = tf.variable(tf.zeros([3]), true, `w-slots-${JSON.stringify(config)}`);
+    await run(opt, w, 2);
+    const weights = await opt.getWeights();
+    // getWeights holds the step count, then the slots of each variable (one here).
+    expect(weights.length - 1).toBe(optimizerSlots(spec));
+    tf.dispose(w);
+    opt.dispose();
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecInput } from '../src/spec/index.js';
-import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
+import { type LayeredSpecInput, type Stack, startStack, testConfig, xorSpec } from './helpers.js';
 
 type Details = { path: (string | number)[]; message: string }[];
 const spec = xorSpec();
@@ -118,7 +118,7 @@ describe('configured limits', () => {
   });
   afterAll(async () => stack.close());
 
-  const small = (o: Partial<JobSpecInput>) => xorSpec({ training: { epochs: 10 }, ...o });
+  const small = (o: Partial<LayeredSpecInput>) => xorSpec({ training: { epochs: 10 }, ...o });
   const limited: [string, JobSpecInput, string, (string | number)[]][] = [
     ['epochs', xorSpec({ training: { epochs: 51 } }), 'MAX_EPOCHS', ['training', 'epochs']],
     ['units', small({ model: { inputShape: [2], layers: [{ type: 'dense', units: 17 }, layers[1]!] } }), 'MAX_UNITS', ['model', 'layers', 0, 'units']],

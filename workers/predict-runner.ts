@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { PredictJobData, PredictResult } from '../src/queue/queues.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { loadModel } from '../src/training/model-io.js';
+import { modelInputs } from '../src/training/model.js';
 import { tf } from '../src/training/backend.js';
 
 /**
@@ -37,7 +38,7 @@ export class PredictRunner {
   readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
     const model = await this.model(job.data.jobId);
     const output = tf.tidy(() => {
-      const result = model.predict(tf.tensor(job.data.inputs as number[][]));
+      const result = model.predict(modelInputs(model, tf.tensor(job.data.inputs as number[][])));
       return Array.isArray(result) ? result[0]! : result;
     });
     try {

@@ -5,3 +5,6 @@ export * from './optimizers.js';
 export * from './schedules.js';
 export * from './job-record.js';
 export * from './optimizer-catalog.js';
+export * from './model.js';
+export * from './model-summary.js';
+export * from './presets.js';

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { datasetSchema, describeDataset, type DatasetShape } from './datasets.js';
-import { layerSchema, layerWidth } from './layers.js';
+import { type Activation, layerWidth } from './layers.js';
+import { type ModelSpec, expandModel, modelSchema } from './model.js';
+import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { optimizerSchema } from './optimizers.js';
 import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
 
@@ -30,14 +32,6 @@ export const metricSchema = z.enum([
   'meanSquaredError',
   'meanAbsoluteError',
 ]);
-
-export const modelSchema = z
-  .strictObject({
-    inputShape: z.array(z.number().int().min(1)).min(1).max(4).describe('Shape of one input sample, without the batch axis.'),
-    layers: z.array(layerSchema).min(1).describe('Layers in order; the last one produces the output.'),
-  })
-  .describe('A sequential model.')
-  .meta({ id: 'Model' });
 
 export const trainingSchema = z
   .strictObject({
@@ -82,8 +76,11 @@ export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;
 export type Loss = z.infer<typeof lossSchema>;
 
-/** A spec with everything the engine needs decided: loss and seed are always present. */
-export type ResolvedJobSpec = JobSpec & { loss: Loss; training: JobSpec['training'] & { seed: number; maxRuntimeSeconds: number } };
+/** A spec with its model spelled out (presets expanded) and its loss decided. */
+export type PreparedJobSpec = Omit<JobSpec, 'model' | 'loss'> & { model: ModelSpec; loss: Loss };
+
+/** A spec with everything the engine needs decided: model layers, loss and seed are always present. */
+export type ResolvedJobSpec = PreparedJobSpec & { training: JobSpec['training'] & { seed: number; maxRuntimeSeconds: number } };
 
 export interface SpecIssue {
   path: (string | number)[];
@@ -103,11 +100,49 @@ export function defaultLoss(shape: DatasetShape): Loss {
   }
 }
 
+/** Units the output layer needs for these targets and this loss (undefined when unknown). */
+export function outputWidth(shape: DatasetShape, loss: Loss): number | undefined {
+  if (loss === 'sparseCategoricalCrossentropy') return shape.classes;
+  return shape.targetShape.length === 1 ? shape.targetShape[0] : undefined;
+}
+
+/** The output activation that goes with a loss, for presets. */
+export function outputActivation(loss: Loss): Activation {
+  if (loss === 'binaryCrossentropy') return 'sigmoid';
+  if (loss === 'categoricalCrossentropy' || loss === 'sparseCategoricalCrossentropy') return 'softmax';
+  return 'linear';
+}
+
+/** A job spec whose dataset may be left out: what POST /v1/models/summary takes. */
+export type DraftJobSpec = Omit<JobSpec, 'dataset'> & { dataset?: JobSpec['dataset'] };
+
 /**
- * Checks that need the whole spec (the schema checks each field alone): the model's input
- * and output against the dataset's shapes, the loss against the labels.
+ * Everything checked before a job is queued except the limits: presets expanded, loss decided,
+ * the model's graph and shapes worked out, and the model checked against the data. `data` is
+ * the dataset's shape when the caller knows it better than the spec (uploaded datasets).
  */
-export function crossCheckSpec(spec: JobSpec): SpecIssue[] {
+export function prepareSpec<S extends DraftJobSpec>(
+  spec: S,
+  data?: DatasetShape,
+): { prepared?: Omit<S, 'model' | 'loss'> & { model: ModelSpec; loss: Loss }; summary?: ModelSummary; issues: SpecIssue[] } {
+  const shape = data ?? (spec.dataset ? describeDataset(spec.dataset) : undefined);
+  const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
+  const issues = monitorIssues(spec);
+  const expanded = expandModel(spec.model, {
+    inputShape: shape?.inputShape,
+    outputUnits: shape ? outputWidth(shape, loss) : undefined,
+    outputActivation: outputActivation(loss),
+  });
+  issues.push(...expanded.issues);
+  if (!expanded.model) return { issues };
+  const prepared = { ...spec, model: expanded.model, loss };
+  const { summary, issues: modelIssues } = summarizeModel(expanded.model);
+  issues.push(...modelIssues);
+  if (shape) issues.push(...dataIssues(prepared, shape, summary));
+  return issues.length > 0 ? { issues } : { prepared, summary, issues };
+}
+
+function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const t = spec.training;
   const reported = ['loss', ...spec.metrics];
@@ -121,28 +156,46 @@ export function crossCheckSpec(spec: JobSpec): SpecIssue[] {
       issues.push({ path, message: `\`${monitor}\` is not reported by this job; it reports ${monitorable.join(', ')}` });
     }
   }
-  const shape = describeDataset(spec.dataset);
-  if (!shape) return issues;
-  if (shape.inputShape.join(',') !== spec.model.inputShape.join(',')) {
+  return issues;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The model's input and output against the dataset's shapes, the loss against the labels. */
+function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss: Loss }, shape: DatasetShape, summary: ModelSummary | undefined): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const model = spec.model;
+  if (model.inputShape && shape.inputShape.join(',') !== model.inputShape.join(',')) {
     issues.push({
       path: ['model', 'inputShape'],
-      message: `the dataset's samples have shape [${shape.inputShape.join(', ')}], the model expects [${spec.model.inputShape.join(', ')}]`,
+      message: `the dataset's samples have shape [${shape.inputShape.join(', ')}], the model expects [${model.inputShape.join(', ')}]`,
     });
   }
-  const layers = spec.model.layers;
-  const last = layers[layers.length - 1];
-  const loss = spec.loss ?? defaultLoss(shape);
-  if (last?.type === 'dense' && shape.targetShape.length === 1) {
-    const width = shape.targetShape[0]!;
-    const expected = loss === 'sparseCategoricalCrossentropy' ? shape.classes : width;
-    if (expected !== undefined && last.units !== expected) {
+  if (model.inputs) {
+    const total = model.inputs.reduce((s, i) => s + size(i.shape), 0);
+    if (total !== size(shape.inputShape)) {
       issues.push({
-        path: ['model', 'layers', layers.length - 1, 'units'],
-        message: `the output layer has ${last.units} units but the targets need ${expected}`,
+        path: ['model', 'inputs'],
+        message: `the inputs take ${total} values per sample, the dataset's samples have ${size(shape.inputShape)} ([${shape.inputShape.join(', ')}])`,
       });
     }
   }
-  if (loss === 'sparseCategoricalCrossentropy' && shape.targetShape.join(',') !== '1') {
+  const layers = model.layers;
+  const lastIndex = layers.length - 1;
+  const last = layers[lastIndex]!;
+  const width = outputWidth(shape, spec.loss);
+  if (last.type === 'dense' && shape.targetShape.length === 1 && width !== undefined && last.units !== width) {
+    issues.push({ path: ['model', 'layers', lastIndex, 'units'], message: `the output layer has ${last.units} units but the targets need ${width}` });
+  } else if (summary) {
+    const expected = spec.loss === 'sparseCategoricalCrossentropy' && width !== undefined ? [width] : shape.targetShape;
+    if (summary.outputShape.join(',') !== expected.join(',')) {
+      issues.push({
+        path: ['model', 'layers', lastIndex],
+        message: `the model's output has shape [${summary.outputShape.join(', ')}] but the targets need [${expected.join(', ')}]`,
+      });
+    }
+  }
+  if (spec.loss === 'sparseCategoricalCrossentropy' && shape.targetShape.join(',') !== '1') {
     issues.push({ path: ['loss'], message: 'sparseCategoricalCrossentropy needs one integer class index per sample' });
   }
   const split = spec.training.validationSplit;
@@ -165,6 +218,10 @@ export interface Limits {
   maxInlineSamples: number;
   maxBuiltinSamples: number;
   maxRuntimeSeconds: number;
+  maxParams: number;
+  maxFlopsPerSample: number;
+  maxTrainingMemoryMb: number;
+  maxSampleEpochs: number;
 }
 
 export interface LimitViolation {
@@ -174,23 +231,40 @@ export interface LimitViolation {
   max: number;
 }
 
-/** Configured limits a spec exceeds; the API refuses such a spec before it is queued. */
-export function checkLimits(spec: JobSpec, limits: Limits): LimitViolation[] {
+/** The batch size a spec trains with, given how many samples it trains on. */
+export function effectiveBatchSize(batchSize: number | 'full', samples: number): number {
+  return batchSize === 'full' ? samples : Math.min(batchSize, samples);
+}
+
+/**
+ * Configured limits a prepared spec exceeds; the API refuses such a spec before it is queued.
+ * `samples` is the dataset's size when known.
+ */
+export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec }, summary: ModelSummary, samples: number | undefined, limits: Limits): LimitViolation[] {
   const out: LimitViolation[] = [];
   const check = (limit: string, path: (string | number)[], value: number, max: number) => {
     if (value > max) out.push({ limit, path, value, max });
   };
-  check('MAX_EPOCHS', ['training', 'epochs'], spec.training.epochs, limits.maxEpochs);
-  check('MAX_RUNTIME_SECONDS', ['training', 'maxRuntimeSeconds'], spec.training.maxRuntimeSeconds ?? 0, limits.maxRuntimeSeconds);
+  const t = spec.training;
+  check('MAX_EPOCHS', ['training', 'epochs'], t.epochs, limits.maxEpochs);
+  check('MAX_RUNTIME_SECONDS', ['training', 'maxRuntimeSeconds'], t.maxRuntimeSeconds ?? 0, limits.maxRuntimeSeconds);
   check('MAX_LAYERS', ['model', 'layers'], spec.model.layers.length, limits.maxLayers);
   spec.model.layers.forEach((layer, i) => {
-    check('MAX_UNITS', ['model', 'layers', i, 'filters' in layer ? 'filters' : 'units'], layerWidth(layer), limits.maxUnits);
+    const field = 'layer' in layer ? 'layer' : 'filters' in layer ? 'filters' : 'outputDim' in layer ? 'outputDim' : 'units';
+    check('MAX_UNITS', ['model', 'layers', i, field], layerWidth(layer), limits.maxUnits);
   });
-  if (spec.dataset.inline) {
+  if (spec.dataset?.inline) {
     check('MAX_INLINE_SAMPLES', ['dataset', 'inline', 'x'], spec.dataset.inline.x.length, limits.maxInlineSamples);
   }
-  if (spec.dataset.samples !== undefined) {
+  if (spec.dataset?.samples !== undefined) {
     check('MAX_BUILTIN_SAMPLES', ['dataset', 'samples'], spec.dataset.samples, limits.maxBuiltinSamples);
+  }
+  check('MAX_PARAMS', ['model'], summary.totalParams, limits.maxParams);
+  check('MAX_FLOPS_PER_SAMPLE', ['model'], summary.flopsPerSample, limits.maxFlopsPerSample);
+  if (samples !== undefined) {
+    check('MAX_SAMPLE_EPOCHS', ['training', 'epochs'], samples * t.epochs, limits.maxSampleEpochs);
+    const memory = estimateTrainingMemory(summary, effectiveBatchSize(t.batchSize, samples), spec.optimizer);
+    check('MAX_TRAINING_MEMORY_MB', ['training', 'batchSize'], Math.ceil(memory.totalBytes / 2 ** 20), limits.maxTrainingMemoryMb);
   }
   return out;
 }

@@ -117,3 +117,26 @@ export const OPTIMIZER_NAMES = optimizerSchema.options.map((o) => o.shape.name.v
 
 /** Optimizers whose weightDecay shrinks the weights directly instead of joining the gradient. */
 export const DECOUPLED_DECAY: readonly OptimizerName[] = ['adamw', 'lion'];
+
+/** Tensors of optimizer state kept per trainable weight (momentum buffers, moment estimates, ...). */
+export function optimizerSlots(o: OptimizerSpec): number {
+  switch (o.name) {
+    case 'sgd':
+    case 'momentum':
+    case 'nesterov':
+      return o.momentum > 0 ? 1 : 0;
+    case 'adagrad':
+    case 'lion':
+      return 1;
+    case 'adadelta':
+    case 'adam':
+    case 'adamw':
+    case 'adamax':
+    case 'nadam':
+      return 2;
+    case 'amsgrad':
+      return 3;
+    case 'rmsprop':
+      return 1 + (o.centered ? 1 : 0) + (o.momentum > 0 ? 1 : 0);
+  }
+}

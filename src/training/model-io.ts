@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ArtifactStore, modelKeys } from '../storage/artifact-store.js';
+// Registers Descent's own layer classes (ActivityRegularization), which saved models may name.
+import './model.js';
 
 /** The stored model.json names its weights file relative to itself. */
 export const WEIGHTS_FILE = 'weights.bin';

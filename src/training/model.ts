@@ -1,9 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import type { JobSpec, LayerSpec } from '../spec/index.js';
+import {
+  type Activation,
+  type InitializerName,
+  type InnerLayerSpec,
+  type LayerSpec,
+  type ModelSpec,
+  type RegularizerSpec,
+  resolveGraph,
+} from '../spec/index.js';
 import { deriveSeed } from './rng.js';
 
-type InitializerName = NonNullable<Extract<LayerSpec, { kernelInitializer: unknown }>['kernelInitializer']>;
-type Regularizer = { l1: number; l2: number } | undefined;
 
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
 function initializer(name: InitializerName, seed: number): ReturnType<typeof tf.initializers.zeros> {
@@ -60,64 +66,235 @@ class TorchL1L2 extends L1L2 {
   }
 }
 
-const regularizer = (r: Regularizer): TfRegularizer | undefined => (r && (r.l1 > 0 || r.l2 > 0) ? new TorchL1L2(r) : undefined);
+/**
+ * Keras' ActivityRegularization: the identity, adding l1*sum|a| + l2*sum a^2 of its input over
+ * the batch, divided by the batch size (as Keras does), to the training loss. tfjs refuses
+ * layers with an `activityRegularizer` option, so Descent places this layer after them.
+ */
+class ActivityRegularization extends tf.layers.Layer {
+  static readonly className = 'ActivityRegularization';
+  private readonly coefficients: RegularizerSpec;
+  /** This batch's activations, captured during a training step for the penalty. */
+  private latest: tf.Tensor | undefined;
 
-function buildLayer(spec: LayerSpec, seed: number, inputShape?: number[]): tf.layers.Layer {
-  const base = inputShape ? { inputShape } : {};
-  const init = (name: InitializerName, stream: number) => initializer(name, deriveSeed(seed, stream));
-  /** The options every layer with a kernel and a bias shares. */
-  const weights = (l: Extract<LayerSpec, { type: 'dense' | 'conv2d' }>) => ({
-    activation: l.activation,
+  constructor(args: RegularizerSpec & { name?: string }) {
+    super(args.name ? { name: args.name } : {});
+    this.coefficients = { l1: args.l1, l2: args.l2 };
+    const penalty = new TorchL1L2(this.coefficients);
+    this.addLoss(() => {
+      const a = this.latest;
+      if (!a || a.isDisposed) return tf.scalar(0);
+      return penalty.apply(a).div(a.shape[0]!) as tf.Scalar;
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    this.latest = kwargs.training ? x : undefined;
+    return x;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.coefficients };
+  }
+}
+tf.serialization.registerClass(ActivityRegularization);
+
+const regularizer = (r: RegularizerSpec | undefined): TfRegularizer | undefined => (r && (r.l1 > 0 || r.l2 > 0) ? new TorchL1L2(r) : undefined);
+
+/** Keras' LeakyReLU slope, the default of `leakyRelu`. */
+const LEAKY_RELU_ALPHA = 0.3;
+
+type TfActivation = Exclude<Activation, 'leakyRelu'>;
+/** `leakyRelu` is a layer in tfjs, not an activation: the layer runs linear and a LeakyReLU follows it. */
+const split = (activation: Activation): [TfActivation, tf.layers.Layer[]] =>
+  activation === 'leakyRelu' ? ['linear', [tf.layers.leakyReLU({ alpha: LEAKY_RELU_ALPHA })]] : [activation, []];
+
+/** The layers after a spec layer's main tfjs layer: its activity penalty, when it has one. */
+function activity(spec: LayerSpec | InnerLayerSpec): tf.layers.Layer[] {
+  const r = 'activityRegularizer' in spec ? spec.activityRegularizer : undefined;
+  return r && (r.l1 > 0 || r.l2 > 0) ? [new ActivityRegularization(r)] : [];
+}
+
+/**
+ * The tfjs layers one spec layer becomes (a second one only for a `leakyRelu` activation).
+ * Random initializers take seeds derived from the layer's seed, one stream per weight.
+ */
+function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: string): tf.layers.Layer[] {
+  const base = name ? { name } : {};
+  const init = (n: InitializerName, stream: number) => initializer(n, deriveSeed(seed, stream));
+  const bias = (l: { useBias: boolean; biasInitializer: InitializerName; biasRegularizer?: RegularizerSpec }) => ({
     useBias: l.useBias,
-    kernelInitializer: init(l.kernelInitializer, 0),
     biasInitializer: init(l.biasInitializer, 1),
-    kernelRegularizer: regularizer(l.kernelRegularizer),
     biasRegularizer: regularizer(l.biasRegularizer),
   });
+  const kernel = (l: { kernelInitializer: InitializerName; kernelRegularizer?: RegularizerSpec }) => ({
+    kernelInitializer: init(l.kernelInitializer, 0),
+    kernelRegularizer: regularizer(l.kernelRegularizer),
+  });
   switch (spec.type) {
-    case 'dense':
-      return tf.layers.dense({ ...base, ...weights(spec), units: spec.units });
-    case 'conv2d':
-      return tf.layers.conv2d({
+    case 'dense': {
+      const [activation, after] = split(spec.activation);
+      return [tf.layers.dense({ ...base, ...kernel(spec), ...bias(spec), activation, units: spec.units }), ...after];
+    }
+    case 'conv1d': {
+      const [activation, after] = split(spec.activation);
+      const { filters, kernelSize, strides, padding, dilationRate } = spec;
+      return [tf.layers.conv1d({ ...base, ...kernel(spec), ...bias(spec), activation, filters, kernelSize, strides, padding, dilationRate }), ...after];
+    }
+    case 'conv2d': {
+      const [activation, after] = split(spec.activation);
+      const { filters, kernelSize, strides, padding, dilationRate } = spec;
+      return [tf.layers.conv2d({ ...base, ...kernel(spec), ...bias(spec), activation, filters, kernelSize, strides, padding, dilationRate }), ...after];
+    }
+    case 'depthwiseConv2d':
+    case 'separableConv2d': {
+      const [activation, after] = split(spec.activation);
+      const common = {
         ...base,
-        ...weights(spec),
-        filters: spec.filters,
+        ...bias(spec),
+        activation,
         kernelSize: spec.kernelSize,
         strides: spec.strides,
         padding: spec.padding,
-      });
+        depthMultiplier: spec.depthMultiplier,
+        depthwiseInitializer: init(spec.depthwiseInitializer, 0),
+        depthwiseRegularizer: regularizer(spec.depthwiseRegularizer),
+      };
+      const layer =
+        spec.type === 'depthwiseConv2d'
+          ? tf.layers.depthwiseConv2d({ ...common, kernelSize: common.kernelSize })
+          : tf.layers.separableConv2d({
+              ...common,
+              filters: spec.filters,
+              pointwiseInitializer: init(spec.pointwiseInitializer, 3),
+              pointwiseRegularizer: regularizer(spec.pointwiseRegularizer),
+            });
+      return [layer, ...after];
+    }
     case 'dropout':
       // Unseeded on purpose: a seeded tfjs dropout draws the same mask on every batch.
-      return tf.layers.dropout({ ...base, rate: spec.rate });
+      return [tf.layers.dropout({ ...base, rate: spec.rate })];
     case 'activation':
-      return tf.layers.activation({ ...base, activation: spec.activation });
+      return [
+        spec.activation === 'leakyRelu'
+          ? tf.layers.leakyReLU({ ...base, alpha: spec.alpha ?? LEAKY_RELU_ALPHA })
+          : tf.layers.activation({ ...base, activation: spec.activation }),
+      ];
     case 'flatten':
-      return tf.layers.flatten(base);
+      return [tf.layers.flatten(base)];
+    case 'reshape':
+      return [tf.layers.reshape({ ...base, targetShape: spec.targetShape })];
     case 'batchNormalization':
-      return tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon });
+      return [tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon })];
+    case 'layerNormalization':
+      return [tf.layers.layerNormalization({ ...base, epsilon: spec.epsilon, center: spec.center, scale: spec.scale })];
+    case 'maxPooling1d':
+    case 'averagePooling1d': {
+      const args = { ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding };
+      return [spec.type === 'maxPooling1d' ? tf.layers.maxPooling1d(args) : tf.layers.averagePooling1d(args)];
+    }
     case 'maxPooling2d':
-      return tf.layers.maxPooling2d({ ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding });
+    case 'averagePooling2d': {
+      const args = { ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding };
+      return [spec.type === 'maxPooling2d' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args)];
+    }
+    case 'globalMaxPooling1d':
+      return [tf.layers.globalMaxPooling1d(base)];
+    case 'globalAveragePooling1d':
+      return [tf.layers.globalAveragePooling1d(base)];
+    case 'globalMaxPooling2d':
+      return [tf.layers.globalMaxPooling2d(base)];
+    case 'globalAveragePooling2d':
+      return [tf.layers.globalAveragePooling2d(base)];
+    case 'embedding':
+      return [
+        tf.layers.embedding({
+          ...base,
+          inputDim: spec.inputDim,
+          outputDim: spec.outputDim,
+          embeddingsInitializer: init(spec.embeddingsInitializer, 0),
+          embeddingsRegularizer: regularizer(spec.embeddingsRegularizer),
+        }),
+      ];
     case 'simpleRNN':
     case 'lstm':
     case 'gru': {
       const config = {
         ...base,
+        ...kernel(spec),
+        ...bias(spec),
         units: spec.units,
         activation: spec.activation,
         returnSequences: spec.returnSequences,
-        useBias: spec.useBias,
-        kernelInitializer: init(spec.kernelInitializer, 0),
         recurrentInitializer: init(spec.recurrentInitializer, 2),
-        biasInitializer: init(spec.biasInitializer, 1),
-        kernelRegularizer: regularizer(spec.kernelRegularizer),
+        recurrentRegularizer: regularizer(spec.recurrentRegularizer),
+        dropout: spec.dropout,
+        recurrentDropout: spec.recurrentDropout,
       };
-      return spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config);
+      return [spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config)];
     }
+    case 'bidirectional': {
+      const [inner] = buildLayers(spec.layer, seed);
+      return [tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode })];
+    }
+    case 'timeDistributed': {
+      const [inner, ...after] = buildLayers(spec.layer, seed);
+      return [tf.layers.timeDistributed({ ...base, layer: inner! }), ...after, ...activity(spec.layer)];
+    }
+    case 'add':
+      return [tf.layers.add(base)];
+    case 'multiply':
+      return [tf.layers.multiply(base)];
+    case 'average':
+      return [tf.layers.average(base)];
+    case 'concatenate':
+      return [tf.layers.concatenate({ ...base, axis: spec.axis })];
   }
 }
 
-/** A fresh, uncompiled sequential model whose initial weights depend only on the spec and seed. */
-export function buildModel(model: JobSpec['model'], seed: number): tf.Sequential {
-  const layers = model.layers.map((layer, i) => buildLayer(layer, deriveSeed(seed, 100 + i), i === 0 ? model.inputShape : undefined));
-  return tf.sequential({ layers });
+type RNN = Parameters<typeof tf.layers.bidirectional>[0]['layer'];
+
+/** The model a spec describes cannot be built (bad graph or shapes): retrying will not help. */
+export class InvalidModelError extends Error {}
+
+/**
+ * A fresh, uncompiled model whose initial weights depend only on the spec and seed: layer i
+ * draws from deriveSeed(seed, 100 + i), so adding a layer at the end leaves the others' weights
+ * as they were.
+ */
+export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
+  const { graph, issues } = resolveGraph(model);
+  if (!graph) throw new InvalidModelError(issues.map((i) => i.message).join('; '));
+  const tensors = new Map<string, tf.SymbolicTensor>();
+  const inputs = graph.inputs.map((i) => {
+    const t = tf.input({ shape: i.shape, name: i.name });
+    tensors.set(i.name, t);
+    return t;
+  });
+  for (const node of graph.nodes) {
+    const sources = node.inputs.map((name) => tensors.get(name)!);
+    let out: tf.SymbolicTensor | tf.SymbolicTensor[] = sources.length === 1 ? sources[0]! : sources;
+    for (const layer of [...buildLayers(node.spec, deriveSeed(seed, 100 + node.index), node.spec.name), ...activity(node.spec)]) {
+      out = layer.apply(out) as tf.SymbolicTensor;
+    }
+    tensors.set(node.name, out as tf.SymbolicTensor);
+  }
+  return tf.model({ inputs, outputs: tensors.get(graph.output)! });
+}
+
+/**
+ * What to feed a model for a batch of samples: the samples themselves, or for a model with
+ * several inputs each sample's flattened features split among them in order (the caller
+ * disposes the parts it gets back when they are not `x`).
+ */
+export function modelInputs(model: tf.LayersModel, x: tf.Tensor): tf.Tensor | tf.Tensor[] {
+  if (model.inputs.length === 1) return x;
+  return tf.tidy(() => {
+    const n = x.shape[0]!;
+    const flat = x.reshape([n, -1]);
+    const shapes = model.inputs.map((i) => i.shape.slice(1) as number[]);
+    const parts = tf.split(flat, shapes.map((s) => s.reduce((a, b) => a * b, 1)), 1);
+    return parts.map((p, i) => p.reshape([n, ...shapes[i]!]));
+  });
 }

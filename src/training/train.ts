@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
 import { type Dataset, loadDataset } from './datasets.js';
-import { buildModel } from './model.js';
+import { InvalidModelError, buildModel, modelInputs } from './model.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
@@ -40,8 +40,7 @@ export class TrainingAbortedError extends Error {
   }
 }
 
-/** A spec the engine cannot build or fit: retrying will not help. */
-export class InvalidModelError extends Error {}
+export { InvalidModelError };
 
 /**
  * Trains a model on the spec's dataset and returns it (the caller disposes it). Batches come from
@@ -54,7 +53,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
   try {
     model = buildModel(spec.model, seed);
   } catch (err) {
-    throw new InvalidModelError((err as Error).message);
+    throw err instanceof InvalidModelError ? err : new InvalidModelError((err as Error).message);
   }
   options.prepareModel?.(model);
   const optimizer = createOptimizer(spec.optimizer);
@@ -164,12 +163,12 @@ async function runEpoch(
       const size = Math.min(batchSize, n - start);
       const xb = xs.slice(start, size);
       const yb = ys.slice(start, size);
+      const inputs = modelInputs(model, xb);
       let out: number | number[];
       try {
-        out = await model.trainOnBatch(xb, yb);
+        out = await model.trainOnBatch(inputs, yb);
       } finally {
-        xb.dispose();
-        yb.dispose();
+        tf.dispose([xb, yb, ...(inputs === xb ? [] : [inputs].flat())]);
       }
       const values = Array.isArray(out) ? out : [out];
       if (nanGuardEpoch > 0 && !Number.isFinite(values[0]!)) {
@@ -186,7 +185,9 @@ async function runEpoch(
 }
 
 async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batchSize: number, metrics: string[]) {
-  const result = model.evaluate(x, y, { batchSize });
+  const inputs = modelInputs(model, x);
+  const result = model.evaluate(inputs, y, { batchSize });
+  if (inputs !== x) tf.dispose(inputs);
   const scalars = Array.isArray(result) ? result : [result];
   const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
   tf.dispose(scalars);

@@ -1,0 +1,157 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LayerInput, PRESET_NAMES, type PresetName, layerSchema } from '../src/spec/index.js';
+import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { buildModel, modelInputs } from '../src/training/model.js';
+import { loadModel, saveModel } from '../src/training/model-io.js';
+import { createRng, gaussian } from '../src/training/rng.js';
+import { train } from '../src/training/train.js';
+import { initTestBackend, resolveSpec } from './helpers.js';
+
+const layers = (...l: LayerInput[]) => l.map((x) => layerSchema.parse(x));
+
+describe('layers in training', () => {
+  beforeAll(async () => {
+    await initTestBackend();
+  });
+
+  it('an activity regularizer adds l1*sum|a| + l2*sum a^2 over the batch / batch size to the loss', async () => {
+    const model = buildModel(
+      { inputShape: [3], layers: layers({ type: 'dense', units: 2, activation: 'tanh', activityRegularizer: { l1: 0.3, l2: 0.7 } }, { type: 'dense', units: 1 }) },
+      5,
+    );
+    model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
+    const x = tf.tensor2d([[1, -2, 0.5], [0.3, 0.1, -1], [2, 2, 2], [-1, 0, 1]]);
+    const y = tf.tensor2d([[1], [0], [-1], [0.5]]);
+    const loss = (await model.trainOnBatch(x, y)) as number;
+    const expected = tf.tidy(() => {
+      const a = model.layers[1]!.apply(x) as tf.Tensor;
+      const mse = tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor);
+      const penalty = a.abs().sum().mul(0.3).add(a.square().sum().mul(0.7)).div(4);
+      return mse.add(penalty).dataSync()[0]!;
+    });
+    const withoutPenalty = tf.tidy(() => tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor).dataSync()[0]!);
+    expect(loss).toBeCloseTo(expected, 5);
+    expect(loss - withoutPenalty).toBeGreaterThan(0.01);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('a model with an activity regularizer saves and loads (predictions unchanged)', async () => {
+    const model = buildModel({ inputShape: [2], layers: layers({ type: 'dense', units: 3, activation: 'leakyRelu', activityRegularizer: { l2: 0.1 } }, { type: 'dense', units: 1 }) }, 9);
+    const store = new LocalArtifactStore(mkdtempSync(join(tmpdir(), 'descent-layers-')));
+    await saveModel(model, store, 'activity');
+    const loaded = (await loadModel(store, 'activity'))!;
+    const x = tf.tensor2d([[1, -3], [-2, 0.5]]);
+    const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
+    tf.dispose([x, a, b]);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('leakyRelu as an activation slopes negative inputs by alpha', async () => {
+    const model = buildModel({ inputShape: [1], layers: layers({ type: 'dense', units: 1, activation: 'leakyRelu', kernelInitializer: 'ones' }, { type: 'activation', activation: 'leakyRelu', alpha: 0.5 }) }, 1);
+    const out = model.predict(tf.tensor2d([[-2], [3]])) as tf.Tensor;
+    // dense(-2) = -2 -> 0.3 * -2 = -0.6 -> 0.5 * -0.6 = -0.3; positive values pass through.
+    const [neg, pos] = Array.from(await out.data());
+    expect(neg).toBeCloseTo(-0.3, 6);
+    expect(pos).toBeCloseTo(3, 6);
+    out.dispose();
+    model.dispose();
+  });
+
+  it("a model with several inputs gets each sample's features split among them in order", async () => {
+    const model = buildModel(
+      {
+        inputs: [
+          { name: 'a', shape: [1] },
+          { name: 'b', shape: [2] },
+        ],
+        layers: layers({ type: 'concatenate', inputs: ['b', 'a'] }),
+      },
+      1,
+    );
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const fed = modelInputs(model, x);
+    const out = model.predict(fed) as tf.Tensor;
+    expect(await out.array()).toEqual([[2, 3, 1], [5, 6, 4]]);
+    tf.dispose([x, fed, out]);
+    model.dispose();
+  });
+});
+
+/** Small datasets a preset can learn in a few epochs: images, sequences, vectors. */
+function presetData(preset: PresetName): { x: number[][] | number[][][] | number[][][][]; y: number[][]; loss: 'categoricalCrossentropy' | 'meanSquaredError' } {
+  const rng = createRng(11);
+  const n = 96;
+  if (preset === 'gru-regressor') {
+    // Windows of a noisy sine; the target is the next value.
+    const x: number[][][] = [];
+    const y: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const phase = rng() * 2 * Math.PI;
+      x.push(Array.from({ length: 10 }, (_, t) => [Math.sin(phase + 0.4 * t)]));
+      y.push([Math.sin(phase + 4)]);
+    }
+    return { x, y, loss: 'meanSquaredError' };
+  }
+  if (preset === 'lstm-classifier') {
+    // Rising or falling sequences.
+    const x: number[][][] = [];
+    const y: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const up = i % 2;
+      const slope = (up ? 1 : -1) * (0.05 + 0.1 * rng());
+      x.push(Array.from({ length: 8 }, (_, t) => [slope * t + 0.05 * gaussian(rng)]));
+      y.push(up ? [0, 1] : [1, 0]);
+    }
+    return { x, y, loss: 'categoricalCrossentropy' };
+  }
+  if (preset === 'mlp') {
+    const x: number[][] = [];
+    const y: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const [a, b] = [2 * rng() - 1, 2 * rng() - 1];
+      x.push([a, b]);
+      y.push(a * b > 0 ? [0, 1] : [1, 0]);
+    }
+    return { x, y, loss: 'categoricalCrossentropy' };
+  }
+  // 8x8 images: a bright horizontal or vertical bar at a random position.
+  const x: number[][][][] = [];
+  const y: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const horizontal = i % 2 === 0;
+    const at = Math.floor(rng() * 8);
+    x.push(Array.from({ length: 8 }, (_, r) => Array.from({ length: 8 }, (_, c) => [((horizontal ? r : c) === at ? 1 : 0) + 0.1 * gaussian(rng)])));
+    y.push(horizontal ? [0, 1] : [1, 0]);
+  }
+  return { x, y, loss: 'categoricalCrossentropy' };
+}
+
+describe('presets train', () => {
+  beforeAll(async () => {
+    await initTestBackend();
+  });
+
+  it.each(PRESET_NAMES)('%s: the loss falls on a small dataset', async (preset) => {
+    const data = presetData(preset);
+    const spec = resolveSpec({
+      dataset: { inline: { x: data.x, y: data.y } },
+      model: { preset },
+      loss: data.loss,
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      training: { epochs: 8, batchSize: 16, seed: 4 },
+    });
+    expect(spec.model.layers.length).toBeGreaterThan(1);
+    const { model, history } = await train(spec);
+    model.dispose();
+    const first = history[0]!.loss!;
+    const last = history.at(-1)!.loss!;
+    expect(last).toBeLessThan(0.8 * first);
+  });
+});
