@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { buildApp } from '../src/api/app.js';
 import { type Stack, eventsUntilEnd, longSpec, readLive, startStack, submit, xorSpec } from './helpers.js';
-import type { JobRecord } from '../src/spec/index.js';
+import { type JobRecord, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
 
 describe('a training job end to end (real Redis, BullMQ, worker, training child)', () => {
   let stack: Stack;
@@ -131,18 +131,27 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
   });
 
   it('fails a job whose model cannot be built, without retrying, and says why', async () => {
-    const id = await submit(
-      stack.app,
-      xorSpec({
-        model: {
-          inputShape: [2],
-          layers: [
-            { type: 'conv2d', filters: 2, kernelSize: 3 },
-            { type: 'dense', units: 1, activation: 'sigmoid' },
-          ],
-        },
-      }),
-    );
+    const bad = xorSpec({
+      model: {
+        inputShape: [2],
+        layers: [
+          { type: 'conv2d', filters: 2, kernelSize: 3 },
+          { type: 'dense', units: 1, activation: 'sigmoid' },
+        ],
+      },
+    });
+    // The API refuses it before queueing ...
+    const refused = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: bad });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ error: { details: { path: unknown[] }[] } }>().error.details[0]!.path).toEqual(['model', 'layers', 0]);
+    // ... and a worker given it anyway (queued past the checks) fails it as invalid_model.
+    const parsed = jobSpecSchema.parse(bad);
+    const { id } = await stack.app.jobs.enqueue({
+      ...parsed,
+      model: parsed.model as ResolvedJobSpec['model'],
+      loss: 'binaryCrossentropy',
+      training: { ...parsed.training, seed: 1, maxRuntimeSeconds: 60 },
+    });
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('failed');
     const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();

@@ -8,6 +8,7 @@ import infrastructure from './plugins/infrastructure.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { modelSpecRoutes } from './routes/model-specs.js';
 import { modelRoutes } from './routes/models.js';
 import { optimizerRoutes } from './routes/optimizers.js';
 
@@ -41,7 +42,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
-        { name: 'models', description: 'Trained models' },
+        { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'health', description: 'Service health' },
       ],
@@ -55,6 +56,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(jobRoutes);
   await app.register(eventRoutes);
   await app.register(modelRoutes);
+  await app.register(modelSpecRoutes, { config });
   await app.register(optimizerRoutes);
   return app;
 }

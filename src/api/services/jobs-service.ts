@@ -11,10 +11,10 @@ import {
   type JobSpec,
   type JobStatus,
   type ResolvedJobSpec,
+  type Limits,
   checkLimits,
-  crossCheckSpec,
-  defaultLoss,
   describeDataset,
+  prepareSpec,
   sampleShape,
 } from '../../spec/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
@@ -28,6 +28,22 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
   artifacts: ArtifactStore;
+}
+
+/** The spec limits the configuration sets. */
+export function limitsOf(c: Config): Limits {
+  return {
+    maxEpochs: c.MAX_EPOCHS,
+    maxLayers: c.MAX_LAYERS,
+    maxUnits: c.MAX_UNITS,
+    maxInlineSamples: c.MAX_INLINE_SAMPLES,
+    maxBuiltinSamples: c.MAX_BUILTIN_SAMPLES,
+    maxRuntimeSeconds: c.MAX_RUNTIME_SECONDS,
+    maxParams: c.MAX_PARAMS,
+    maxFlopsPerSample: c.MAX_FLOPS_PER_SAMPLE,
+    maxTrainingMemoryMb: c.MAX_TRAINING_MEMORY_MB,
+    maxSampleEpochs: c.MAX_SAMPLE_EPOCHS,
+  };
 }
 
 /** How long an Idempotency-Key keeps answering with the job it created. */
@@ -66,35 +82,32 @@ export class JobsService {
     return { record, replayed: true };
   }
 
-  /** Checks a parsed spec against the data and the limits, fills in loss and seed, and queues it. */
+  /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
   async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
-    const issues = crossCheckSpec(spec);
+    const { prepared, summary, issues } = prepareSpec(spec);
     if (spec.dataset.id !== undefined) {
       issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
     }
-    if (issues.length > 0) throw new InvalidSpecError(issues);
+    if (!prepared || !summary || issues.length > 0) throw new InvalidSpecError(issues);
     const c = this.d.config;
-    const violations = checkLimits(spec, {
-      maxEpochs: c.MAX_EPOCHS,
-      maxLayers: c.MAX_LAYERS,
-      maxUnits: c.MAX_UNITS,
-      maxInlineSamples: c.MAX_INLINE_SAMPLES,
-      maxBuiltinSamples: c.MAX_BUILTIN_SAMPLES,
-      maxRuntimeSeconds: c.MAX_RUNTIME_SECONDS,
-    });
+    const violations = checkLimits(prepared, summary, describeDataset(spec.dataset)?.samples, limitsOf(c));
     if (violations.length > 0) throw new LimitExceededError(violations);
 
-    const shape = describeDataset(spec.dataset);
     const resolved: ResolvedJobSpec = {
-      ...spec,
-      loss: spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError'),
+      ...prepared,
       training: {
         ...spec.training,
         seed: spec.training.seed ?? randomInt(2 ** 31 - 1),
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    await this.d.store.create({ id, name: spec.name ?? null, spec: resolved, createdAt: new Date() });
+    return this.enqueue(resolved, id);
+  }
+
+  /** Records and queues a spec that has passed every check. */
+  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID()): Promise<JobRecord> {
+    const c = this.d.config;
+    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date() });
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
@@ -158,10 +171,13 @@ export class JobsService {
     if (inputs.length > max) {
       throw new LimitExceededError([{ limit: 'MAX_PREDICT_INPUTS', path: ['inputs'], value: inputs.length, max }]);
     }
-    const expected = record.spec.model.inputShape.join(',');
+    const model = record.spec.model;
+    // A model with several inputs takes each row's values flattened, split among its inputs.
+    const expected = model.inputShape?.join(',') ?? `${model.inputs!.reduce((s, i) => s + i.shape.reduce((a, b) => a * b, 1), 0)}`;
+    const matches = (shape: number[]) => (model.inputShape ? shape : [shape.reduce((a, b) => a * b, 1)]).join(',') === expected;
     const bad = inputs
       .map((row, i) => ({ i, shape: sampleShape(row) }))
-      .filter(({ shape }) => typeof shape === 'string' || shape.join(',') !== expected)
+      .filter(({ shape }) => typeof shape === 'string' || !matches(shape))
       .slice(0, 20)
       .map(({ i, shape }) => ({
         path: ['inputs', i],
