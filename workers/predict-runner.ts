@@ -3,6 +3,7 @@ import type { PredictJobData, PredictResult } from '../src/queue/queues.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { loadModel } from '../src/training/model-io.js';
 import { tf } from '../src/training/backend.js';
+import { type PreprocessingState, applyScaling } from '../src/training/preprocessing.js';
 
 /**
  * Answers predict requests from trained models. Runs in the worker process (tfjs lives there,
@@ -37,7 +38,7 @@ export class PredictRunner {
   readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
     const model = await this.model(job.data.jobId);
     const output = tf.tidy(() => {
-      const result = model.predict(tf.tensor(job.data.inputs as number[][]));
+      const result = model.predict(inputTensor(model, job.data.inputs));
       return Array.isArray(result) ? result[0]! : result;
     });
     try {
@@ -51,4 +52,13 @@ export class PredictRunner {
     for (const m of this.cache.values()) m.dispose();
     this.cache.clear();
   }
+}
+
+/** The inputs as a tensor, scaled as the model's training data was (the statistics travel in model.json). */
+function inputTensor(model: tf.LayersModel, inputs: unknown[]): tf.Tensor {
+  const metadata = model.getUserDefinedMetadata() as { descent?: { preprocessing?: PreprocessingState } } | undefined;
+  const scaling = metadata?.descent?.preprocessing?.inputs;
+  if (!scaling) return tf.tensor(inputs as number[][]);
+  const sampleShape = model.inputs[0]!.shape.slice(1) as number[];
+  return tf.tensor(applyScaling((inputs as number[]).flat(Infinity) as number[], scaling), [inputs.length, ...sampleShape]);
 }

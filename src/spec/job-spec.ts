@@ -3,6 +3,7 @@ import { datasetSchema, describeDataset, type DatasetShape } from './datasets.js
 import { layerSchema, layerWidth } from './layers.js';
 import { optimizerSchema } from './optimizers.js';
 import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
+import { preparedShape, preprocessingSchema } from './preprocessing.js';
 
 export const lossSchema = z
   .enum([
@@ -48,6 +49,12 @@ export const trainingSchema = z
       .describe('Samples per gradient step: `"full"` = batch gradient descent, 1 = stochastic, else mini-batch.'),
     shuffle: z.boolean().default(true).describe('Reshuffle (seeded) every epoch; `false` takes batches in dataset order.'),
     validationSplit: z.number().min(0).lt(1).default(0).describe('Fraction of samples, taken from the end, held out for val_* metrics.'),
+    validationData: datasetSchema
+      .optional()
+      .describe(
+        'An explicit holdout for val_* metrics (instead of validationSplit): a dataset shaped like the training data. A built-in ' +
+          "without its own seed draws from a seed derived from the job seed, different from the training data's.",
+      ),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional().describe('Seed of initializers, shuffling and dropout; generated when absent.'),
     lrSchedule: lrScheduleSchema.default({ type: 'constant' }),
     warmup: warmupSchema.optional(),
@@ -73,6 +80,7 @@ export const jobSpecSchema = z
     loss: lossSchema.optional().describe('Default: from the dataset (binaryCrossentropy, categoricalCrossentropy, ... or meanSquaredError).'),
     metrics: z.array(metricSchema).max(8).default([]),
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    preprocessing: preprocessingSchema.optional(),
     training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true }),
   })
   .describe('A training job.')
@@ -111,7 +119,8 @@ export function crossCheckSpec(spec: JobSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const t = spec.training;
   const reported = ['loss', ...spec.metrics];
-  const monitorable = t.validationSplit > 0 ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
+  const validated = t.validationSplit > 0 || t.validationData !== undefined;
+  const monitorable = validated ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
   const monitors: [string | undefined, (string | number)[]][] = [
     [t.earlyStopping?.monitor, ['training', 'earlyStopping', 'monitor']],
     [t.lrSchedule.type === 'reduceOnPlateau' ? t.lrSchedule.monitor : undefined, ['training', 'lrSchedule', 'monitor']],
@@ -121,8 +130,22 @@ export function crossCheckSpec(spec: JobSpec): SpecIssue[] {
       issues.push({ path, message: `\`${monitor}\` is not reported by this job; it reports ${monitorable.join(', ')}` });
     }
   }
-  const shape = describeDataset(spec.dataset);
-  if (!shape) return issues;
+  if (t.validationData && t.validationSplit > 0) {
+    issues.push({ path: ['training', 'validationData'], message: 'give either validationSplit or validationData, not both' });
+  }
+  const shape = preparedShape(spec.dataset, spec.preprocessing);
+  if (typeof shape === 'string') issues.push({ path: ['preprocessing', 'labels'], message: shape });
+  if (!shape || typeof shape === 'string') return issues;
+  const holdout = t.validationData && describeDataset(t.validationData);
+  const raw = describeDataset(spec.dataset);
+  if (holdout && raw && (holdout.inputShape.join(',') !== raw.inputShape.join(',') || holdout.targetShape.join(',') !== raw.targetShape.join(','))) {
+    issues.push({
+      path: ['training', 'validationData'],
+      message:
+        `the holdout's samples have shape [${holdout.inputShape.join(', ')}] -> [${holdout.targetShape.join(', ')}], ` +
+        `the training data's [${raw.inputShape.join(', ')}] -> [${raw.targetShape.join(', ')}]`,
+    });
+  }
   if (shape.inputShape.join(',') !== spec.model.inputShape.join(',')) {
     issues.push({
       path: ['model', 'inputShape'],
@@ -191,6 +214,13 @@ export function checkLimits(spec: JobSpec, limits: Limits): LimitViolation[] {
   }
   if (spec.dataset.samples !== undefined) {
     check('MAX_BUILTIN_SAMPLES', ['dataset', 'samples'], spec.dataset.samples, limits.maxBuiltinSamples);
+  }
+  const holdout = spec.training.validationData;
+  if (holdout?.inline) {
+    check('MAX_INLINE_SAMPLES', ['training', 'validationData', 'inline', 'x'], holdout.inline.x.length, limits.maxInlineSamples);
+  }
+  if (holdout?.samples !== undefined) {
+    check('MAX_BUILTIN_SAMPLES', ['training', 'validationData', 'samples'], holdout.samples, limits.maxBuiltinSamples);
   }
   return out;
 }

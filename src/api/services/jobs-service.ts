@@ -14,7 +14,7 @@ import {
   checkLimits,
   crossCheckSpec,
   defaultLoss,
-  describeDataset,
+  preparedShape,
   sampleShape,
 } from '../../spec/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
@@ -72,6 +72,9 @@ export class JobsService {
     if (spec.dataset.id !== undefined) {
       issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
     }
+    if (spec.training.validationData?.id !== undefined) {
+      issues.push({ path: ['training', 'validationData', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.training.validationData.id)}` });
+    }
     if (issues.length > 0) throw new InvalidSpecError(issues);
     const c = this.d.config;
     const violations = checkLimits(spec, {
@@ -84,10 +87,10 @@ export class JobsService {
     });
     if (violations.length > 0) throw new LimitExceededError(violations);
 
-    const shape = describeDataset(spec.dataset);
+    const shape = preparedShape(spec.dataset, spec.preprocessing);
     const resolved: ResolvedJobSpec = {
       ...spec,
-      loss: spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError'),
+      loss: spec.loss ?? (typeof shape === 'object' ? defaultLoss(shape) : 'meanSquaredError'),
       training: {
         ...spec.training,
         seed: spec.training.seed ?? randomInt(2 ** 31 - 1),
