@@ -232,6 +232,20 @@ describe('preprocessing', () => {
     expect(history.at(-1)!.loss!).toBeLessThan(history[0]!.loss!);
   });
 
+  it('trains an LSTM on sine-sequence windows: the loss falls', async () => {
+    const spec = resolveSpec({
+      dataset: { builtin: 'sine-sequence', samples: 128, timesteps: 10 },
+      model: { inputShape: [10, 1], layers: [{ type: 'lstm', units: 8 }, { type: 'dense', units: 1 }] },
+      optimizer: { name: 'adam', learningRate: 0.02 },
+      loss: 'meanSquaredError',
+      training: { epochs: 8, batchSize: 32, seed: 2, validationSplit: 0.25 },
+    });
+    const { model, history } = await train(spec);
+    model.dispose();
+    expect(history.at(-1)!.loss!).toBeLessThan(history[0]!.loss! / 2);
+    expect(history.at(-1)!.val_loss).toEqual(expect.any(Number));
+  });
+
   it('schema: preprocessing and the holdout are part of the one job spec', () => {
     const parsed = jobSpecSchema.parse({
       ...xorSpec(),
