@@ -60,6 +60,7 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['invalid holdout', { ...spec, training: { epochs: 1, validationData: { builtin: 'xor', classes: 3 } } }, ['training', 'validationData', 'classes']],
   ['unknown input scaling', { ...spec, preprocessing: { inputs: 'zscore' } }, ['preprocessing', 'inputs']],
   ['one-hot of one-hot labels', { ...spec, dataset: { builtin: 'blobs' }, model: { inputShape: [2], layers: [{ type: 'dense', units: 3 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  ['classes without one-hot labels', { ...spec, preprocessing: { inputs: 'minmax', classes: 3 } }, ['preprocessing', 'classes']],
   ['index of index labels', { ...spec, preprocessing: { labels: 'index' } }, ['preprocessing', 'labels']],
   ['one-hot of real-valued targets', { ...spec, dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
   ['output units unlike the one-hot width', { ...spec, dataset: { builtin: 'iris', labels: 'index' }, model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['model', 'layers', 0, 'units']],

@@ -23,6 +23,11 @@ export const preprocessingSchema = z
       .optional()
       .describe('labels `onehot`: the number of classes (default: the dataset\'s, or the largest class index + 1).'),
   })
+  .superRefine((p, ctx) => {
+    if (p.classes !== undefined && p.labels !== 'onehot') {
+      ctx.addIssue({ code: 'custom', message: '`classes` applies to labels `onehot` only', path: ['classes'] });
+    }
+  })
   .describe('Preprocessing of the training data, its validation data and (inputs) of predictions.')
   .meta({ id: 'Preprocessing' });
 
