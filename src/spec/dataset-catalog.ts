@@ -53,7 +53,8 @@ export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {
     const shape = describeDataset({ builtin: name })!;
     const options = meta.options.map((key) => {
       const p = properties[key] ?? {};
-      const def = key === 'seed' ? 'the job seed' : key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key];
+      // seed has no fixed default: it derives from the job seed (its description says so).
+      const def = key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key];
       const maximum = key === 'samples' || key === 'offset' ? (meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined) : bound(p.maximum);
       return {
         name: key,

@@ -78,7 +78,7 @@ const catalogue = {
   mnist: {
     description:
       'Handwritten digits 0-9: 28x28 grey images, pixels scaled to [0, 1]. The digits come in a fixed order, ' +
-      'round-robin over the classes (0, 1, ..., 9, 0, 1, ...), so every prefix is balanced; `offset` skips ' +
+      'round-robin over the classes (0, 1, ..., 9, 0, 1, ...; balanced for the first 8,630, where the 863 fives run out); `offset` skips ' +
       'digits (e.g. train on the first 9,000 and hold out `{"offset": 9000, "samples": 1000}`). ' +
       '`shape`: `image` ([28, 28, 1], for conv2d) or `flat` ([784], for dense layers).',
     kind: 'real',
@@ -133,7 +133,7 @@ export const datasetSchema = z
     builtin: z.enum(BUILTIN_DATASET_NAMES).optional().describe('Name of a built-in dataset.'),
     samples: z.number().int().min(1).optional().describe('Built-in: how many samples to generate (real data: to take).'),
     noise: z.number().min(0).optional().describe('Built-in: noise level (see each dataset).'),
-    seed: z.number().int().optional().describe('Built-in: generator seed (default: the job seed).'),
+    seed: z.number().int().optional().describe('Built-in: generator seed (default: derived from the job seed).'),
     classes: z.number().int().min(2).max(100).optional().describe('spirals, blobs: number of classes.'),
     features: z.number().int().min(1).max(1000).optional().describe('blobs, linear: number of input features.'),
     factor: z.number().gt(0).lt(1).optional().describe('circles: inner radius / outer radius.'),
