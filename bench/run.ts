@@ -1,18 +1,19 @@
 /**
- * `npm run bench [-- part ...]`: parts `training`, `service`, `api`, `sse`, `profile`; no part
+ * `npm run bench [-- part ...]`: parts `training`, `accuracy`, `service`, `api`, `sse`, `profile`; no part
  * runs all of them. Prints a table per part and writes everything to bench/results/<timestamp>.json.
  * Knobs are BENCH_* environment variables (see README.md, "Performance").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { accuracyTable, runAccuracyBench } from './accuracy.js';
 import { apiTable, runApiBench } from './api-bench.js';
 import { profileTables, runProfile } from './profile-native.js';
 import { runServiceBench, serviceTable } from './service.js';
 import { runSseBench, sseTable } from './sse-bench.js';
 import { runTrainingBench, trainingTable } from './training-bench.js';
 
-const PARTS = ['training', 'service', 'api', 'sse', 'profile'] as const;
+const PARTS = ['training', 'accuracy', 'service', 'api', 'sse', 'profile'] as const;
 type Part = (typeof PARTS)[number];
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
@@ -54,6 +55,7 @@ async function part(name: Part, run: () => Promise<unknown>, print: (r: never) =
 
 for (const p of parts) {
   if (p === 'training') await part(p, () => runTrainingBench(), (r: Awaited<ReturnType<typeof runTrainingBench>>) => trainingTable(r.results));
+  if (p === 'accuracy') await part(p, () => runAccuracyBench(), accuracyTable);
   if (p === 'service') await part(p, () => runServiceBench(), serviceTable);
   if (p === 'api') await part(p, () => runApiBench(), apiTable);
   if (p === 'sse') await part(p, () => runSseBench(), sseTable);

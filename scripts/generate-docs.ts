@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { optimizerCatalogMarkdown } from '../src/spec/index.js';
+import { builtinDatasetMarkdown, optimizerCatalogMarkdown } from '../src/spec/index.js';
 
 mkdirSync(new URL('../docs/', import.meta.url), { recursive: true });
 writeFileSync(new URL('../docs/optimizers.md', import.meta.url), optimizerCatalogMarkdown());
-console.log('wrote docs/optimizers.md');
+writeFileSync(new URL('../docs/datasets.md', import.meta.url), builtinDatasetMarkdown());
+console.log('wrote docs/optimizers.md and docs/datasets.md');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeConfig } from '../src/config/config.js';
-import { BUILTIN_DATASET_NAMES, LAYER_TYPES, OPTIMIZER_NAMES, lossSchema, optimizerCatalogMarkdown } from '../src/spec/index.js';
+import { BUILTIN_DATASET_NAMES, LAYER_TYPES, OPTIMIZER_NAMES, builtinDatasetMarkdown, lossSchema, optimizerCatalogMarkdown } from '../src/spec/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -24,5 +24,11 @@ describe('README', () => {
 describe('docs/optimizers.md', () => {
   it('is what the optimizer catalogue renders (run `npm run docs` after changing it)', () => {
     expect(readFileSync(new URL('../docs/optimizers.md', import.meta.url), 'utf8')).toBe(optimizerCatalogMarkdown());
+  });
+});
+
+describe('docs/datasets.md', () => {
+  it('is what the built-in dataset catalogue renders (run `npm run docs` after changing it)', () => {
+    expect(readFileSync(new URL('../docs/datasets.md', import.meta.url), 'utf8')).toBe(builtinDatasetMarkdown());
   });
 });

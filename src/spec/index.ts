@@ -1,4 +1,6 @@
 export * from './datasets.js';
+export * from './dataset-catalog.js';
+export * from './preprocessing.js';
 export * from './job-spec.js';
 export * from './layers.js';
 export * from './optimizers.js';

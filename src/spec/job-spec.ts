@@ -5,6 +5,7 @@ import { type ModelSpec, expandModel, modelSchema } from './model.js';
 import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { optimizerSchema } from './optimizers.js';
 import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
+import { preparedShape, preprocessingSchema } from './preprocessing.js';
 
 export const lossSchema = z
   .enum([
@@ -42,6 +43,12 @@ export const trainingSchema = z
       .describe('Samples per gradient step: `"full"` = batch gradient descent, 1 = stochastic, else mini-batch.'),
     shuffle: z.boolean().default(true).describe('Reshuffle (seeded) every epoch; `false` takes batches in dataset order.'),
     validationSplit: z.number().min(0).lt(1).default(0).describe('Fraction of samples, taken from the end, held out for val_* metrics.'),
+    validationData: datasetSchema
+      .optional()
+      .describe(
+        'An explicit holdout for val_* metrics (instead of validationSplit): a dataset shaped like the training data. A built-in ' +
+          "without its own seed draws from a seed derived from the job seed, different from the training data's.",
+      ),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional().describe('Seed of initializers, shuffling and dropout; generated when absent.'),
     lrSchedule: lrScheduleSchema.default({ type: 'constant' }),
     warmup: warmupSchema.optional(),
@@ -67,6 +74,7 @@ export const jobSpecSchema = z
     loss: lossSchema.optional().describe('Default: from the dataset (binaryCrossentropy, categoricalCrossentropy, ... or meanSquaredError).'),
     metrics: z.array(metricSchema).max(8).default([]),
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
+    preprocessing: preprocessingSchema.optional(),
     training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true }),
   })
   .describe('A training job.')
@@ -114,20 +122,40 @@ export function outputActivation(loss: Loss): Activation {
 }
 
 /** A job spec whose dataset may be left out: what POST /v1/models/summary takes. */
+const shapeText = (s: number[]) => `[${s.join(', ')}]`;
+
 export type DraftJobSpec = Omit<JobSpec, 'dataset'> & { dataset?: JobSpec['dataset'] };
+
+/** Shapes of datasets the spec alone does not describe (uploads), as the caller looked them up. */
+export interface KnownShapes {
+  dataset?: DatasetShape;
+  validationData?: DatasetShape;
+}
 
 /**
  * Everything checked before a job is queued except the limits: presets expanded, loss decided,
- * the model's graph and shapes worked out, and the model checked against the data. `data` is
- * the dataset's shape when the caller knows it better than the spec (uploaded datasets).
+ * the model's graph and shapes worked out, and the model checked against the data (its targets
+ * as preprocessing converts them).
  */
 export function prepareSpec<S extends DraftJobSpec>(
   spec: S,
-  data?: DatasetShape,
+  known: KnownShapes = {},
 ): { prepared?: Omit<S, 'model' | 'loss'> & { model: ModelSpec; loss: Loss }; summary?: ModelSummary; issues: SpecIssue[] } {
-  const shape = data ?? (spec.dataset ? describeDataset(spec.dataset) : undefined);
-  const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
   const issues = monitorIssues(spec);
+  const raw = known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined);
+  const converted = spec.dataset ? preparedShape(spec.dataset, spec.preprocessing, raw) : undefined;
+  if (typeof converted === 'string') issues.push({ path: ['preprocessing', 'labels'], message: converted });
+  const shape = typeof converted === 'string' ? undefined : converted;
+  const holdout = known.validationData ?? (spec.training.validationData ? describeDataset(spec.training.validationData) : undefined);
+  if (holdout && raw && (holdout.inputShape.join(',') !== raw.inputShape.join(',') || holdout.targetShape.join(',') !== raw.targetShape.join(','))) {
+    issues.push({
+      path: ['training', 'validationData'],
+      message:
+        `the holdout's samples have shape ${shapeText(holdout.inputShape)} -> ${shapeText(holdout.targetShape)}, ` +
+        `the training data's ${shapeText(raw.inputShape)} -> ${shapeText(raw.targetShape)}`,
+    });
+  }
+  const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
   const expanded = expandModel(spec.model, {
     inputShape: shape?.inputShape,
     outputUnits: shape ? outputWidth(shape, loss) : undefined,
@@ -146,7 +174,8 @@ function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const t = spec.training;
   const reported = ['loss', ...spec.metrics];
-  const monitorable = t.validationSplit > 0 ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
+  const validated = t.validationSplit > 0 || t.validationData !== undefined;
+  const monitorable = validated ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
   const monitors: [string | undefined, (string | number)[]][] = [
     [t.earlyStopping?.monitor, ['training', 'earlyStopping', 'monitor']],
     [t.lrSchedule.type === 'reduceOnPlateau' ? t.lrSchedule.monitor : undefined, ['training', 'lrSchedule', 'monitor']],
@@ -155,6 +184,9 @@ function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
     if (monitor !== undefined && !monitorable.includes(monitor)) {
       issues.push({ path, message: `\`${monitor}\` is not reported by this job; it reports ${monitorable.join(', ')}` });
     }
+  }
+  if (t.validationData && t.validationSplit > 0) {
+    issues.push({ path: ['training', 'validationData'], message: 'give either validationSplit or validationData, not both' });
   }
   return issues;
 }
@@ -258,6 +290,13 @@ export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSp
   }
   if (spec.dataset?.samples !== undefined) {
     check('MAX_BUILTIN_SAMPLES', ['dataset', 'samples'], spec.dataset.samples, limits.maxBuiltinSamples);
+  }
+  const holdout = spec.training.validationData;
+  if (holdout?.inline) {
+    check('MAX_INLINE_SAMPLES', ['training', 'validationData', 'inline', 'x'], holdout.inline.x.length, limits.maxInlineSamples);
+  }
+  if (holdout?.samples !== undefined) {
+    check('MAX_BUILTIN_SAMPLES', ['training', 'validationData', 'samples'], holdout.samples, limits.maxBuiltinSamples);
   }
   check('MAX_PARAMS', ['model'], summary.totalParams, limits.maxParams);
   check('MAX_FLOPS_PER_SAMPLE', ['model'], summary.flopsPerSample, limits.maxFlopsPerSample);

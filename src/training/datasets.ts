@@ -1,10 +1,13 @@
 import {
   type DatasetSpec,
   type LabelKind,
+  BUILTIN_DATASETS,
   describeDataset,
   labelKind,
   resolveBuiltinOptions,
 } from '../spec/index.js';
+import { IRIS } from './iris-data.js';
+import { mnistDigits } from './mnist-data.js';
 import { createRng, deriveSeed, gaussian } from './rng.js';
 
 /** A dataset as flat row-major arrays, ready to become tensors. */
@@ -49,7 +52,13 @@ const XOR_CORNERS = [
   [1, 1, 0],
 ] as const;
 
-const GENERATORS: Record<NonNullable<DatasetSpec['builtin']>, Generator> = {
+/** Real datasets: their features and class, already in their fixed order. */
+type RealName = 'mnist' | 'iris';
+type SyntheticName = Exclude<NonNullable<DatasetSpec['builtin']>, RealName>;
+
+const SINE_PERIOD = 20;
+
+const GENERATORS: Record<SyntheticName, Generator> = {
   xor: (_n, o, rng) => (i) => {
     const [a, b, label] = XOR_CORNERS[i % 4]!;
     return [[a + o.noise * gaussian(rng), b + o.noise * gaussian(rng)], label];
@@ -87,12 +96,43 @@ const GENERATORS: Record<NonNullable<DatasetSpec['builtin']>, Generator> = {
     const v = -Math.PI + 2 * Math.PI * rng();
     return [[v], Math.sin(v) + o.noise * gaussian(rng)];
   },
+  'sine-sequence': (_n, o, rng) => () => {
+    const phase = 2 * Math.PI * rng();
+    const value = (k: number) => Math.sin(phase + (2 * Math.PI * k) / SINE_PERIOD) + o.noise * gaussian(rng);
+    const window = Array.from({ length: o.timesteps }, (_, k) => value(k));
+    return [window, value(o.timesteps)];
+  },
+  'airline-like': (n, o, rng) => {
+    const series = Array.from({ length: n + o.timesteps }, (_, t) => {
+      const season = 1 + 0.2 * Math.sin((2 * Math.PI * t) / 12) + 0.05 * Math.sin((4 * Math.PI * t) / 12);
+      return (1 + t / 120) * season + o.noise * gaussian(rng);
+    });
+    return (i) => [series.slice(i, i + o.timesteps), series[i + o.timesteps]!];
+  },
 };
+
+/** Fisher's iris, round-robin over the species (setosa, versicolor, virginica, setosa, ...). */
+function irisRows(): { x: Float32Array; classes: Int32Array } {
+  const bySpecies = [0, 1, 2].map((k) => IRIS.filter((r) => r[4] === k));
+  const x = new Float32Array(IRIS.length * 4);
+  const classes = new Int32Array(IRIS.length);
+  for (let i = 0; i < IRIS.length; i++) {
+    const row = bySpecies[i % 3]![Math.floor(i / 3)]!;
+    x.set(row.slice(0, 4), i * 4);
+    classes[i] = row[4];
+  }
+  return { x, classes };
+}
 
 function generateBuiltin(spec: DatasetSpec, jobSeed: number): Dataset {
   const name = spec.builtin!;
   const o = resolveBuiltinOptions(spec);
-  const shape = describeDataset(spec)!;
+  if (name === 'mnist' || name === 'iris') {
+    const all = name === 'mnist' ? mnistDigits() : irisRows();
+    const width = all.x.length / all.classes.length;
+    const x = all.x.slice(o.offset * width, (o.offset + o.samples) * width);
+    return withLabels(spec, x, Array.from(all.classes.subarray(o.offset, o.offset + o.samples)));
+  }
   const rng = createRng(o.seed ?? deriveSeed(jobSeed, 1));
   const sample = GENERATORS[name](o.samples, o, rng);
   const x: number[][] = [];
@@ -102,19 +142,19 @@ function generateBuiltin(spec: DatasetSpec, jobSeed: number): Dataset {
     x.push(features);
     c.push(target);
   }
-  const labels = shape.labels === 'regression' ? 'regression' : labelKind(o.classes, o.labels);
+  return withLabels(spec, Float32Array.from(x.flat()), c);
+}
+
+/** A built-in's features with its targets: regression values, or classes as the spec's labels ask. */
+function withLabels(spec: DatasetSpec, x: Float32Array, c: number[]): Dataset {
+  const o = resolveBuiltinOptions(spec);
+  const shape = describeDataset(spec)!;
+  const labels = BUILTIN_DATASETS[spec.builtin!].task === 'regression' ? 'regression' : labelKind(o.classes, o.labels);
   const width = labels === 'onehot' ? o.classes : 1;
   const y = new Float32Array(o.samples * width);
   c.forEach((v, i) => {
     if (labels === 'onehot') y[i * width + v] = 1;
     else y[i] = v;
   });
-  return {
-    x: Float32Array.from(x.flat()),
-    y,
-    samples: o.samples,
-    inputShape: shape.inputShape,
-    targetShape: [width],
-    labels,
-  };
+  return { x, y, samples: o.samples, inputShape: shape.inputShape, targetShape: [width], labels };
 }

@@ -27,6 +27,8 @@ export async function saveModel(model: tf.LayersModel, store: ArtifactStore, job
     convertedBy: null,
     modelTopology: saved.modelTopology,
     weightsManifest: [{ paths: [WEIGHTS_FILE], weights: saved.weightSpecs }],
+    // Descent's preprocessing statistics, when the job had any (the model expects scaled inputs).
+    ...(saved.userDefinedMetadata ? { userDefinedMetadata: saved.userDefinedMetadata } : {}),
   };
   const keys = modelKeys(jobId);
   await store.put(keys.weights, weights);
@@ -40,8 +42,10 @@ export async function loadModel(store: ArtifactStore, jobId: string): Promise<tf
   const json = JSON.parse(topology.toString('utf8')) as {
     modelTopology: object;
     weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+    userDefinedMetadata?: Record<string, unknown>;
   };
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
   const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
+  const metadata = json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {};
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData, ...metadata }));
 }

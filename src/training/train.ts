@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
 import { type Dataset, loadDataset } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
+import { prepareData } from './preprocessing.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
@@ -49,6 +50,9 @@ export { InvalidModelError };
 export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): Promise<TrainResult> {
   const seed = spec.training.seed;
   const data = loadDataset(spec.dataset, seed);
+  // A built-in holdout draws from its own seed: with the job's, it would repeat the training data.
+  const holdout = spec.training.validationData && loadDataset(spec.training.validationData, deriveSeed(seed, 2));
+  const prepared = prepareData(spec, data, holdout);
   let model: tf.LayersModel;
   try {
     model = buildModel(spec.model, seed);
@@ -56,6 +60,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     throw err instanceof InvalidModelError ? err : new InvalidModelError((err as Error).message);
   }
   options.prepareModel?.(model);
+  if (prepared.state.inputs || prepared.state.labels) model.setUserDefinedMetadata({ descent: { preprocessing: prepared.state } });
   const optimizer = createOptimizer(spec.optimizer);
   const t = spec.training;
   const scheduler = new LrScheduler(spec.optimizer.learningRate, t.lrSchedule, t.warmup, t.epochs);
@@ -68,7 +73,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     } catch (err) {
       throw new InvalidModelError((err as Error).message);
     }
-    const split = splitData(data, spec.training.validationSplit);
+    const split = toTensors(prepared.train, prepared.val);
     tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
     const n = split.xTrain.shape[0];
     const batchSize = t.batchSize === 'full' ? n : Math.min(t.batchSize, n);
@@ -194,20 +199,9 @@ async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch
   return Object.fromEntries([['val_loss', finite(values[0]!)], ...metrics.map((m, i) => [`val_${m}`, finite(values[i + 1]!)])]);
 }
 
-/** Keras' validationSplit: the last fraction of the samples, before any shuffling. */
-function splitData(data: Dataset, fraction: number) {
-  const held = Math.floor(data.samples * fraction);
-  const n = data.samples - held;
-  const xSize = data.inputShape.reduce((a, b) => a * b, 1);
-  const ySize = data.targetShape.reduce((a, b) => a * b, 1);
-  const xTrain = tf.tensor(data.x.subarray(0, n * xSize), [n, ...data.inputShape]);
-  const yTrain = tf.tensor(data.y.subarray(0, n * ySize), [n, ...data.targetShape]);
-  const val =
-    held > 0
-      ? {
-          x: tf.tensor(data.x.subarray(n * xSize), [held, ...data.inputShape]),
-          y: tf.tensor(data.y.subarray(n * ySize), [held, ...data.targetShape]),
-        }
-      : undefined;
-  return { xTrain, yTrain, val };
+/** The prepared training and validation data as tensors. */
+function toTensors(train: Dataset, val: Dataset | undefined) {
+  const tensor = (d: Dataset) => ({ x: tf.tensor(d.x, [d.samples, ...d.inputShape]), y: tf.tensor(d.y, [d.samples, ...d.targetShape]) });
+  const t = tensor(train);
+  return { xTrain: t.x, yTrain: t.y, val: val ? tensor(val) : undefined };
 }

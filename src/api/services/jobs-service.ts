@@ -88,6 +88,9 @@ export class JobsService {
     if (spec.dataset.id !== undefined) {
       issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
     }
+    if (spec.training.validationData?.id !== undefined) {
+      issues.push({ path: ['training', 'validationData', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.training.validationData.id)}` });
+    }
     if (!prepared || !summary || issues.length > 0) throw new InvalidSpecError(issues);
     const c = this.d.config;
     const violations = checkLimits(prepared, summary, describeDataset(spec.dataset)?.samples, limitsOf(c));

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import {
+  type BuiltinDatasetMeta,
+  type BuiltinDatasetName,
+  type LabelKind,
+  BUILTIN_DATASETS,
+  BUILTIN_DATASET_NAMES,
+  datasetSchema,
+  describeDataset,
+} from './datasets.js';
+import { type Loss, defaultLoss } from './job-spec.js';
+
+export interface BuiltinOptionInfo {
+  name: string;
+  type: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  enum?: unknown[];
+  description?: string;
+}
+
+export interface BuiltinDatasetInfo {
+  name: BuiltinDatasetName;
+  description: string;
+  kind: BuiltinDatasetMeta['kind'];
+  source?: string;
+  task: BuiltinDatasetMeta['task'];
+  options: BuiltinOptionInfo[];
+  /** Samples with the default options; `maxSamples` for real data. */
+  samples: number;
+  maxSamples?: number;
+  /** Shapes, labels and loss with the default options. */
+  inputShape: number[];
+  targetShape: number[];
+  labels: LabelKind;
+  classes?: number;
+  defaultLoss: Loss;
+}
+
+type JsonProperty = Omit<BuiltinOptionInfo, 'name' | 'type' | 'default'> & { type?: string; anyOf?: unknown[] };
+
+/** Every built-in dataset with its options (defaults and ranges read off the schema) and default shapes. */
+export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {
+  const json = z.toJSONSchema(datasetSchema, { io: 'input' }) as unknown as { $defs: { Dataset: { properties: Record<string, JsonProperty> } } };
+  const properties = json.$defs.Dataset.properties;
+  // zod states .int() as the safe-integer range: no bound worth showing.
+  const bound = (v: number | undefined) => (v !== undefined && Math.abs(v) < Number.MAX_SAFE_INTEGER ? v : undefined);
+  return BUILTIN_DATASET_NAMES.map((name) => {
+    const meta = BUILTIN_DATASETS[name];
+    const shape = describeDataset({ builtin: name })!;
+    const options = meta.options.map((key) => {
+      const p = properties[key] ?? {};
+      // seed has no fixed default: it derives from the job seed (its description says so).
+      const def = key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key];
+      const maximum = key === 'samples' || key === 'offset' ? (meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined) : bound(p.maximum);
+      return {
+        name: key,
+        type: p.type ?? (p.enum ? 'string' : 'number'),
+        ...(def !== undefined ? { default: def } : {}),
+        ...(bound(p.minimum) !== undefined ? { minimum: p.minimum } : {}),
+        ...(p.exclusiveMinimum !== undefined ? { exclusiveMinimum: p.exclusiveMinimum } : {}),
+        ...(maximum !== undefined ? { maximum } : {}),
+        ...(p.exclusiveMaximum !== undefined ? { exclusiveMaximum: p.exclusiveMaximum } : {}),
+        ...(p.enum ? { enum: p.enum } : {}),
+        ...(p.description ? { description: p.description } : {}),
+      };
+    });
+    return {
+      name,
+      description: meta.description,
+      kind: meta.kind,
+      ...(meta.source ? { source: meta.source } : {}),
+      task: meta.task,
+      options,
+      samples: shape.samples,
+      ...(meta.maxSamples !== undefined ? { maxSamples: meta.maxSamples } : {}),
+      inputShape: shape.inputShape,
+      targetShape: shape.targetShape,
+      labels: shape.labels,
+      ...(shape.classes !== undefined ? { classes: shape.classes } : {}),
+      defaultLoss: defaultLoss(shape),
+    };
+  });
+}
+
+function range(o: BuiltinOptionInfo): string {
+  if (o.enum) return o.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  if (o.type !== 'number' && o.type !== 'integer') return '';
+  const lo = o.minimum !== undefined ? `[${o.minimum}` : o.exclusiveMinimum !== undefined ? `(${o.exclusiveMinimum}` : '(-inf';
+  const hi = o.maximum !== undefined ? `${o.maximum}]` : o.exclusiveMaximum !== undefined ? `${o.exclusiveMaximum})` : 'inf)';
+  return `${lo}, ${hi}`;
+}
+
+const shapeText = (s: number[]) => `[${s.join(', ')}]`;
+
+/** docs/datasets.md, rendered from the catalogue (a test keeps the committed file equal). */
+export function builtinDatasetMarkdown(): string {
+  const out = [
+    '# Built-in datasets',
+    '',
+    '<!-- Generated from src/spec/datasets.ts and src/spec/dataset-catalog.ts by `npm run docs`; edit there. -->',
+    '',
+    'Use one as `"dataset": {"builtin": NAME, ...options}` (or as `training.validationData`). Shapes, labels and',
+    'the default loss below are those of the default options; `GET /v1/datasets/builtin` serves the same as JSON.',
+    'Synthetic and sequence datasets are generated from `seed` (default: derived from the job seed), so a seeded',
+    'job sees the same data on every run. `MAX_BUILTIN_SAMPLES` caps `samples` of the generated ones.',
+    '',
+    '| name | kind | samples | input shape | targets | default loss |',
+    '|---|---|---:|---|---|---|',
+  ];
+  const catalog = builtinDatasetCatalog();
+  for (const d of catalog) {
+    const targets = d.labels === 'regression' ? `${shapeText(d.targetShape)} value` : `${shapeText(d.targetShape)} ${d.labels}, ${d.classes} classes`;
+    out.push(`| [\`${d.name}\`](#${d.name}) | ${d.kind} | ${d.samples} | ${shapeText(d.inputShape)} | ${targets} | \`${d.defaultLoss}\` |`);
+  }
+  out.push('');
+  for (const d of catalog) {
+    out.push(`## \`${d.name}\``, '', d.description, '');
+    if (d.source) out.push(`Source: ${d.source}.`, '');
+    out.push('| option | default | range | meaning |', '|---|---|---|---|');
+    for (const o of d.options) {
+      out.push(`| \`${o.name}\` | ${o.default === undefined ? '—' : `\`${String(o.default)}\``} | ${range(o)} | ${o.description ?? ''} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { type DatasetShape, type DatasetSpec, describeDataset } from './datasets.js';
+
+export const preprocessingSchema = z
+  .strictObject({
+    inputs: z
+      .enum(['none', 'standardize', 'minmax'])
+      .default('none')
+      .describe(
+        'Scale inputs per channel (the last axis of a sample: features of a row, channels of an image or a sequence): ' +
+          '`standardize` to mean 0 and standard deviation 1, `minmax` to [0, 1]. The statistics come from the training ' +
+          'samples only (never the validation split or holdout) and apply to validation data and to predictions too.',
+      ),
+    labels: z
+      .enum(['keep', 'onehot', 'index'])
+      .default('keep')
+      .describe('`onehot`: class indices (one integer column) become one-hot rows; `index`: one-hot rows become class indices; `keep`: as the dataset has them.'),
+    classes: z
+      .number()
+      .int()
+      .min(2)
+      .max(1000)
+      .optional()
+      .describe('labels `onehot`: the number of classes (default: the dataset\'s, or the largest class index + 1).'),
+  })
+  .superRefine((p, ctx) => {
+    if (p.classes !== undefined && p.labels !== 'onehot') {
+      ctx.addIssue({ code: 'custom', message: '`classes` applies to labels `onehot` only', path: ['classes'] });
+    }
+  })
+  .describe('Preprocessing of the training data, its validation data and (inputs) of predictions.')
+  .meta({ id: 'Preprocessing' });
+
+export type Preprocessing = z.output<typeof preprocessingSchema>;
+
+/** Classes in one-column integer targets (largest index + 1), when every target is a non-negative integer. */
+export function inlineClasses(y: unknown[]): number | undefined {
+  let max = -1;
+  for (const v of y) {
+    const n = Array.isArray(v) ? (v.length === 1 ? v[0] : undefined) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return undefined;
+    max = Math.max(max, n);
+  }
+  return max + 1;
+}
+
+/**
+ * The shape of a dataset as the model sees it, once `preprocessing.labels` has converted its
+ * targets; a string says why the conversion does not apply.
+ */
+export function preparedShape(dataset: DatasetSpec, p: Preprocessing | undefined, known?: DatasetShape): DatasetShape | string | undefined {
+  const shape = known ?? describeDataset(dataset);
+  if (!shape || !p || p.labels === 'keep') return shape;
+  const width = shape.targetShape.length === 1 ? shape.targetShape[0]! : undefined;
+  if (p.labels === 'onehot') {
+    if (width !== 1) return `labels \`onehot\` needs one class index per sample; the targets have shape [${shape.targetShape.join(', ')}]`;
+    if (shape.labels === 'regression' && dataset.inline && inlineClasses(dataset.inline.y) === undefined) {
+      return 'labels `onehot` needs non-negative integer class indices as targets';
+    }
+    const known = shape.classes ?? (dataset.inline ? inlineClasses(dataset.inline.y) : undefined);
+    if (p.classes !== undefined && known !== undefined && p.classes < known) return `classes is ${p.classes} but the labels go up to ${known - 1}`;
+    const classes = p.classes ?? known;
+    if (classes === undefined) return shape;
+    return { ...shape, targetShape: [classes], labels: 'onehot', classes };
+  }
+  if (width === undefined || width < 2) {
+    return `labels \`index\` needs one-hot rows; the targets have shape [${shape.targetShape.join(', ')}]`;
+  }
+  return { ...shape, targetShape: [1], labels: 'index', classes: width };
+}
