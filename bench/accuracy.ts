@@ -60,7 +60,8 @@ export async function runAccuracyBench(): Promise<AccuracyResult> {
 }
 
 export function accuracyTable(r: AccuracyResult): string {
-  const rows = r.epochs.map((e) => [e.epoch, e.loss, e.accuracy, e.val_loss, e.val_accuracy, e.durationMs / 1000, e.elapsedMs / 1000]);
+  const f4 = (v: number) => v.toFixed(4);
+  const rows = r.epochs.map((e) => [e.epoch, f4(e.loss), f4(e.accuracy), f4(e.val_loss), f4(e.val_accuracy), e.durationMs / 1000, e.elapsedMs / 1000]);
   const verdict = r.reachedTargetAt
     ? `val_accuracy >= ${TARGET} at epoch ${r.reachedTargetAt.epoch}, ${r.reachedTargetAt.seconds} s of training`
     : `val_accuracy stayed below ${TARGET} for ${r.epochs.length} epochs`;
