@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
 import infrastructure from './plugins/infrastructure.js';
+import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -42,6 +43,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
+        { name: 'datasets', description: 'Uploaded datasets' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'health', description: 'Service health' },
@@ -58,5 +60,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(modelRoutes);
   await app.register(modelSpecRoutes, { config });
   await app.register(optimizerRoutes);
+  await app.register(datasetRoutes);
   return app;
 }

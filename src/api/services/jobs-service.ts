@@ -3,6 +3,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import type { DatasetStore } from '../../queue/dataset-store.js';
 import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
 import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
@@ -10,12 +11,14 @@ import {
   type JobRecord,
   type JobSpec,
   type JobStatus,
+  type DatasetShape,
   type ResolvedJobSpec,
   type Limits,
   checkLimits,
   describeDataset,
   prepareSpec,
   sampleShape,
+  uploadedDatasetShape,
 } from '../../spec/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
 
@@ -24,6 +27,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
@@ -84,13 +88,18 @@ export class JobsService {
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
   async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
-    const { prepared, summary, issues } = prepareSpec(spec);
+    let uploaded: DatasetShape | undefined;
     if (spec.dataset.id !== undefined) {
+      const record = await this.d.datasets.get(spec.dataset.id);
+      if (record) uploaded = uploadedDatasetShape(record);
+    }
+    const { prepared, summary, issues } = prepareSpec(spec, uploaded);
+    if (spec.dataset.id !== undefined && !uploaded) {
       issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
     }
     if (!prepared || !summary || issues.length > 0) throw new InvalidSpecError(issues);
     const c = this.d.config;
-    const violations = checkLimits(prepared, summary, describeDataset(spec.dataset)?.samples, limitsOf(c));
+    const violations = checkLimits(prepared, summary, (uploaded ?? describeDataset(spec.dataset))?.samples, limitsOf(c));
     if (violations.length > 0) throw new LimitExceededError(violations);
 
     const resolved: ResolvedJobSpec = {
