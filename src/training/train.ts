@@ -18,6 +18,8 @@ export interface TrainOptions {
   prepareModel?: (model: tf.LayersModel) => void;
   /** Checked between batches: training stops within one batch of an abort. */
   signal?: AbortSignal;
+  /** The data, already loaded (an uploaded dataset); default: loadDataset(spec.dataset). */
+  data?: Dataset;
   /** Continue from a checkpoint instead of starting at epoch 1. */
   resume?: TrainingState;
   /** Called with the full training state after every `every`-th epoch, before onEpochEnd. */
@@ -48,7 +50,7 @@ export { InvalidModelError };
  */
 export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): Promise<TrainResult> {
   const seed = spec.training.seed;
-  const data = loadDataset(spec.dataset, seed);
+  const data = options.data ?? loadDataset(spec.dataset, seed);
   let model: tf.LayersModel;
   try {
     model = buildModel(spec.model, seed);
