@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -280,6 +280,15 @@ describe('uploads refused cleanly', () => {
     expect((await stack.app.inject('/v1/datasets')).json<{ items: unknown[] }>().items).toEqual([]);
     expect(filesUnder(stack.config.DATA_DIR)).toEqual([]);
     expect(await stack.app.redis.keys(`${stack.config.REDIS_PREFIX}:dataset*`)).toEqual([]);
+  });
+
+  it('sweeps temp files an upload left when its process died', async () => {
+    const dir = join(stack.config.DATA_DIR, 'tmp', 'uploads');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'ds_dead.x.f32'), 'half');
+    expect(await stack.app.datasets.sweepTempFiles(60_000, Date.now() + 30_000)).toBe(0);
+    expect(await stack.app.datasets.sweepTempFiles(60_000, Date.now() + 120_000)).toBe(1);
+    expect(filesUnder(stack.config.DATA_DIR)).toEqual([]);
   });
 
   it('answers unknown ids with 404 on GET and DELETE', async () => {

@@ -48,11 +48,13 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
   app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
-  app.decorate('datasets', new DatasetsService({ config, store: datasets, artifacts }));
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
+  app.decorate('datasets', datasetsService);
   app.decorate('events', new EventsService(store, redis, config.SSE_HEARTBEAT_MS));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));
+    datasetsService.sweepTempFiles().catch((err: unknown) => app.log.warn({ err }, 'could not sweep upload temp files'));
   });
 
   app.addHook('onClose', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
 import { datasetKeys } from '../../datasets/dataset-artifacts.js';
@@ -18,11 +19,33 @@ export interface DatasetsDeps {
 export class DatasetsService {
   constructor(private readonly d: DatasetsDeps) {}
 
+  private get tmpDir(): string {
+    return join(this.d.config.DATA_DIR, 'tmp', 'uploads');
+  }
+
+  /**
+   * Removes temp files of uploads that never finished (the process died mid-upload); a failed
+   * upload removes its own. Returns how many it removed.
+   */
+  async sweepTempFiles(olderThanMs = 60 * 60 * 1000, now = Date.now()): Promise<number> {
+    let removed = 0;
+    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(this.tmpDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Parses the body as it streams, stores the arrays, and only then makes the record visible. */
   async upload(body: UploadBody, options: UploadOptions): Promise<DatasetRecord> {
     const c = this.d.config;
     const id = `ds_${randomUUID()}`;
-    const record = await ingestUpload(this.d.artifacts, join(c.DATA_DIR, 'tmp', 'uploads'), id, body, options, {
+    const record = await ingestUpload(this.d.artifacts, this.tmpDir, id, body, options, {
       maxBytes: c.MAX_UPLOAD_BYTES,
       maxDecompressedBytes: c.MAX_UPLOAD_DECOMPRESSED_BYTES,
       maxRows: c.MAX_DATASET_ROWS,
