@@ -185,6 +185,21 @@ describe('jobs on uploaded datasets (checked before queueing)', () => {
     expect(res.json<JobRecord>().spec.loss).toBe('categoricalCrossentropy');
   });
 
+  it('fits a preset to the dataset, in a job and in a model summary', async () => {
+    const spec = { dataset: { id: iris.id }, model: { preset: 'mlp' }, training: { epochs: 2 } };
+    const res = await post(spec);
+    expect(res.statusCode).toBe(202);
+    const model = res.json<JobRecord>().spec.model;
+    expect(model.inputShape).toEqual([4]);
+    expect(model.layers!.at(-1)).toMatchObject({ type: 'dense', units: 3, activation: 'softmax' });
+
+    const summary = await stack.app.inject({ method: 'POST', url: '/v1/models/summary', payload: spec });
+    expect(summary.statusCode).toBe(200);
+    expect(summary.json<{ samples: number }>().samples).toBe(6);
+    const unknown = await stack.app.inject({ method: 'POST', url: '/v1/models/summary', payload: { ...spec, dataset: { id: 'ds_nope' } } });
+    expect(unknown.statusCode).toBe(400);
+  });
+
   it('refuses shapes that do not fit the dataset, and unknown ids, naming the path', async () => {
     const cases: [object, (string | number)[]][] = [
       [{ dataset: { id: iris.id }, model: model(3, 3) }, ['model', 'inputShape']],

@@ -100,9 +100,12 @@ export async function modelSpecRoutes(app: FastifyInstance, opts: { config: Conf
     },
     async (request) => {
       const spec = request.body;
-      const { prepared, summary, issues } = prepareSpec(spec);
+      const id = spec.dataset?.id;
+      const uploaded = id !== undefined ? await app.datasets.shape(id) : undefined;
+      if (id !== undefined && !uploaded) throw new InvalidSpecError([{ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(id)}` }]);
+      const { prepared, summary, issues } = prepareSpec(spec, uploaded);
       if (!prepared || !summary) throw new InvalidSpecError(issues);
-      const samples = spec.dataset ? describeDataset(spec.dataset)?.samples : undefined;
+      const samples = (uploaded ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
       const batchSize = samples !== undefined ? effectiveBatchSize(spec.training.batchSize, samples) : spec.training.batchSize === 'full' ? 1 : spec.training.batchSize;
       return {
         model: prepared.model,

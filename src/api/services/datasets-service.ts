@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import { datasetKeys } from '../../datasets/dataset-artifacts.js';
 import { type UploadBody, ingestUpload } from '../../datasets/ingest.js';
 import type { DatasetPage, DatasetStore } from '../../queue/dataset-store.js';
-import type { DatasetRecord, UploadOptions } from '../../spec/index.js';
+import { type DatasetRecord, type DatasetShape, type UploadOptions, uploadedDatasetShape } from '../../spec/index.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 
@@ -59,6 +59,12 @@ export class DatasetsService {
       throw err;
     }
     return record;
+  }
+
+  /** The shapes a job spec naming this dataset is checked against; undefined for an unknown id. */
+  async shape(id: string): Promise<DatasetShape | undefined> {
+    const record = await this.d.store.get(id);
+    return record ? uploadedDatasetShape(record) : undefined;
   }
 
   async get(id: string): Promise<DatasetRecord> {
