@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.js';
@@ -85,6 +89,19 @@ describe('training on an uploaded dataset (real worker and training process)', (
     const chunked = await fetch(`${baseUrl}/v1/datasets?header=false`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body, duplex: 'half' } as RequestInit);
     expect(chunked.status).toBe(413);
     expect(((await chunked.json()) as { error: { details: { limit: string } } }).error.details.limit).toBe('MAX_UPLOAD_BYTES');
+  });
+
+  it('keeps nothing of an upload whose client disconnects mid-body', async () => {
+    const { port } = new URL(baseUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    const head = 'a,b,label\n' + '1,2,x\n'.repeat(10_000);
+    socket.write(`POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: ${head.length * 2}\r\n\r\n${head}`);
+    await expect.poll(() => existsSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')) && readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')).length > 0, { timeout: 10_000, interval: 20 }).toBe(true);
+    socket.destroy();
+    await expect.poll(() => readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')), { timeout: 10_000, interval: 20 }).toEqual([]);
+    const listed = (await stack.app.inject('/v1/datasets')).json<{ items: DatasetRecord[] }>().items;
+    expect(listed.every((d) => d.rows !== 10_000)).toBe(true);
   });
 
   it('fails a queued job whose dataset was deleted with dataset_not_found, without retrying', async () => {

@@ -10,7 +10,7 @@ import type { ArtifactStore } from '../storage/artifact-store.js';
 import { datasetKeys } from './dataset-artifacts.js';
 import { DatasetBuilder, type DatasetLimits } from './dataset-builder.js';
 import { CsvReader, JsonArrayReader, NdjsonReader, type RowReader } from './row-readers.js';
-import { MalformedUploadError, UnsupportedUploadError, UploadTooLargeError } from './upload-errors.js';
+import { MalformedUploadError, UnsupportedUploadError, UploadAbortedError, UploadTooLargeError } from './upload-errors.js';
 
 export interface UploadLimits extends DatasetLimits {
   /** Request body bytes, as sent (compressed when gzip). */
@@ -166,6 +166,10 @@ export async function ingestUpload(
     return record;
   } catch (err) {
     if (stored) await store.delete(keys.dir).catch(() => undefined);
+    // The client went away mid-body: its mistake (or its network's), not a server fault.
+    if (body.stream.errored || ['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+      throw new UploadAbortedError();
+    }
     throw err;
   } finally {
     await rm(xPath, { force: true });

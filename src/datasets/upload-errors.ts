@@ -38,3 +38,10 @@ export class UnsupportedUploadError extends DomainError {
     super(415, 'unsupported_media_type', message);
   }
 }
+
+/** The request body ended early (the client disconnected); nothing was kept. */
+export class UploadAbortedError extends DomainError {
+  constructor() {
+    super(400, 'upload_aborted', 'the upload ended before its body did; nothing was stored');
+  }
+}
