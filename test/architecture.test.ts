@@ -26,6 +26,7 @@ const forbidden: Record<string, string[]> = {
   'src/queue': ['src/api', 'src/training', 'src/cli', 'workers', '@tensorflow', 'fastify'],
   'src/api': ['src/training', 'src/cli', 'workers', '@tensorflow'],
   'src/training': ['src/api', 'src/queue', 'src/cli', 'workers', 'fastify', 'bullmq', 'ioredis'],
+  'src/datasets': ['src/api', 'src/queue', 'src/training', 'src/cli', 'workers', '@tensorflow', 'fastify', 'bullmq', 'ioredis'],
   'src/storage': ['src/api', 'src/queue', 'src/training', 'workers', '@tensorflow', 'fastify', 'bullmq'],
   workers: ['src/api', 'fastify'],
 };

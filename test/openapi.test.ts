@@ -20,6 +20,10 @@ describe('openapi.yaml', () => {
       ['/v1/jobs/{id}/predict', 'post'],
       ['/v1/jobs/{id}/model', 'get'],
       ['/v1/jobs/{id}/events', 'get'],
+      ['/v1/datasets', 'post'],
+      ['/v1/datasets', 'get'],
+      ['/v1/datasets/{id}', 'get'],
+      ['/v1/datasets/{id}', 'delete'],
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
   });

@@ -6,6 +6,7 @@ import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
 import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
+import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
@@ -36,7 +37,12 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
   const saved: number[] = [];
   let checkpointed: number | undefined;
+  const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
+  const data = await upload(msg.spec.dataset.id);
+  const validationData = await upload(msg.spec.training.validationData?.id);
   const { model, stoppedEarly } = await train(msg.spec, {
+    ...(data ? { data } : {}),
+    ...(validationData ? { validationData } : {}),
     signal: controller.signal,
     ...(resume ? { resume } : {}),
     checkpoint: {
@@ -66,6 +72,7 @@ function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
   if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
+  if (err instanceof DatasetNotFoundError) return { type: 'failed', code: 'dataset_not_found', message, retryable: false };
   if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
   if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
   return { type: 'failed', code: 'training_error', message, retryable: false };

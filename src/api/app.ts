@@ -6,6 +6,7 @@ import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
 import infrastructure from './plugins/infrastructure.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
+import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -43,6 +44,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
+        { name: 'datasets', description: 'Uploaded datasets' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'datasets', description: 'Datasets: the built-in catalogue' },
@@ -58,8 +60,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(jobRoutes);
   await app.register(eventRoutes);
   await app.register(modelRoutes);
-  await app.register(modelSpecRoutes, { config });
+  await app.register(modelSpecRoutes);
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
+  await app.register(datasetRoutes);
   return app;
 }

@@ -15,7 +15,7 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]+$/)
     .default('descent')
     .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis.'),
-  DATA_DIR: z.string().default('./data').describe('Artifact store (trained models) and the private Redis, when one is started.'),
+  DATA_DIR: z.string().default('./data').describe('Artifact store (trained models, uploaded datasets), upload temp files and the private Redis, when one is started.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
   TFJS_BACKEND: z
     .enum(['auto', 'tensorflow', 'cpu'])
@@ -54,6 +54,11 @@ export const configSchema = z.object({
   MAX_SAMPLE_EPOCHS: int(100_000_000, 1).describe('Most samples x epochs one job may train on.'),
   MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
+  MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024).describe('Largest dataset upload body, as sent (compressed size for gzip); streamed, never held in memory.'),
+  MAX_UPLOAD_DECOMPRESSED_BYTES: int(512 * 1024 * 1024, 1024).describe('Most bytes of CSV/JSON text an upload may decompress to (stops gzip bombs).'),
+  MAX_DATASET_ROWS: int(1_000_000, 1).describe('Most rows (samples) one uploaded dataset may have.'),
+  MAX_DATASET_COLUMNS: int(16_384, 2).describe('Most columns one uploaded dataset may have.'),
+  MAX_DATASET_CLASSES: int(1_000, 2).describe('Most distinct classes of an uploaded dataset label column.'),
   PREDICT_TIMEOUT_MS: int(30_000, 100).describe('How long a predict request waits for a worker before answering 503.'),
   SSE_HEARTBEAT_MS: int(10_000, 100, 14_000).describe('Interval of SSE comment lines while no event is sent (at most 14000).'),
   EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream (at least MAX_EPOCHS + 100, so no event of a job is trimmed).'),

@@ -9,6 +9,10 @@ export function redisKeys(prefix: string) {
     worker: (id: string) => `${prefix}:worker:${id}`,
     control: `${prefix}:control`,
     idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
+    /** An uploaded dataset's record (JSON); it exists only once the dataset's artifacts are whole. */
+    dataset: (id: string) => `${prefix}:dataset:${id}`,
+    /** Uploaded dataset ids scored by creation time. */
+    datasetIndex: `${prefix}:datasets`,
     /** BullMQ's own prefix. */
     bull: `${prefix}:bull`,
     /** BullMQ's lock of a training job (its value is the lock token). */

@@ -10,3 +10,4 @@ export * from './optimizer-catalog.js';
 export * from './model.js';
 export * from './model-summary.js';
 export * from './presets.js';
+export * from './uploaded-datasets.js';

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'timeout',
   'out_of_memory',
   'dataset_unavailable',
+  'dataset_not_found',
 ] as const;
 export const jobErrorSchema = z.object({ code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof jobErrorSchema>;

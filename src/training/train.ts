@@ -19,6 +19,10 @@ export interface TrainOptions {
   prepareModel?: (model: tf.LayersModel) => void;
   /** Checked between batches: training stops within one batch of an abort. */
   signal?: AbortSignal;
+  /** The data, already loaded (an uploaded dataset); default: loadDataset(spec.dataset). */
+  data?: Dataset;
+  /** The holdout, already loaded (an uploaded one); default: loadDataset(spec.training.validationData). */
+  validationData?: Dataset;
   /** Continue from a checkpoint instead of starting at epoch 1. */
   resume?: TrainingState;
   /** Called with the full training state after every `every`-th epoch, before onEpochEnd. */
@@ -49,9 +53,9 @@ export { InvalidModelError };
  */
 export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): Promise<TrainResult> {
   const seed = spec.training.seed;
-  const data = loadDataset(spec.dataset, seed);
+  const data = options.data ?? loadDataset(spec.dataset, seed);
   // A built-in holdout draws from its own seed: with the job's, it would repeat the training data.
-  const holdout = spec.training.validationData && loadDataset(spec.training.validationData, deriveSeed(seed, 2));
+  const holdout = options.validationData ?? (spec.training.validationData && loadDataset(spec.training.validationData, deriveSeed(seed, 2)));
   const prepared = prepareData(spec, data, holdout);
   let model: tf.LayersModel;
   try {

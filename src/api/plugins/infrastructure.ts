@@ -2,11 +2,13 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
+import { DatasetStore } from '../../queue/dataset-store.js';
 import { JobStore } from '../../queue/job-store.js';
 import { redisKeys } from '../../queue/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis } from '../../queue/redis.js';
 import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
+import { DatasetsService } from '../services/datasets-service.js';
 import { EventsService } from '../services/events-service.js';
 import { JobsService } from '../services/jobs-service.js';
 
@@ -15,6 +17,7 @@ declare module 'fastify' {
     redis: Redis;
     jobs: JobsService;
     events: EventsService;
+    datasets: DatasetsService;
     artifacts: ArtifactStore;
   }
 }
@@ -43,11 +46,15 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   app.decorate('redis', redis);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, trainingQueue, predictQueue, predictEvents, artifacts }));
+  const datasets = new DatasetStore(redis, keys);
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
+  app.decorate('datasets', datasetsService);
   app.decorate('events', new EventsService(store, redis, config.SSE_HEARTBEAT_MS));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));
+    datasetsService.sweepTempFiles().catch((err: unknown) => app.log.warn({ err }, 'could not sweep upload temp files'));
   });
 
   app.addHook('onClose', async () => {

@@ -1,24 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../../config/config.js';
 import { InvalidSpecError, NotFoundError } from '../../shared/errors.js';
 import {
   PRESETS,
   PRESET_NAMES,
   activationSchema,
-  checkLimits,
   datasetSchema,
-  describeDataset,
   effectiveBatchSize,
   estimateTrainingMemory,
   expandModel,
   jobSpecSchema,
   layerSchema,
-  prepareSpec,
   shapeSchema,
 } from '../../spec/index.js';
-import { limitsOf } from '../services/jobs-service.js';
 import { errorResponseSchema } from '../schemas.js';
 
 /** A training step costs about a forward pass plus a backward pass of twice its cost. */
@@ -81,9 +76,8 @@ const presetQuerySchema = z.object({
 });
 
 /** Model specs without training: summaries (shapes, parameters, FLOPs, memory) and presets. */
-export async function modelSpecRoutes(app: FastifyInstance, opts: { config: Config }): Promise<void> {
+export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const limits = limitsOf(opts.config);
 
   r.post(
     '/v1/models/summary',
@@ -100,9 +94,7 @@ export async function modelSpecRoutes(app: FastifyInstance, opts: { config: Conf
     },
     async (request) => {
       const spec = request.body;
-      const { prepared, summary, issues } = prepareSpec(spec);
-      if (!prepared || !summary) throw new InvalidSpecError(issues);
-      const samples = spec.dataset ? describeDataset(spec.dataset)?.samples : undefined;
+      const { prepared, summary, samples, exceeds } = await app.jobs.preflight(spec);
       const batchSize = samples !== undefined ? effectiveBatchSize(spec.training.batchSize, samples) : spec.training.batchSize === 'full' ? 1 : spec.training.batchSize;
       return {
         model: prepared.model,
@@ -110,7 +102,7 @@ export async function modelSpecRoutes(app: FastifyInstance, opts: { config: Conf
         samples: samples ?? null,
         trainingFlops: samples !== undefined ? TRAINING_FLOPS_FACTOR * summary.flopsPerSample * samples * spec.training.epochs : null,
         memory: estimateTrainingMemory(summary, batchSize, spec.optimizer),
-        exceeds: checkLimits(prepared, summary, samples, limits),
+        exceeds,
       };
     },
   );

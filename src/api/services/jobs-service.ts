@@ -3,6 +3,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import type { DatasetStore } from '../../queue/dataset-store.js';
 import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
 import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
@@ -11,11 +12,15 @@ import {
   type JobSpec,
   type JobStatus,
   type ResolvedJobSpec,
+  type DraftJobSpec,
+  type KnownShapes,
   type Limits,
+  type SpecIssue,
   checkLimits,
   describeDataset,
   prepareSpec,
   sampleShape,
+  uploadedDatasetShape,
 } from '../../spec/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
 
@@ -24,6 +29,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
@@ -82,20 +88,40 @@ export class JobsService {
     return { record, replayed: true };
   }
 
+  /** The shapes of the uploaded datasets a spec names, and a problem for each that does not exist. */
+  private async lookUpUploads(spec: DraftJobSpec): Promise<{ known: KnownShapes; issues: SpecIssue[] }> {
+    const known: KnownShapes = {};
+    const issues: SpecIssue[] = [];
+    const uses = [
+      ['dataset', spec.dataset?.id, ['dataset', 'id']],
+      ['validationData', spec.training.validationData?.id, ['training', 'validationData', 'id']],
+    ] as const;
+    for (const [slot, id, path] of uses) {
+      if (id === undefined) continue;
+      const record = await this.d.datasets.get(id);
+      if (record) known[slot] = uploadedDatasetShape(record);
+      else issues.push({ path: [...path], message: `no uploaded dataset has id ${JSON.stringify(id)}` });
+    }
+    return { known, issues };
+  }
+
+  /**
+   * Every check a spec passes before it is queued (POST /v1/models/summary shows the same): the
+   * spec prepared (presets expanded, loss decided), its model summary, and the limits it exceeds.
+   */
+  async preflight<S extends DraftJobSpec>(spec: S) {
+    const { known, issues: missing } = await this.lookUpUploads(spec);
+    const { prepared, summary, issues } = prepareSpec(spec, known);
+    if (!prepared || !summary || missing.length > 0) throw new InvalidSpecError([...missing, ...issues]);
+    const samples = (known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
+    return { prepared, summary, samples, exceeds: checkLimits(prepared, summary, samples, limitsOf(this.d.config)) };
+  }
+
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
   async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
-    const { prepared, summary, issues } = prepareSpec(spec);
-    if (spec.dataset.id !== undefined) {
-      issues.push({ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.dataset.id)}` });
-    }
-    if (spec.training.validationData?.id !== undefined) {
-      issues.push({ path: ['training', 'validationData', 'id'], message: `no uploaded dataset has id ${JSON.stringify(spec.training.validationData.id)}` });
-    }
-    if (!prepared || !summary || issues.length > 0) throw new InvalidSpecError(issues);
+    const { prepared, exceeds } = await this.preflight(spec);
+    if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
-    const violations = checkLimits(prepared, summary, describeDataset(spec.dataset)?.samples, limitsOf(c));
-    if (violations.length > 0) throw new LimitExceededError(violations);
-
     const resolved: ResolvedJobSpec = {
       ...prepared,
       training: {

@@ -1,0 +1,99 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { UPLOAD_CONTENT_TYPES } from '../../datasets/ingest.js';
+import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
+import { errorResponseSchema } from '../schemas.js';
+
+const datasetIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
+const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(32).optional().describe('The `next` of the previous page.'),
+});
+const errors = { 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema };
+
+/**
+ * Dataset uploads. The body is handed to the service as a stream (never buffered here), so this
+ * plugin replaces the content-type parsers of its own routes with one that passes it through;
+ * the service decides from the content type or `?format=` whether it can read it (else 415).
+ */
+export async function datasetRoutes(app: FastifyInstance): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.post(
+    '/v1/datasets',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Upload a dataset (CSV, a JSON array of rows, or NDJSON; plain or gzip)',
+        description:
+          `The body is the file itself (\`curl --data-binary @iris.csv -H 'content-type: text/csv'\`), streamed and parsed as it ` +
+          `arrives. Content types: ${UPLOAD_CONTENT_TYPES.join(', ')} (or any, with \`?format=\`); gzip as ` +
+          '`Content-Encoding: gzip` or by its magic bytes. CSV: a header row names the columns (detected when none of its ' +
+          'cells is a number); JSON: `[{"a": 1, "b": 2, "species": "setosa"}, ...]` or `[[1, 2, 0], ...]`; NDJSON: one such ' +
+          'row per line. A malformed row is a 400 whose `details` give `row` (1-based data row), `line` and `column`; ' +
+          'an upload over a limit is a 413 naming the limit.',
+        querystring: uploadOptionsSchema,
+        response: { 201: datasetRecordSchema, 413: errorResponseSchema, 415: errorResponseSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const length = request.headers['content-length'];
+      try {
+        const record = await app.datasets.upload(
+          {
+            // Fastify parses no body when there is none (Content-Length: 0): an empty upload.
+            stream: request.body instanceof Readable ? request.body : Readable.from([]),
+            contentType: request.headers['content-type'],
+            contentEncoding: request.headers['content-encoding'],
+            contentLength: length === undefined ? undefined : Number(length),
+          },
+          request.query,
+        );
+        return reply.code(201).send(record);
+      } catch (err) {
+        // The rest of a refused body is not worth reading: close the connection after the answer.
+        if (!request.raw.readableEnded) reply.header('connection', 'close');
+        throw err;
+      }
+    },
+  );
+
+  r.get(
+    '/v1/datasets',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'List uploaded datasets, newest first',
+        querystring: listQuerySchema,
+        response: { 200: z.object({ items: z.array(datasetRecordSchema), next: z.string().nullable() }), ...errors },
+      },
+    },
+    async (request) => app.datasets.list(request.query),
+  );
+
+  r.get(
+    '/v1/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'An uploaded dataset', params: datasetIdParamsSchema, response: { 200: datasetRecordSchema, ...errors } } },
+    async (request) => app.datasets.get(request.params.id),
+  );
+
+  r.delete(
+    '/v1/datasets/:id',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Delete an uploaded dataset (queued jobs that name it then fail with dataset_not_found)',
+        params: datasetIdParamsSchema,
+        response: { 204: z.null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await app.datasets.remove(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../../config/config.js';
+import { datasetKeys } from '../../datasets/dataset-artifacts.js';
+import { type UploadBody, ingestUpload } from '../../datasets/ingest.js';
+import type { DatasetPage, DatasetStore } from '../../queue/dataset-store.js';
+import { type DatasetRecord, type DatasetShape, type UploadOptions, uploadedDatasetShape } from '../../spec/index.js';
+import { DomainError, NotFoundError } from '../../shared/errors.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+
+export interface DatasetsDeps {
+  config: Config;
+  store: DatasetStore;
+  artifacts: ArtifactStore;
+}
+
+/** Dataset upload use cases; errors are domain errors the one error handler maps to HTTP. */
+export class DatasetsService {
+  constructor(private readonly d: DatasetsDeps) {}
+
+  private get tmpDir(): string {
+    return join(this.d.config.DATA_DIR, 'tmp', 'uploads');
+  }
+
+  /**
+   * Removes temp files of uploads that never finished (the process died mid-upload); a failed
+   * upload removes its own. Returns how many it removed.
+   */
+  async sweepTempFiles(olderThanMs = 60 * 60 * 1000, now = Date.now()): Promise<number> {
+    let removed = 0;
+    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(this.tmpDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Parses the body as it streams, stores the arrays, and only then makes the record visible. */
+  async upload(body: UploadBody, options: UploadOptions): Promise<DatasetRecord> {
+    const c = this.d.config;
+    const id = `ds_${randomUUID()}`;
+    const record = await ingestUpload(this.d.artifacts, this.tmpDir, id, body, options, {
+      maxBytes: c.MAX_UPLOAD_BYTES,
+      maxDecompressedBytes: c.MAX_UPLOAD_DECOMPRESSED_BYTES,
+      maxRows: c.MAX_DATASET_ROWS,
+      maxColumns: c.MAX_DATASET_COLUMNS,
+      maxClasses: c.MAX_DATASET_CLASSES,
+    });
+    try {
+      await this.d.store.create(record);
+    } catch (err) {
+      await this.d.artifacts.delete(datasetKeys(id).dir).catch(() => undefined);
+      throw err;
+    }
+    return record;
+  }
+
+  /** The shapes a job spec naming this dataset is checked against; undefined for an unknown id. */
+  async shape(id: string): Promise<DatasetShape | undefined> {
+    const record = await this.d.store.get(id);
+    return record ? uploadedDatasetShape(record) : undefined;
+  }
+
+  async get(id: string): Promise<DatasetRecord> {
+    const record = await this.d.store.get(id);
+    if (!record) throw new NotFoundError('dataset', id);
+    return record;
+  }
+
+  async list(query: { limit: number; cursor?: string }): Promise<DatasetPage> {
+    const offset = query.cursor === undefined ? 0 : Number(query.cursor);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+    return this.d.store.list(query.limit, offset);
+  }
+
+  /**
+   * Deletes the record first (no new job can name the dataset), then the arrays. Queued jobs
+   * that name it fail with `dataset_not_found` when they start.
+   */
+  async remove(id: string): Promise<void> {
+    if (!(await this.d.store.remove(id))) throw new NotFoundError('dataset', id);
+    await this.d.artifacts.delete(datasetKeys(id).dir);
+  }
+}
