@@ -45,7 +45,7 @@ describe('model summaries and presets (no training)', () => {
   it('names the limits a job would exceed, with the value', async () => {
     const s = (await summarize({ model: { ...cnnModel, inputShape: [64, 64, 1] } })).json<Summary>();
     const params = s.exceeds.find((e) => e.limit === 'MAX_PARAMS');
-    expect(params).toEqual({ limit: 'MAX_PARAMS', path: ['model'], value: s.totalParams, max: 200_000 });
+    expect(params).toEqual({ limit: 'MAX_PARAMS', path: ['model'], value: s.totalParams, max: 200_000, measure: 'parameters' });
     expect((await summarize({ model: cnnModel })).json<Summary>().exceeds).toEqual([]);
   });
 

@@ -27,12 +27,13 @@ export class InvalidSpecError extends DomainError {
 }
 
 export class LimitExceededError extends DomainError {
-  constructor(details: { limit: string; path: (string | number)[]; value: number; max: number }[]) {
+  constructor(details: { limit: string; path: (string | number)[]; value: number; max: number; measure?: string }[]) {
     const first = details[0]!;
+    const value = first.measure ? `needs ${first.value} ${first.measure}` : `is ${first.value}`;
     super(
       422,
       'limit_exceeded',
-      `${first.path.join('.')} is ${first.value}, over the limit ${first.limit}=${first.max}` +
+      `${first.path.join('.')} ${value}, over the limit ${first.limit}=${first.max}` +
         (details.length > 1 ? ` (and ${details.length - 1} more)` : ''),
       details,
     );

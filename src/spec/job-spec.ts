@@ -261,6 +261,8 @@ export interface LimitViolation {
   path: (string | number)[];
   value: number;
   max: number;
+  /** What `value` counts, when the path alone does not say (e.g. `parameters` for the model). */
+  measure?: string;
 }
 
 /** The batch size a spec trains with, given how many samples it trains on. */
@@ -274,8 +276,8 @@ export function effectiveBatchSize(batchSize: number | 'full', samples: number):
  */
 export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec }, summary: ModelSummary, samples: number | undefined, limits: Limits): LimitViolation[] {
   const out: LimitViolation[] = [];
-  const check = (limit: string, path: (string | number)[], value: number, max: number) => {
-    if (value > max) out.push({ limit, path, value, max });
+  const check = (limit: string, path: (string | number)[], value: number, max: number, measure?: string) => {
+    if (value > max) out.push({ limit, path, value, max, ...(measure ? { measure } : {}) });
   };
   const t = spec.training;
   check('MAX_EPOCHS', ['training', 'epochs'], t.epochs, limits.maxEpochs);
@@ -298,12 +300,12 @@ export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSp
   if (holdout?.samples !== undefined) {
     check('MAX_BUILTIN_SAMPLES', ['training', 'validationData', 'samples'], holdout.samples, limits.maxBuiltinSamples);
   }
-  check('MAX_PARAMS', ['model'], summary.totalParams, limits.maxParams);
-  check('MAX_FLOPS_PER_SAMPLE', ['model'], summary.flopsPerSample, limits.maxFlopsPerSample);
+  check('MAX_PARAMS', ['model'], summary.totalParams, limits.maxParams, 'parameters');
+  check('MAX_FLOPS_PER_SAMPLE', ['model'], summary.flopsPerSample, limits.maxFlopsPerSample, 'FLOPs per sample');
   if (samples !== undefined) {
-    check('MAX_SAMPLE_EPOCHS', ['training', 'epochs'], samples * t.epochs, limits.maxSampleEpochs);
+    check('MAX_SAMPLE_EPOCHS', ['training', 'epochs'], samples * t.epochs, limits.maxSampleEpochs, `sample-epochs (${samples} samples)`);
     const memory = estimateTrainingMemory(summary, effectiveBatchSize(t.batchSize, samples), spec.optimizer);
-    check('MAX_TRAINING_MEMORY_MB', ['training', 'batchSize'], Math.ceil(memory.totalBytes / 2 ** 20), limits.maxTrainingMemoryMb);
+    check('MAX_TRAINING_MEMORY_MB', ['training', 'batchSize'], Math.ceil(memory.totalBytes / 2 ** 20), limits.maxTrainingMemoryMb, 'MB of training memory (estimated)');
   }
   return out;
 }

@@ -59,7 +59,7 @@ const summarySchema = z
       totalBytes: z.number(),
     }),
     exceeds: z
-      .array(z.object({ limit: z.string(), path: z.array(z.union([z.string(), z.number()])), value: z.number(), max: z.number() }))
+      .array(z.object({ limit: z.string(), path: z.array(z.union([z.string(), z.number()])), value: z.number(), max: z.number(), measure: z.string().optional() }))
       .describe('Server limits this job would exceed (POST /v1/jobs refuses it with 422); empty when it fits.'),
   })
   .meta({ id: 'ModelSummary' });
