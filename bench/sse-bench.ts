@@ -28,8 +28,8 @@ const JOB = {
   training: { epochs: 10, batchSize: 32, seed: 7 },
 };
 
-/** Each stream costs the API two sockets (client, its own Redis connection) and Redis one. */
-const FDS_PER_STREAM_API = 2;
+/** Each stream costs the API one socket (the client's); every stream shares the API's one event-hub connection to Redis. */
+const FDS_PER_STREAM_API = 1;
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const until = performance.now() + timeoutMs;
@@ -108,7 +108,7 @@ export async function runSseBench(log: (s: string) => void = console.log) {
   const passes = [];
   const skipped: { clients: number; reason: string }[] = [];
   for (const n of COUNTS) {
-    // The API process needs two descriptors per stream plus its own; leave headroom.
+    // The API process needs a descriptor per stream plus its own; leave headroom.
     if (n * FDS_PER_STREAM_API + 500 > fdLimit) {
       const reason = `ulimit -n is ${fdLimit}; ${n} streams need about ${n * FDS_PER_STREAM_API + 500} descriptors in the API process`;
       log(`  ${n} streams: skipped, ${reason}`);

@@ -221,6 +221,38 @@ export class JobStore {
     if (!reply) return [];
     return reply[0]![1].map(([entryId, kv]) => parseEntry(entryId, kv));
   }
+
+  /**
+   * One blocking read over several streams: the events of each job after its cursor, plus the
+   * entries of `wake` after its cursor (keys are job ids, and `wake` under its own key name).
+   */
+  async readEventsOfJobs(
+    cursors: Map<string, string>,
+    wake: { key: string; after: string },
+    options: { count?: number; blockMs: number; connection: Redis },
+  ): Promise<{ events: Map<string, JobEvent[]>; wakeId?: string }> {
+    const ids = [...cursors.keys()];
+    const keys = [...ids.map((id) => this.keys.events(id)), wake.key];
+    const after = [...ids.map((id) => cursors.get(id)!), wake.after];
+    const reply = (await options.connection.call('XREAD', 'COUNT', options.count ?? 500, 'BLOCK', options.blockMs, 'STREAMS', ...keys, ...after)) as
+      | [string, [string, string[]][]][]
+      | null;
+    const events = new Map<string, JobEvent[]>();
+    let wakeId: string | undefined;
+    const idOf = new Map(ids.map((id) => [this.keys.events(id), id]));
+    for (const [key, entries] of reply ?? []) {
+      if (key === wake.key) wakeId = entries.at(-1)?.[0];
+      else events.set(idOf.get(key)!, entries.map(([entryId, kv]) => parseEntry(entryId, kv)));
+    }
+    return { events, ...(wakeId ? { wakeId } : {}) };
+  }
+}
+
+/** Stream ids are `<ms>-<seq>`: true when `a` comes after `b`. */
+export function eventIdAfter(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint?];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint?];
+  return am !== bm ? am > bm : (as ?? 0n) > (bs ?? 0n);
 }
 
 function parseEntry(entryId: string, kv: string[]): JobEvent {

@@ -1,6 +1,7 @@
 /** Every Redis key Descent writes, under one prefix so deployments and tests can share a Redis. */
 export function redisKeys(prefix: string) {
   return {
+    prefix,
     job: (id: string) => `${prefix}:job:${id}`,
     history: (id: string) => `${prefix}:job:${id}:history`,
     events: (id: string) => `${prefix}:job:${id}:events`,
@@ -8,6 +9,8 @@ export function redisKeys(prefix: string) {
     workers: `${prefix}:workers`,
     worker: (id: string) => `${prefix}:worker:${id}`,
     control: `${prefix}:control`,
+    /** A stream an API process's event hub watches beside the job streams, so adding a job wakes its read. */
+    hubWake: (hubId: string) => `${prefix}:event-hub:${hubId}:wake`,
     idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
     /** An uploaded dataset's record (JSON); it exists only once the dataset's artifacts are whole. */
     dataset: (id: string) => `${prefix}:dataset:${id}`,

@@ -9,6 +9,7 @@ import { createPredictEvents, createPredictQueue, createTrainingQueue } from '..
 import { createBlockingRedis, createRedis } from '../../queue/redis.js';
 import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
+import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
 import { JobsService } from '../services/jobs-service.js';
 
@@ -50,7 +51,8 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
   app.decorate('datasets', datasetsService);
-  app.decorate('events', new EventsService(store, redis, config.SSE_HEARTBEAT_MS));
+  const hub = new EventHub(store, redis, keys);
+  app.decorate('events', new EventsService(store, hub, config.SSE_HEARTBEAT_MS));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));
@@ -58,7 +60,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 
   app.addHook('onClose', async () => {
-    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictEvents.close()]);
+    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictEvents.close(), hub.close()]);
     for (const r of results) if (r.status === 'rejected') app.log.warn({ err: r.reason }, 'close failed');
     redis.disconnect();
     bull.disconnect();

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { JobEvent, JobStore } from '../../queue/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
+import type { EventHub } from './event-hub.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
@@ -11,17 +11,25 @@ export interface EventSink {
 
 const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
 
+const isTerminalEvent = (e: JobEvent) => (TERMINAL_STATUSES as readonly string[]).includes(e.type);
+
 /**
  * Replays and follows a job's event stream for one SSE client. Reading from the Redis Stream
  * (not pub/sub) is what makes Last-Event-ID resume exact, from any API process, even after the
- * job ended.
+ * job ended. The backlog is read with plain reads; live events come from the process-wide
+ * EventHub, so clients do not hold a Redis connection each.
  */
 export class EventsService {
   constructor(
     private readonly store: JobStore,
-    private readonly redis: Redis,
+    private readonly hub: EventHub,
     private readonly heartbeatMs: number,
   ) {}
+
+  /** Streams following live events in this process, and the name of the one connection they share. */
+  get live(): { streams: number; connectionName: string } {
+    return { streams: this.hub.size.listeners, connectionName: this.hub.connectionName };
+  }
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
     if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
@@ -33,39 +41,46 @@ export class EventsService {
 
   /** Sends every event after `after` until the terminal one, or until the client goes away. */
   async follow(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
-    // A blocking XREAD holds its connection, so each follower has its own.
-    const conn = this.redis.duplicate({ maxRetriesPerRequest: null, lazyConnect: true });
-    conn.on('error', () => {});
-    const stop = () => conn.disconnect();
-    signal.addEventListener('abort', stop, { once: true });
     let last = after;
-    try {
-      await conn.connect();
-      while (!sink.closed) {
-        // Status first, then read: if the job was already over and nothing follows `last`,
-        // the terminal event is behind us and the stream is done.
-        const status = await this.store.getStatus(id);
-        let events = await this.store.readEvents(id, last);
-        if (events.length === 0) {
-          if (!status || isTerminal(status)) return;
-          events = await this.store.readEvents(id, last, { blockMs: this.heartbeatMs, connection: conn });
-          if (sink.closed) return;
-          if (events.length === 0) {
-            sink.comment('keepalive');
-            continue;
-          }
-        }
-        for (const e of events) {
-          sink.event(e);
-          last = e.id;
-          if ((TERMINAL_STATUSES as readonly string[]).includes(e.type)) return;
-        }
+    for (;;) {
+      // Status first, then read: if the job was already over and nothing follows `last`, the
+      // terminal event is behind us and the stream is done.
+      const status = await this.store.getStatus(id);
+      const events = await this.store.readEvents(id, last);
+      if (events.length === 0) {
+        if (!status || isTerminal(status)) return;
+        break;
       }
-    } catch (err) {
-      if (!signal.aborted) throw err;
-    } finally {
-      signal.removeEventListener('abort', stop);
-      conn.disconnect();
+      for (const e of events) {
+        sink.event(e);
+        last = e.id;
+        if (isTerminalEvent(e)) return;
+      }
+      if (sink.closed) return;
     }
+    if (signal.aborted) return;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (err?: unknown) => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+        if (err && !signal.aborted) reject(err);
+        else resolve();
+      };
+      const onAbort = () => finish();
+      const heartbeat = setInterval(() => {
+        sink.comment('keepalive');
+        // A job deleted while followed never sends its terminal event: end its streams.
+        this.store.getStatus(id).then((s) => s === undefined && finish(), finish);
+      }, this.heartbeatMs);
+      const unsubscribe = this.hub.subscribe(id, last, (events) => {
+        for (const e of events) {
+          if (sink.closed) return finish();
+          sink.event(e);
+          if (isTerminalEvent(e)) return finish();
+        }
+      });
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 }
