@@ -117,4 +117,13 @@ const yieldOnce = () => new Promise((resolve) => setImmediate(resolve));
   results['one op a.mul(0.9 as JS number) + dispose, µs'] = 1000 * (await perCall(() => a.mul(0.9).dispose(), 5000));
   results['await t.data() of a scalar, µs'] = 1000 * (await perCall(() => s.data(), 2000));
 }
+{
+  // Element-wise and matmul costs at MNIST-MLP sizes, to compare with TensorFlow's own eager
+  // mode (bench/keras-eager.py prints the same two for Python).
+  const w = tf.randomNormal([784, 256]);
+  const v = tf.randomNormal([784, 256]);
+  const x = tf.randomNormal([128, 784]);
+  results['add of two 784x256 tensors, µs'] = 1000 * (await perCall(() => tf.add(w, v).dispose(), 500));
+  results['matmul 128x784 by 784x256, µs'] = 1000 * (await perCall(() => tf.matMul(x, w).dispose(), 500));
+}
 process.send!({ backend: info.backend, results }, () => process.exit(0));
