@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingState } from '../src/training/checkpoint.js';
-import { BUILTIN_DATASET_NAMES, type DatasetSpec, describeDataset, jobSpecSchema } from '../src/spec/index.js';
-import { loadDataset } from '../src/training/datasets.js';
+import { BUILTIN_DATASET_NAMES, type DatasetSpec, describeDataset, jobSpecSchema, prepareSpec } from '../src/spec/index.js';
+import { loadDataset, loadHoldout } from '../src/training/datasets.js';
 import { applyScaling, prepareData } from '../src/training/preprocessing.js';
 import { train } from '../src/training/train.js';
 import { initTestBackend, resolveSpec, xorSpec } from './helpers.js';
@@ -115,6 +115,53 @@ describe('built-in datasets', () => {
   });
 });
 
+describe('holdouts', () => {
+  /** Mean of the features of the samples of class k (index labels). */
+  const centroid = (d: ReturnType<typeof loadDataset>, k: number) => {
+    const f = d.inputShape[0]!;
+    const sum = new Array<number>(f).fill(0);
+    let n = 0;
+    for (let i = 0; i < d.samples; i++) {
+      if (d.y[i] !== k) continue;
+      n++;
+      for (let j = 0; j < f; j++) sum[j]! += d.x[i * f + j]!;
+    }
+    return sum.map((v) => v / n);
+  };
+
+  it('a blobs holdout draws new samples around the training centres', () => {
+    const spec: DatasetSpec = { builtin: 'blobs', samples: 300, classes: 3, labels: 'index' };
+    const training = loadDataset(spec, 7);
+    const holdout = loadHoldout({ ...spec, samples: 90 }, spec, 7);
+    for (let k = 0; k < 3; k++) {
+      const [a, b] = [centroid(training, k), centroid(holdout, k)];
+      // Noise 1 around each centre: 30 holdout samples put the mean within ~0.2 of it; centres lie in [-10, 10].
+      a.forEach((v, j) => expect(Math.abs(v - b[j]!)).toBeLessThan(0.75));
+    }
+    expect(Array.from(holdout.x.subarray(0, 4))).not.toEqual(Array.from(training.x.subarray(0, 4)));
+  });
+
+  it('an airline-like holdout is the windows that follow the training ones', () => {
+    const spec: DatasetSpec = { builtin: 'airline-like', samples: 100, noise: 0 };
+    const longer = loadDataset({ ...spec, samples: 130 }, 3);
+    const holdout = loadHoldout({ ...spec, samples: 30 }, spec, 3);
+    const width = 12;
+    const tail = Array.from(longer.x.subarray(100 * width));
+    Array.from(holdout.x).forEach((v, i) => expect(v).toBeCloseTo(tail[i]!, 5));
+  });
+
+  it('a holdout overlapping the training part of a real dataset is refused', () => {
+    const spec = (validationData: object) =>
+      jobSpecSchema.parse({
+        dataset: { builtin: 'iris', samples: 120 },
+        model: { inputShape: [4], layers: [{ type: 'dense', units: 3, activation: 'softmax' }] },
+        training: { validationData },
+      });
+    expect(prepareSpec(spec({ builtin: 'iris', samples: 30 })).issues.map((i) => i.path)).toContainEqual(['training', 'validationData', 'offset']);
+    expect(prepareSpec(spec({ builtin: 'iris', offset: 120, samples: 30 })).issues).toEqual([]);
+  });
+});
+
 describe('preprocessing', () => {
   beforeAll(async () => {
     await initTestBackend();
@@ -186,8 +233,7 @@ describe('preprocessing', () => {
 
   it('reports val_* metrics for an explicit holdout, and trains the same as without one', async () => {
     const holdout = { builtin: 'iris', offset: 120, samples: 30 };
-    const spec = irisJob({ validationData: holdout, seed: 3 }, { inputs: 'standardize' });
-    spec.dataset = { builtin: 'iris', samples: 120 };
+    const spec = irisJob({ validationData: holdout, seed: 3 }, { inputs: 'standardize' }, { dataset: { builtin: 'iris', samples: 120 } });
     const withHoldout = await train(spec);
     withHoldout.model.dispose();
     expect(Object.keys(withHoldout.history[0]!)).toEqual(expect.arrayContaining(['val_loss', 'val_accuracy']));

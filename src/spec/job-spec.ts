@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { datasetSchema, describeDataset, type DatasetShape } from './datasets.js';
+import { BUILTIN_DATASETS, datasetSchema, describeDataset, resolveBuiltinOptions, type DatasetShape } from './datasets.js';
 import { type Activation, layerWidth } from './layers.js';
 import { type ModelSpec, expandModel, modelSchema } from './model.js';
 import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
@@ -155,6 +155,7 @@ export function prepareSpec<S extends DraftJobSpec>(
         `the training data's ${shapeText(raw.inputShape)} -> ${shapeText(raw.targetShape)}`,
     });
   }
+  issues.push(...holdoutOverlap(spec));
   const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
   const expanded = expandModel(spec.model, {
     inputShape: shape?.inputShape,
@@ -168,6 +169,20 @@ export function prepareSpec<S extends DraftJobSpec>(
   issues.push(...modelIssues);
   if (shape) issues.push(...dataIssues(prepared, shape, summary));
   return issues.length > 0 ? { issues } : { prepared, summary, issues };
+}
+
+/** A holdout from the same real dataset must not share samples with the training part. */
+function holdoutOverlap(spec: DraftJobSpec): SpecIssue[] {
+  const [train, held] = [spec.dataset, spec.training.validationData];
+  if (!train?.builtin || held?.builtin !== train.builtin || BUILTIN_DATASETS[train.builtin].kind !== 'real') return [];
+  const [a, b] = [resolveBuiltinOptions(train), resolveBuiltinOptions(held)];
+  if (a.offset + a.samples <= b.offset || b.offset + b.samples <= a.offset) return [];
+  return [
+    {
+      path: ['training', 'validationData', 'offset'],
+      message: `the holdout (samples ${b.offset}..${b.offset + b.samples - 1}) overlaps the training samples (${a.offset}..${a.offset + a.samples - 1}); give an offset of at least ${a.offset + a.samples}`,
+    },
+  ];
 }
 
 function monitorIssues(spec: DraftJobSpec): SpecIssue[] {

@@ -22,11 +22,32 @@ export interface Dataset {
 
 export class DatasetError extends Error {}
 
-/** Generates (built-in) or flattens (inline) a dataset. `jobSeed` seeds generators without their own seed. */
+/**
+ * Generates (built-in) or flattens (inline) a dataset. `jobSeed` seeds generators without their
+ * own seed.
+ */
 export function loadDataset(spec: DatasetSpec, jobSeed: number): Dataset {
   if (spec.inline) return fromInline(spec.inline.x, spec.inline.y);
   if (spec.builtin) return generateBuiltin(spec, jobSeed);
-  throw new DatasetError('uploaded datasets are not supported by this engine yet');
+  throw new DatasetError('uploaded datasets are loaded from the artifact store, not generated');
+}
+
+/**
+ * A holdout (training.validationData). A synthetic built-in holdout of the training set's own
+ * dataset, without a seed of its own, is a fresh draw from the same distribution: the same
+ * structure (blob centres) with new noise, and for `airline-like` the windows that follow the
+ * training ones. Anything else loads as it is, seeded apart from the training data.
+ */
+export function loadHoldout(spec: DatasetSpec, training: DatasetSpec, jobSeed: number): Dataset {
+  if (!spec.builtin || spec.builtin !== training.builtin || spec.seed !== undefined || isReal(spec.builtin)) {
+    return loadDataset(spec, deriveSeed(jobSeed, 2));
+  }
+  const structureSeed = training.seed ?? deriveSeed(jobSeed, 1);
+  return generateBuiltin(spec, jobSeed, {
+    structure: createRng(structureSeed),
+    noiseSeed: deriveSeed(structureSeed, 2),
+    start: resolveBuiltinOptions(training).samples,
+  });
 }
 
 function fromInline(x: unknown[], y: unknown[]): Dataset {
@@ -42,8 +63,18 @@ function fromInline(x: unknown[], y: unknown[]): Dataset {
   };
 }
 
-/** A generator returns the i-th sample (features and class or target) of n. */
-type Generator = (n: number, o: ReturnType<typeof resolveBuiltinOptions>, rng: () => number) => (i: number) => [number[], number];
+/**
+ * A generator returns the i-th sample (features and class or target) of n. `structure` draws
+ * what defines the distribution (blob centres); for a training set it is `rng` itself. `start`
+ * shifts a time series (a holdout continues after the training windows).
+ */
+type Generator = (
+  n: number,
+  o: ReturnType<typeof resolveBuiltinOptions>,
+  rng: () => number,
+  structure: () => number,
+  start: number,
+) => (i: number) => [number[], number];
 
 const XOR_CORNERS = [
   [0, 0, 0],
@@ -54,6 +85,7 @@ const XOR_CORNERS = [
 
 /** Real datasets: their features and class, already in their fixed order. */
 type RealName = 'mnist' | 'iris';
+const isReal = (name: NonNullable<DatasetSpec['builtin']>): name is RealName => name === 'mnist' || name === 'iris';
 type SyntheticName = Exclude<NonNullable<DatasetSpec['builtin']>, RealName>;
 
 const SINE_PERIOD = 20;
@@ -81,8 +113,8 @@ const GENERATORS: Record<SyntheticName, Generator> = {
     const [px, py] = k === 0 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)];
     return [[px + o.noise * gaussian(rng), py + o.noise * gaussian(rng)], k];
   },
-  blobs: (_n, o, rng) => {
-    const centers = Array.from({ length: o.classes }, () => Array.from({ length: o.features }, () => -10 + 20 * rng()));
+  blobs: (_n, o, rng, structure) => {
+    const centers = Array.from({ length: o.classes }, () => Array.from({ length: o.features }, () => -10 + 20 * structure()));
     return (i) => {
       const k = i % o.classes;
       return [centers[k]!.map((m) => m + o.noise * gaussian(rng)), k];
@@ -102,8 +134,9 @@ const GENERATORS: Record<SyntheticName, Generator> = {
     const window = Array.from({ length: o.timesteps }, (_, k) => value(k));
     return [window, value(o.timesteps)];
   },
-  'airline-like': (n, o, rng) => {
-    const series = Array.from({ length: n + o.timesteps }, (_, t) => {
+  'airline-like': (n, o, rng, _structure, start) => {
+    const series = Array.from({ length: n + o.timesteps }, (_, i) => {
+      const t = start + i;
       const season = 1 + 0.2 * Math.sin((2 * Math.PI * t) / 12) + 0.05 * Math.sin((4 * Math.PI * t) / 12);
       return (1 + t / 120) * season + o.noise * gaussian(rng);
     });
@@ -124,17 +157,17 @@ function irisRows(): { x: Float32Array; classes: Int32Array } {
   return { x, classes };
 }
 
-function generateBuiltin(spec: DatasetSpec, jobSeed: number): Dataset {
+function generateBuiltin(spec: DatasetSpec, jobSeed: number, holdout?: { structure: () => number; noiseSeed: number; start: number }): Dataset {
   const name = spec.builtin!;
   const o = resolveBuiltinOptions(spec);
-  if (name === 'mnist' || name === 'iris') {
+  if (isReal(name)) {
     const all = name === 'mnist' ? mnistDigits() : irisRows();
     const width = all.x.length / all.classes.length;
     const x = all.x.slice(o.offset * width, (o.offset + o.samples) * width);
     return withLabels(spec, x, Array.from(all.classes.subarray(o.offset, o.offset + o.samples)));
   }
-  const rng = createRng(o.seed ?? deriveSeed(jobSeed, 1));
-  const sample = GENERATORS[name](o.samples, o, rng);
+  const rng = createRng(holdout?.noiseSeed ?? o.seed ?? deriveSeed(jobSeed, 1));
+  const sample = GENERATORS[name](o.samples, o, rng, holdout?.structure ?? rng, holdout?.start ?? 0);
   const x: number[][] = [];
   const c: number[] = [];
   for (let i = 0; i < o.samples; i++) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
-import { type Dataset, loadDataset } from './datasets.js';
+import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
 import { prepareData } from './preprocessing.js';
 import { createOptimizer } from './optimizers.js';
@@ -54,8 +54,7 @@ export { InvalidModelError };
 export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): Promise<TrainResult> {
   const seed = spec.training.seed;
   const data = options.data ?? loadDataset(spec.dataset, seed);
-  // A built-in holdout draws from its own seed: with the job's, it would repeat the training data.
-  const holdout = options.validationData ?? (spec.training.validationData && loadDataset(spec.training.validationData, deriveSeed(seed, 2)));
+  const holdout = options.validationData ?? (spec.training.validationData && loadHoldout(spec.training.validationData, spec.dataset, seed));
   const prepared = prepareData(spec, data, holdout);
   let model: tf.LayersModel;
   try {
