@@ -179,6 +179,7 @@ describe('model graph and shape problems name the layer', () => {
     ['a conv2d on vectors', { inputShape: [10], layers: [{ type: 'conv2d', filters: 2, kernelSize: 3 }] }, ['model', 'layers', 0], /images/],
     ['a kernel larger than the image', { inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 5 }] }, ['model', 'layers', 0], /larger than the input/],
     ['an lstm on vectors', { inputShape: [10], layers: [{ type: 'lstm', units: 2 }] }, ['model', 'layers', 0], /sequences/],
+    ['a flatten of vectors', { inputShape: [4], layers: [{ type: 'flatten' }, { type: 'dense', units: 1 }] }, ['model', 'layers', 0], /already flat/],
     ['a reshape that loses values', { inputShape: [10], layers: [{ type: 'reshape', targetShape: [3, 3] }] }, ['model', 'layers', 0], /cannot become/],
     [
       'adding different shapes',

@@ -49,6 +49,14 @@ describe('model summaries and presets (no training)', () => {
     expect((await summarize({ model: cnnModel })).json<Summary>().exceeds).toEqual([]);
   });
 
+  it('summarizes a model too large to train (counts beyond 2^53 included) and names the limit', async () => {
+    const res = await summarize({ model: { inputShape: [100_000_000], layers: [{ type: 'dense', units: 100_000_000 }] } });
+    expect(res.statusCode).toBe(200);
+    const s = res.json<Summary>();
+    expect(s.totalParams).toBe(1e16 + 1e8);
+    expect(s.exceeds.map((e) => e.limit)).toContain('MAX_PARAMS');
+  });
+
   it('takes the output of a preset from the dataset and the loss', async () => {
     const res = await summarize({ dataset: { builtin: 'moons' }, model: { preset: 'mlp' } });
     expect(res.statusCode).toBe(200);
@@ -79,7 +87,9 @@ describe('model summaries and presets (no training)', () => {
     expect(again.statusCode).toBe(200);
     expect(again.json<Summary>().outputShape).toEqual([3]);
     expect((await stack.app.inject({ method: 'GET', url: '/v1/models/presets/nope?inputShape=2&outputUnits=1' })).statusCode).toBe(404);
-    expect((await stack.app.inject({ method: 'GET', url: '/v1/models/presets/mlp?inputShape=a&outputUnits=1' })).statusCode).toBe(400);
+    for (const query of ['mlp?inputShape=a&outputUnits=1', 'mlp?inputShape=0&outputUnits=2', 'cnn-small?inputShape=2,2,1&outputUnits=2']) {
+      expect([query, (await stack.app.inject({ method: 'GET', url: `/v1/models/presets/${query}` })).statusCode]).toEqual([query, 400]);
+    }
   });
 });
 

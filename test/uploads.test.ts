@@ -229,6 +229,7 @@ describe('uploads refused cleanly', () => {
     ['a ragged row', () => upload(stack, 'a,b,label\n1,2,x\n3,4,y\n5,x\n'), 400, 'malformed_dataset', { row: 3, line: 4 }],
     ['a row too long', () => upload(stack, 'a,b,label\n1,2,x\n3,4,y,9\n'), 400, 'malformed_dataset', { row: 2, line: 3 }],
     ['a non-numeric feature', () => upload(stack, 'a,b,label\n1,2,x\n3,four,y\n'), 400, 'malformed_dataset', { row: 2, line: 3, column: 'b' }],
+    ['a feature too large for float32', () => upload(stack, 'a,b,label\n1,2,x\n1e39,3,y\n'), 400, 'malformed_dataset', { row: 2, line: 3, column: 'a' }],
     ['an empty feature cell', () => upload(stack, 'a,b,label\n1,,x\n'), 400, 'malformed_dataset', { row: 1, line: 2, column: 'b' }],
     ['NaN as a feature', () => upload(stack, 'a,b,label\n1,NaN,x\n'), 400, 'malformed_dataset', { row: 1, column: 'b' }],
     ['an empty label', () => upload(stack, 'a,b,label\n1,2,x\n1,2,\n'), 400, 'malformed_dataset', { row: 2, column: 'label' }],

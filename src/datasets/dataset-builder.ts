@@ -15,12 +15,10 @@ export type BuiltDataset = Pick<
 > & { y: Float32Array };
 
 /** A number cell, or NaN: empty cells and text that is not a finite number are not numbers. */
+/** The cell as a number that float32 holds finitely (1e39 would become Infinity), else NaN. */
 function toNumber(cell: Cell): number {
-  if (typeof cell === 'number') return Number.isFinite(cell) ? cell : NaN;
-  const t = cell.trim();
-  if (t === '') return NaN;
-  const v = Number(t);
-  return Number.isFinite(v) ? v : NaN;
+  const v = typeof cell === 'number' ? cell : cell.trim() === '' ? NaN : Number(cell.trim());
+  return Number.isFinite(Math.fround(v)) ? v : NaN;
 }
 
 const CHUNK = 1 << 16;

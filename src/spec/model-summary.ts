@@ -131,6 +131,8 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
     case 'gru':
       return innerLayer(layer, input);
     case 'flatten':
+      // tfjs' Flatten needs at least two axes per sample (a vector is already flat).
+      if (input.length < 2) throw new ShapeError(`flatten needs samples with two or more axes; [${input.join(', ')}] is already flat, leave it out`);
       return passThrough([prod(input)]);
     case 'reshape': {
       const unknown = layer.targetShape.filter((d) => d === -1).length;

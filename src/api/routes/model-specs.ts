@@ -13,6 +13,7 @@ import {
   jobSpecSchema,
   layerSchema,
   shapeSchema,
+  summarizeModel,
 } from '../../spec/index.js';
 import { errorResponseSchema } from '../schemas.js';
 
@@ -29,8 +30,8 @@ const layerSummarySchema = z.object({
   type: z.string(),
   inputs: z.array(z.string()),
   outputShape: shapeOut.describe('Without the batch axis.'),
-  params: z.number().int(),
-  trainableParams: z.number().int(),
+  params: z.number(),
+  trainableParams: z.number(),
   flops: z.number().describe('Forward pass, per sample (a multiply-add counts 2).'),
 });
 
@@ -44,9 +45,9 @@ const summarySchema = z
     inputs: z.array(z.object({ name: z.string(), shape: shapeOut })),
     layers: z.array(layerSummarySchema),
     outputShape: shapeOut,
-    totalParams: z.number().int(),
-    trainableParams: z.number().int(),
-    nonTrainableParams: z.number().int().describe('e.g. batch normalization moving statistics.'),
+    totalParams: z.number(),
+    trainableParams: z.number(),
+    nonTrainableParams: z.number().describe('e.g. batch normalization moving statistics.'),
     flopsPerSample: z.number().describe('Forward pass; a training step costs about 3x this per sample.'),
     samples: z.number().int().nullable().describe("The dataset's size, when the spec names one whose size is known."),
     trainingFlops: z.number().nullable().describe('Whole job, forward and backward (about 3x the forward FLOPs per sample x samples x epochs), when samples are known.'),
@@ -69,7 +70,7 @@ const presetSchema = z.object({ name: z.enum(PRESET_NAMES), description: z.strin
 const presetQuerySchema = z.object({
   inputShape: z
     .string()
-    .regex(/^\d+(,\d+){0,3}$/, 'comma-separated positive integers, e.g. 28,28,1')
+    .regex(/^[1-9]\d{0,5}(,[1-9]\d{0,5}){0,3}$/, 'comma-separated positive integers, e.g. 28,28,1')
     .describe('Input shape, comma-separated (e.g. 28,28,1).'),
   outputUnits: z.coerce.number().int().min(1).describe('Units of the output layer.'),
   outputActivation: activationSchema.default('linear'),
@@ -138,6 +139,9 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
       const inputShape = shapeSchema.parse(q.inputShape.split(',').map(Number));
       const { model, issues } = expandModel({ preset, inputShape }, { outputUnits: q.outputUnits, outputActivation: q.outputActivation });
       if (!model) throw new InvalidSpecError(issues);
+      // A preset that expands but cannot take this shape (e.g. pooling a 2x2 image) is refused here, not at submit.
+      const shapes = summarizeModel(model);
+      if (shapes.issues.length > 0) throw new InvalidSpecError(shapes.issues);
       return { name: preset, description: PRESETS[preset].description, model };
     },
   );
