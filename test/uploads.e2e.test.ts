@@ -48,6 +48,23 @@ describe('training on an uploaded dataset (real worker and training process)', (
   });
   afterAll(async () => stack.close());
 
+  it('an uploaded holdout gives val_* metrics; one with other class names is refused', async () => {
+    const up = async (csv: string) => (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json<DatasetRecord>().id;
+    const csv = clustersCsv(180).split('\n');
+    const [trainId, heldId] = [await up(`${csv.slice(0, 151).join('\n')}\n`), await up(`${[csv[0], ...csv.slice(151)].join('\n')}`)];
+    const spec = classifier(trainId);
+    const id = await submit(stack.app, { ...spec, training: { ...spec.training, epochs: 5, validationData: { id: heldId } } });
+    const events = await eventsUntilEnd(stack.app, id);
+    expect(events.at(-1)!.event).toBe('completed');
+    expect(events.find((e) => e.event === 'epoch')!.data).toHaveProperty('val_accuracy');
+
+    // Two of the three classes: class numbers 0 and 1 would mean other regions than in training.
+    const twoClasses = await up(`${[csv[0], ...csv.slice(1).filter((l) => !l.endsWith('south'))].join('\n')}`);
+    const refused = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: { ...spec, training: { ...spec.training, validationData: { id: twoClasses } } } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ error: { details: { path: unknown[] }[] } }>().error.details.map((d) => d.path)).toContainEqual(['training', 'validationData', 'id']);
+  });
+
   it('uploads gzip CSV over HTTP, trains on {id} until the loss falls, and predicts', async () => {
     const res = await fetch(`${baseUrl}/v1/datasets?name=clusters`, {
       method: 'POST',

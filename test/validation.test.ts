@@ -63,6 +63,18 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['classes without one-hot labels', { ...spec, preprocessing: { inputs: 'minmax', classes: 3 } }, ['preprocessing', 'classes']],
   ['index of index labels', { ...spec, preprocessing: { labels: 'index' } }, ['preprocessing', 'labels']],
   ['one-hot of real-valued targets', { ...spec, dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  ['one-hot of a regression dataset', { ...spec, dataset: { builtin: 'sine' }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  [
+    'a holdout with a class the training data lacks',
+    {
+      ...spec,
+      dataset: { inline: { x: [[0], [1]], y: [[0], [1]] } },
+      model: { inputShape: [1], layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+      preprocessing: { labels: 'onehot' },
+      training: { validationData: { inline: { x: [[2]], y: [[2]] } } },
+    },
+    ['training', 'validationData', 'inline', 'y'],
+  ],
   ['output units unlike the one-hot width', { ...spec, dataset: { builtin: 'iris', labels: 'index' }, model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['model', 'layers', 0, 'units']],
   ['early stopping on val_loss without validation data', { ...spec, preprocessing: { inputs: 'standardize' }, training: { epochs: 5, earlyStopping: { monitor: 'val_accuracy' } } }, ['training', 'earlyStopping', 'monitor']],
 ];

@@ -5,7 +5,7 @@ import { type ModelSpec, expandModel, modelSchema } from './model.js';
 import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { optimizerSchema } from './optimizers.js';
 import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
-import { preparedShape, preprocessingSchema } from './preprocessing.js';
+import { inlineClasses, preparedShape, preprocessingSchema } from './preprocessing.js';
 
 export const lossSchema = z
   .enum([
@@ -156,6 +156,16 @@ export function prepareSpec<S extends DraftJobSpec>(
     });
   }
   issues.push(...holdoutOverlap(spec));
+  const held = spec.training.validationData?.inline;
+  if (shape?.classes !== undefined && spec.preprocessing?.labels === 'onehot' && held) {
+    const heldClasses = inlineClasses(held.y);
+    if (heldClasses === undefined || heldClasses > shape.classes) {
+      issues.push({
+        path: ['training', 'validationData', 'inline', 'y'],
+        message: `labels \`onehot\` needs the holdout's targets to be class indices below ${shape.classes}, as the training data's are`,
+      });
+    }
+  }
   const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
   const expanded = expandModel(spec.model, {
     inputShape: shape?.inputShape,

@@ -54,13 +54,16 @@ export function preparedShape(dataset: DatasetSpec, p: Preprocessing | undefined
   const width = shape.targetShape.length === 1 ? shape.targetShape[0]! : undefined;
   if (p.labels === 'onehot') {
     if (width !== 1) return `labels \`onehot\` needs one class index per sample; the targets have shape [${shape.targetShape.join(', ')}]`;
+    if (shape.labels === 'regression' && dataset.builtin) return `labels \`onehot\` needs class labels; \`${dataset.builtin}\` is a regression dataset`;
     if (shape.labels === 'regression' && dataset.inline && inlineClasses(dataset.inline.y) === undefined) {
       return 'labels `onehot` needs non-negative integer class indices as targets';
     }
     const known = shape.classes ?? (dataset.inline ? inlineClasses(dataset.inline.y) : undefined);
     if (p.classes !== undefined && known !== undefined && p.classes < known) return `classes is ${p.classes} but the labels go up to ${known - 1}`;
     const classes = p.classes ?? known;
-    if (classes === undefined) return shape;
+    if (classes === undefined) {
+      return 'labels `onehot` needs `preprocessing.classes` here: the labels are numbers with no known number of classes';
+    }
     return { ...shape, targetShape: [classes], labels: 'onehot', classes };
   }
   if (width === undefined || width < 2) {

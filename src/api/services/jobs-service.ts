@@ -96,11 +96,22 @@ export class JobsService {
       ['dataset', spec.dataset?.id, ['dataset', 'id']],
       ['validationData', spec.training.validationData?.id, ['training', 'validationData', 'id']],
     ] as const;
+    const classNames: Partial<Record<(typeof uses)[number][0], string[]>> = {};
     for (const [slot, id, path] of uses) {
       if (id === undefined) continue;
       const record = await this.d.datasets.get(id);
-      if (record) known[slot] = uploadedDatasetShape(record);
-      else issues.push({ path: [...path], message: `no uploaded dataset has id ${JSON.stringify(id)}` });
+      if (record) {
+        known[slot] = uploadedDatasetShape(record);
+        if (record.classNames) classNames[slot] = record.classNames;
+      } else issues.push({ path: [...path], message: `no uploaded dataset has id ${JSON.stringify(id)}` });
+    }
+    // Each upload numbers its classes by its own sorted names: a holdout must name the same ones.
+    const [train, held] = [classNames.dataset, classNames.validationData];
+    if (train && held && train.join('\u0000') !== held.join('\u0000')) {
+      issues.push({
+        path: ['training', 'validationData', 'id'],
+        message: `the holdout's classes (${held.join(', ')}) differ from the training data's (${train.join(', ')}), so their class numbers would not match`,
+      });
     }
     return { known, issues };
   }
