@@ -64,6 +64,22 @@ describe('layers in training', () => {
     model.dispose();
   });
 
+  it('a bidirectional layer starts its two directions from different weights, the same on every build', async () => {
+    const spec = { inputShape: [5, 2], layers: layers({ type: 'bidirectional', layer: { type: 'lstm', units: 3 } }) };
+    const weights = async () => {
+      const model = buildModel(spec, 4);
+      const values = await Promise.all(model.layers[1]!.getWeights().map((w) => w.array()));
+      model.dispose();
+      return values;
+    };
+    const first = await weights();
+    // forward kernel, recurrent kernel, bias, then the backward ones.
+    expect(first).toHaveLength(6);
+    expect(first[3]).not.toEqual(first[0]);
+    expect(first[4]).not.toEqual(first[1]);
+    expect(await weights()).toEqual(first);
+  });
+
   it("a model with several inputs gets each sample's features split among them in order", async () => {
     const model = buildModel(
       {

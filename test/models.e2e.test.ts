@@ -150,6 +150,21 @@ describe('graph models and presets train through the service', () => {
     expect(record.history.at(-1)!.accuracy).toBeGreaterThan(0.8);
   });
 
+  it('predict with inputs the model cannot take (embedding ids out of range) is a 400', async () => {
+    const id = await submit(stack.app, {
+      dataset: { inline: { x: [[0, 1], [2, 3], [4, 0], [1, 2]], y: [[0], [1], [1], [0]] } },
+      model: { inputShape: [2], layers: [{ type: 'embedding', inputDim: 5, outputDim: 3 }, { type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      loss: 'binaryCrossentropy',
+      training: { epochs: 2, batchSize: 2, seed: 1 },
+    });
+    expect((await eventsUntilEnd(stack.app, id)).at(-1)!.event).toBe('completed');
+    const ok = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [[1, 4]] } });
+    expect(ok.statusCode).toBe(200);
+    const bad = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [[9, 1]] } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<ErrorBody>().error.code).toBe('invalid_inputs');
+  });
+
   it('a model with two inputs and a merge layer learns XOR and predicts from whole rows', async () => {
     const id = await submit(stack.app, {
       dataset: { builtin: 'xor' },

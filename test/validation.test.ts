@@ -63,6 +63,11 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['classes without one-hot labels', { ...spec, preprocessing: { inputs: 'minmax', classes: 3 } }, ['preprocessing', 'classes']],
   ['index of index labels', { ...spec, preprocessing: { labels: 'index' } }, ['preprocessing', 'labels']],
   ['one-hot of real-valued targets', { ...spec, dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  [
+    'scaled inputs into an embedding',
+    { ...spec, dataset: { inline: { x: [[1, 2], [3, 4]], y: [[0], [1]] } }, model: { inputShape: [2], layers: [{ type: 'embedding', inputDim: 5, outputDim: 2 }, { type: 'flatten' }, { type: 'dense', units: 1 }] }, preprocessing: { inputs: 'standardize' } },
+    ['preprocessing', 'inputs'],
+  ],
   ['one-hot of a regression dataset', { ...spec, dataset: { builtin: 'sine' }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
   [
     'a holdout with a class the training data lacks',

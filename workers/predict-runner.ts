@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { PredictJobData, PredictResult } from '../src/queue/queues.js';
+import { INVALID_INPUTS, type PredictJobData, type PredictResult } from '../src/queue/queues.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { loadModel } from '../src/training/model-io.js';
 import { modelInputs } from '../src/training/model.js';
@@ -38,10 +38,17 @@ export class PredictRunner {
 
   readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
     const model = await this.model(job.data.jobId);
-    const output = tf.tidy(() => {
-      const result = model.predict(modelInputs(model, inputTensor(model, job.data.inputs)));
-      return Array.isArray(result) ? result[0]! : result;
-    });
+    let output: tf.Tensor;
+    try {
+      output = tf.tidy(() => {
+        const result = model.predict(modelInputs(model, inputTensor(model, job.data.inputs)));
+        return Array.isArray(result) ? result[0]! : result;
+      });
+    } catch (err) {
+      // The inputs have the right shape (the API checked) but the model cannot take their values,
+      // e.g. embedding ids out of range: the caller's mistake, not worth a retry.
+      throw new UnrecoverableError(`${INVALID_INPUTS}: ${(err as Error).message}`);
+    }
     try {
       return { outputs: (await output.array()) as unknown[] };
     } finally {

@@ -13,6 +13,9 @@ export interface PredictJobData {
   inputs: unknown[];
 }
 
+/** The prefix of a predict job's failure when the model cannot run on the inputs it was given. */
+export const INVALID_INPUTS = 'invalid_inputs';
+
 export interface PredictResult {
   outputs: unknown[];
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_DATASETS, datasetSchema, describeDataset, resolveBuiltinOptions, type DatasetShape } from './datasets.js';
 import { type Activation, layerWidth } from './layers.js';
-import { type ModelSpec, expandModel, modelSchema } from './model.js';
+import { type ModelSpec, expandModel, modelSchema, resolveGraph } from './model.js';
 import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { optimizerSchema } from './optimizers.js';
 import { earlyStoppingSchema, lrScheduleSchema, warmupSchema } from './schedules.js';
@@ -175,10 +175,23 @@ export function prepareSpec<S extends DraftJobSpec>(
   issues.push(...expanded.issues);
   if (!expanded.model) return { issues };
   const prepared = { ...spec, model: expanded.model, loss };
+  if (spec.preprocessing && spec.preprocessing.inputs !== 'none') issues.push(...embeddingScaling(expanded.model));
   const { summary, issues: modelIssues } = summarizeModel(expanded.model);
   issues.push(...modelIssues);
   if (shape) issues.push(...dataIssues(prepared, shape, summary));
   return issues.length > 0 ? { issues } : { prepared, summary, issues };
+}
+
+/** An embedding reads its input as integer ids: scaling the inputs it reads would scramble them. */
+function embeddingScaling(model: ModelSpec): SpecIssue[] {
+  const { graph } = resolveGraph(model);
+  const inputs = new Set(graph?.inputs.map((i) => i.name));
+  return (graph?.nodes ?? [])
+    .filter((n) => n.spec.type === 'embedding' && n.inputs.some((name) => inputs.has(name)))
+    .map((n) => ({
+      path: ['preprocessing', 'inputs'],
+      message: `layer \`${n.name}\` embeds the model input as integer ids; scaling that input would scramble them (use inputs \`none\`)`,
+    }));
 }
 
 /** A holdout from the same real dataset must not share samples with the training part. */

@@ -255,6 +255,20 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
 
 type RNN = Parameters<typeof tf.layers.bidirectional>[0]['layer'];
 
+/**
+ * tfjs builds a Bidirectional layer's backward RNN from the forward one's config, seeded
+ * initializers included, so both directions would start equal; Keras starts them independent.
+ * The backward weights (kernel, recurrent kernel, bias) get initializers of their own seeds.
+ */
+function reseedBackward(layer: tf.layers.Layer, inner: Extract<InnerLayerSpec, { recurrentInitializer: unknown }>, seed: number): void {
+  const backward = (layer as unknown as { backwardLayer: tf.layers.Layer }).backwardLayer;
+  const names = [inner.kernelInitializer, inner.recurrentInitializer, inner.biasInitializer];
+  const current = backward.getWeights();
+  const fresh = current.map((w, k) => initializer(names[k]!, deriveSeed(seed, 10 + k)).apply(w.shape));
+  backward.setWeights(fresh);
+  tf.dispose(fresh);
+}
+
 /** The model a spec describes cannot be built (bad graph or shapes): retrying will not help. */
 export class InvalidModelError extends Error {}
 
@@ -275,8 +289,10 @@ export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
   for (const node of graph.nodes) {
     const sources = node.inputs.map((name) => tensors.get(name)!);
     let out: tf.SymbolicTensor | tf.SymbolicTensor[] = sources.length === 1 ? sources[0]! : sources;
-    for (const layer of [...buildLayers(node.spec, deriveSeed(seed, 100 + node.index), node.spec.name), ...activity(node.spec)]) {
+    const layerSeed = deriveSeed(seed, 100 + node.index);
+    for (const layer of [...buildLayers(node.spec, layerSeed, node.spec.name), ...activity(node.spec)]) {
       out = layer.apply(out) as tf.SymbolicTensor;
+      if (node.spec.type === 'bidirectional' && layer.getClassName() === 'Bidirectional') reseedBackward(layer, node.spec.layer, layerSeed);
     }
     tensors.set(node.name, out as tf.SymbolicTensor);
   }

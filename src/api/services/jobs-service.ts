@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { DatasetStore } from '../../queue/dataset-store.js';
 import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
 import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
-import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
+import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
 import {
   type JobRecord,
   type JobSpec,
@@ -237,6 +237,9 @@ export class JobsService {
     } catch (err) {
       const message = (err as Error).message;
       if (/timed out/i.test(message)) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
+      if (message.startsWith(`${INVALID_INPUTS}:`)) {
+        throw new DomainError(400, INVALID_INPUTS, `the model cannot run on these inputs: ${message.slice(INVALID_INPUTS.length + 1).trim()}`);
+      }
       throw new Error(`predict failed: ${message}`);
     }
   }
