@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PRESET_NAMES } from '../src/spec/index.js';
+import { type JobSpecInput, PRESET_NAMES } from '../src/spec/index.js';
 import { type Stack, eventsUntilEnd, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
 type Summary = {
+  flopsPerSample: number;
   model: { layers: { type: string; units?: number; activation?: string }[] };
   layers: { name: string; type: string; outputShape: number[]; params: number }[];
   outputShape: number[];
@@ -138,8 +139,19 @@ describe('graph models and presets train through the service', () => {
   });
   afterAll(async () => stack.close());
 
-  it('a preset job: the record shows the layers it expanded to, and it learns', async () => {
-    const id = await submit(stack.app, { dataset: { builtin: 'moons', samples: 200, seed: 1 }, model: { preset: 'mlp' }, metrics: ['accuracy'], optimizer: { name: 'adam', learningRate: 0.01 }, training: { epochs: 30, batchSize: 32, seed: 2 } });
+  it('a preset job: the record shows the layers it expanded to and what the model costs, and it learns', async () => {
+    const body = { dataset: { builtin: 'moons', samples: 200, seed: 1 }, model: { preset: 'mlp' }, metrics: ['accuracy'], optimizer: { name: 'adam', learningRate: 0.01 }, training: { epochs: 30, batchSize: 32, seed: 2 } };
+    const summary = (await stack.app.inject({ method: 'POST', url: '/v1/models/summary', payload: body })).json<Summary & { trainingFlops: number }>();
+    const id = await submit(stack.app, body as JobSpecInput);
+    const cost = (await stack.app.inject(`/v1/jobs/${id}`)).json<{ cost: Record<string, number> }>().cost;
+    expect(cost).toEqual({
+      totalParams: summary.totalParams,
+      trainableParams: summary.trainableParams,
+      flopsPerSample: summary.flopsPerSample,
+      trainingFlops: summary.trainingFlops,
+      trainingMemoryBytes: summary.memory.totalBytes,
+    });
+    expect(cost.trainingFlops).toBe(3 * summary.flopsPerSample * 200 * 30);
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('completed');
     const record = (await stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<{ spec: { model: { preset?: string; inputShape: number[]; layers: { type: string }[] } }; history: { loss: number; accuracy: number }[] }>();

@@ -6,6 +6,7 @@ import {
   type JobRecord,
   type JobSpec,
   type JobStatus,
+  type ModelCost,
 } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
 
@@ -81,7 +82,7 @@ export class JobStore {
     private readonly maxlen: number,
   ) {}
 
-  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date }): Promise<void> {
+  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost }): Promise<void> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
@@ -92,6 +93,7 @@ export class JobStore {
       epoch: '0',
       epochs: String(input.spec.training.epochs),
       attempts: '0',
+      ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
     };
     await this.redis
       .multi()
@@ -280,6 +282,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     name: h.name || null,
     status: h.status as JobStatus,
     spec: JSON.parse(h.spec!) as JobSpec,
+    cost: json<ModelCost>(h.cost),
     createdAt: h.createdAt!,
     startedAt: h.startedAt || null,
     finishedAt: h.finishedAt || null,

@@ -27,11 +27,24 @@ export const epochMetricsSchema = z
   .describe('Metrics at the end of one epoch (val_* for the validation split).');
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 
+export const modelCostSchema = z
+  .object({
+    totalParams: z.number(),
+    trainableParams: z.number(),
+    flopsPerSample: z.number().describe('Forward pass (a multiply-add counts 2).'),
+    trainingFlops: z.number().nullable().describe('The whole job, forward and backward (about 3x forward x samples x epochs), when the sample count is known.'),
+    trainingMemoryBytes: z.number().nullable().describe('Estimated memory of one training step (weights, gradients, optimizer state, a batch of activations), when the batch size is known.'),
+  })
+  .describe("The model's size and cost, as POST /v1/models/summary computes them.")
+  .meta({ id: 'ModelCost' });
+export type ModelCost = z.infer<typeof modelCostSchema>;
+
 export const jobRecordSchema = z.object({
   id: z.string(),
   name: z.string().nullable(),
   status: jobStatusSchema,
-  spec: jobSpecSchema.describe('The resolved spec: defaults, loss and seed filled in.'),
+  spec: jobSpecSchema.describe('The resolved spec: defaults, loss and seed filled in, presets expanded.'),
+  cost: modelCostSchema.nullable(),
   createdAt: z.string().describe('ISO 8601.'),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -268,6 +268,14 @@ function summarizeGraph(graph: ModelGraph): { summary?: ModelSummary; issues: Gr
 
 const DEFAULT_OPTIMIZER = optimizerSchema.parse({ name: 'adam' });
 
+/** A training step costs about a forward pass plus a backward pass of twice its cost. */
+export const TRAINING_FLOPS_FACTOR = 3;
+
+/** FLOPs of a whole job: forward and backward over every sample of every epoch. */
+export function trainingFlops(summary: ModelSummary, samples: number, epochs: number): number {
+  return TRAINING_FLOPS_FACTOR * summary.flopsPerSample * samples * epochs;
+}
+
 /** Memory one training step needs, float32 throughout (an estimate: the backend adds workspace). */
 export function estimateTrainingMemory(summary: ModelSummary, batchSize: number, optimizer: OptimizerSpec = DEFAULT_OPTIMIZER): MemoryEstimate {
   const parametersBytes = summary.totalParams * BYTES;

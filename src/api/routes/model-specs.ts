@@ -7,8 +7,6 @@ import {
   PRESET_NAMES,
   activationSchema,
   datasetSchema,
-  effectiveBatchSize,
-  estimateTrainingMemory,
   expandModel,
   jobSpecSchema,
   layerSchema,
@@ -16,9 +14,6 @@ import {
   summarizeModel,
 } from '../../spec/index.js';
 import { errorResponseSchema } from '../schemas.js';
-
-/** A training step costs about a forward pass plus a backward pass of twice its cost. */
-const TRAINING_FLOPS_FACTOR = 3;
 
 const summaryBodySchema = jobSpecSchema
   .extend({ dataset: datasetSchema.optional() })
@@ -51,14 +46,17 @@ const summarySchema = z
     flopsPerSample: z.number().describe('Forward pass; a training step costs about 3x this per sample.'),
     samples: z.number().int().nullable().describe("The dataset's size, when the spec names one whose size is known."),
     trainingFlops: z.number().nullable().describe('Whole job, forward and backward (about 3x the forward FLOPs per sample x samples x epochs), when samples are known.'),
-    memory: z.object({
-      batchSize: z.number().int(),
-      parametersBytes: z.number(),
-      gradientsBytes: z.number(),
-      optimizerStateBytes: z.number(),
-      activationsBytes: z.number().describe('Layer outputs of one batch, kept for the backward pass, and their gradients.'),
-      totalBytes: z.number(),
-    }),
+    memory: z
+      .object({
+        batchSize: z.number().int(),
+        parametersBytes: z.number(),
+        gradientsBytes: z.number(),
+        optimizerStateBytes: z.number(),
+        activationsBytes: z.number().describe('Layer outputs of one batch, kept for the backward pass, and their gradients.'),
+        totalBytes: z.number(),
+      })
+      .nullable()
+      .describe('Training memory at the batch size (null: batch size `full` of a dataset whose size is not known).'),
     exceeds: z
       .array(z.object({ limit: z.string(), path: z.array(z.union([z.string(), z.number()])), value: z.number(), max: z.number(), measure: z.string().optional() }))
       .describe('Server limits this job would exceed (POST /v1/jobs refuses it with 422); empty when it fits.'),
@@ -95,14 +93,13 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const spec = request.body;
-      const { prepared, summary, samples, exceeds } = await app.jobs.preflight(spec);
-      const batchSize = samples !== undefined ? effectiveBatchSize(spec.training.batchSize, samples) : spec.training.batchSize === 'full' ? 1 : spec.training.batchSize;
+      const { prepared, summary, samples, memory, cost, exceeds } = await app.jobs.preflight(spec);
       return {
         model: prepared.model,
         ...summary,
         samples: samples ?? null,
-        trainingFlops: samples !== undefined ? TRAINING_FLOPS_FACTOR * summary.flopsPerSample * samples * spec.training.epochs : null,
-        memory: estimateTrainingMemory(summary, batchSize, spec.optimizer),
+        trainingFlops: cost.trainingFlops,
+        memory,
         exceeds,
       };
     },

@@ -15,6 +15,10 @@ import {
   type DraftJobSpec,
   type KnownShapes,
   type Limits,
+  type ModelCost,
+  effectiveBatchSize,
+  estimateTrainingMemory,
+  trainingFlops,
   type SpecIssue,
   checkLimits,
   describeDataset,
@@ -125,12 +129,22 @@ export class JobsService {
     const { prepared, summary, issues } = prepareSpec(spec, known);
     if (!prepared || !summary || missing.length > 0) throw new InvalidSpecError([...missing, ...issues]);
     const samples = (known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
-    return { prepared, summary, samples, exceeds: checkLimits(prepared, summary, samples, limitsOf(this.d.config)) };
+    const t = spec.training;
+    const batchSize = samples !== undefined ? effectiveBatchSize(t.batchSize, samples) : t.batchSize === 'full' ? undefined : t.batchSize;
+    const memory = batchSize !== undefined ? estimateTrainingMemory(summary, batchSize, spec.optimizer) : null;
+    const cost: ModelCost = {
+      totalParams: summary.totalParams,
+      trainableParams: summary.trainableParams,
+      flopsPerSample: summary.flopsPerSample,
+      trainingFlops: samples !== undefined ? trainingFlops(summary, samples, t.epochs) : null,
+      trainingMemoryBytes: memory?.totalBytes ?? null,
+    };
+    return { prepared, summary, samples, memory, cost, exceeds: checkLimits(prepared, summary, samples, limitsOf(this.d.config)) };
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
   async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
-    const { prepared, exceeds } = await this.preflight(spec);
+    const { prepared, cost, exceeds } = await this.preflight(spec);
     if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
     const resolved: ResolvedJobSpec = {
@@ -141,13 +155,13 @@ export class JobsService {
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    return this.enqueue(resolved, id);
+    return this.enqueue(resolved, id, cost);
   }
 
   /** Records and queues a spec that has passed every check. */
-  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID()): Promise<JobRecord> {
+  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
     const c = this.d.config;
-    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date() });
+    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
