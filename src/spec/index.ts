@@ -2,6 +2,7 @@ export * from './datasets.js';
 export * from './dataset-catalog.js';
 export * from './preprocessing.js';
 export * from './job-spec.js';
+export * from './preflight.js';
 export * from './layers.js';
 export * from './optimizers.js';
 export * from './schedules.js';
