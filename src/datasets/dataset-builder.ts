@@ -22,6 +22,7 @@ function toNumber(cell: Cell): number {
 }
 
 const CHUNK = 1 << 16;
+const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 
 /** Growable typed array of one label value per row. */
 class Column<T extends Float64Array | Int32Array> {
@@ -56,6 +57,9 @@ export class DatasetBuilder implements RowSink {
   private readonly classIds = new Map<string, number>();
   private tooManyClasses = false;
   private firstNonNumericLabel: { row: number; line: number; value: string } | undefined;
+  /** A label that spells a number float32 cannot hold (NaN, Infinity, 1e39), and whether any label is real text. */
+  private firstNonFiniteLabel: { row: number; line: number; value: string } | undefined;
+  private textLabels = false;
 
   constructor(
     private readonly options: UploadOptions,
@@ -131,6 +135,11 @@ export class DatasetBuilder implements RowSink {
     const n = this.rowCount;
     const labelName = names[this.labelIdx]!;
     const numeric = this.firstNonNumericLabel === undefined;
+    // Numbers with a NaN or an overflow among them are a broken numeric column, not class names.
+    const broken = this.firstNonFiniteLabel;
+    if (broken && !this.textLabels && this.options.labels !== 'index' && this.options.labels !== 'onehot') {
+      throw new MalformedUploadError(`the label ${JSON.stringify(broken.value)} is not a finite number`, { row: broken.row, line: broken.line, column: names[this.labelIdx]! });
+    }
     const mode = this.options.labels === 'auto' ? (numeric ? 'raw' : this.classIds.size === 2 ? 'binary' : 'onehot') : this.options.labels;
     const base = {
       rows: n,
@@ -198,7 +207,11 @@ export class DatasetBuilder implements RowSink {
     const value = toNumber(cell);
     const text = String(cell).trim();
     if (text === '') throw new MalformedUploadError('the label is empty', { row, line, column: this.names![this.labelIdx]! });
-    if (Number.isNaN(value) && !this.firstNonNumericLabel) this.firstNonNumericLabel = { row, line, value: text };
+    if (Number.isNaN(value)) {
+      this.firstNonNumericLabel ??= { row, line, value: text };
+      if (NON_FINITE.test(text) || !Number.isNaN(Number(text))) this.firstNonFiniteLabel ??= { row, line, value: text };
+      else this.textLabels = true;
+    }
     this.labelValues.push(value);
     // Numeric labels are classes by value ("1" and "1.0" are one class).
     const key = Number.isNaN(value) ? text : String(value);
