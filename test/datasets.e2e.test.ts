@@ -62,6 +62,10 @@ describe('datasets through the API (real Redis, worker, training child)', () => 
     expect(stats.method).toBe('standardize');
     stats.mean.forEach((m, c) => expect(m).toBeCloseTo(mean[c]!, 5));
     stats.std.forEach((s, c) => expect(s).toBeCloseTo(std[c]!, 5));
+    // The job record and the completed event show the same fitted statistics.
+    const fitted = (await stack.app.inject(`/v1/jobs/${id}`)).json<{ preprocessing: unknown }>().preprocessing;
+    expect(fitted).toEqual(modelJson.userDefinedMetadata.descent.preprocessing);
+    expect(events.at(-1)!.data.preprocessing).toEqual(fitted);
 
     // Predicting raw inputs through the API equals the downloaded model on inputs standardized by hand.
     const inputs = rows.slice(120, 130);

@@ -1,6 +1,6 @@
 import type { BackendName } from '../src/training/backend.js';
 import type { EpochReport, TrainResult } from '../src/training/train.js';
-import type { ResolvedJobSpec } from '../src/spec/index.js';
+import type { PreprocessingState, ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
 export type ParentMessage =
@@ -19,5 +19,5 @@ export type ParentMessage =
 export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
   | { type: 'epoch'; report: EpochReport; checkpoint?: number }
-  | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly'] }
+  | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly']; preprocessing?: PreprocessingState }
   | { type: 'failed'; code: string; message: string; retryable: boolean };

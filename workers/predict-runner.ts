@@ -4,7 +4,7 @@ import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { loadModel } from '../src/training/model-io.js';
 import { modelInputs } from '../src/training/model.js';
 import { tf } from '../src/training/backend.js';
-import { type PreprocessingState, applyScaling } from '../src/training/preprocessing.js';
+import { applyScaling, fittedPreprocessing } from '../src/training/preprocessing.js';
 
 /**
  * Answers predict requests from trained models. Runs in the worker process (tfjs lives there,
@@ -64,8 +64,7 @@ export class PredictRunner {
 
 /** The inputs as a tensor, scaled as the model's training data was (the statistics travel in model.json). */
 function inputTensor(model: tf.LayersModel, inputs: unknown[]): tf.Tensor {
-  const metadata = model.getUserDefinedMetadata() as { descent?: { preprocessing?: PreprocessingState } } | undefined;
-  const scaling = metadata?.descent?.preprocessing?.inputs;
+  const scaling = fittedPreprocessing(model)?.inputs;
   const x = tf.tensor(inputs as number[][]);
   if (!scaling) return x;
   // Rows are shaped like the dataset's samples; scaling is per channel, their last axis.

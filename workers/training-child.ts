@@ -6,6 +6,7 @@ import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
 import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
+import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
@@ -60,12 +61,13 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
     },
   });
+  const preprocessing = fittedPreprocessing(model);
   try {
     await saveModel(model, store, msg.jobId);
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}) });
+  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
 function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {

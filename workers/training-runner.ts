@@ -243,8 +243,10 @@ export class TrainingRunner {
         final: record?.history.at(-1) ?? null,
         numTensors: result.numTensors,
         ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
+        ...(result.preprocessing ? { preprocessing: result.preprocessing } : {}),
       };
-      await this.store.transition(jobId, ['running'], 'completed', { finishedAt }, [
+      const fields = { finishedAt, ...(result.preprocessing ? { preprocessing: JSON.stringify(result.preprocessing) } : {}) };
+      await this.store.transition(jobId, ['running'], 'completed', fields, [
         { type: 'status', data: { status: 'completed', at: finishedAt } },
         { type: 'completed', data: summary },
       ]);

@@ -7,6 +7,7 @@ import {
   type JobSpec,
   type JobStatus,
   type ModelCost,
+  type PreprocessingState,
 } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
 
@@ -283,6 +284,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     status: h.status as JobStatus,
     spec: JSON.parse(h.spec!) as JobSpec,
     cost: json<ModelCost>(h.cost),
+    preprocessing: json<PreprocessingState>(h.preprocessing),
     createdAt: h.createdAt!,
     startedAt: h.startedAt || null,
     finishedAt: h.finishedAt || null,

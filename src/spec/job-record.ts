@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { jobSpecSchema } from './job-spec.js';
+import { fittedPreprocessingSchema } from './preprocessing.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const jobStatusSchema = z.enum(JOB_STATUSES);
@@ -55,6 +56,7 @@ export const jobRecordSchema = z.object({
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
+  preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
   error: jobErrorSchema.nullable(),
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -71,3 +71,20 @@ export function preparedShape(dataset: DatasetSpec, p: Preprocessing | undefined
   }
   return { ...shape, targetShape: [1], labels: 'index', classes: width };
 }
+
+/** The scaling and label conversion fitted on a job's training data, as predictions apply them. */
+export const fittedPreprocessingSchema = z
+  .object({
+    inputs: z
+      .discriminatedUnion('method', [
+        z.object({ method: z.literal('standardize'), mean: z.array(z.number()), std: z.array(z.number()) }),
+        z.object({ method: z.literal('minmax'), min: z.array(z.number()), max: z.array(z.number()) }),
+      ])
+      .optional()
+      .describe("Per channel: x' = (x - mean) / std, or (x - min) / (max - min); a constant channel is divided by 1."),
+    labels: z.object({ to: z.enum(['onehot', 'index']), classes: z.number().int() }).optional(),
+  })
+  .describe('Fitted on the training samples only; predict applies it, and a downloaded model expects inputs scaled by it.')
+  .meta({ id: 'FittedPreprocessing' });
+export type PreprocessingState = z.infer<typeof fittedPreprocessingSchema>;
+export type InputScaling = NonNullable<PreprocessingState['inputs']>;

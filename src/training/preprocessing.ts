@@ -1,19 +1,25 @@
-import { type Preprocessing, type ResolvedJobSpec, describeDataset } from '../spec/index.js';
+import { type InputScaling, type Preprocessing, type PreprocessingState, type ResolvedJobSpec, describeDataset } from '../spec/index.js';
+import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, DatasetError } from './datasets.js';
 
 /**
- * Input scaling fitted on the training samples, per channel (the last axis of a sample):
- * x' = (x - mean) / std, or x' = (x - min) / (max - min). A constant channel divides by 1.
- * The trained model expects inputs scaled this way; it travels with the model (model.json
- * `userDefinedMetadata.descent.preprocessing`) so predictions apply it too.
+ * Input scaling is fitted on the training samples, per channel (the last axis of a sample). The
+ * trained model expects inputs scaled this way; it travels with the model (model.json
+ * `userDefinedMetadata.descent.preprocessing`) so predictions apply it too, and the job record
+ * shows it.
  */
-export type InputScaling =
-  | { method: 'standardize'; mean: number[]; std: number[] }
-  | { method: 'minmax'; min: number[]; max: number[] };
+export type { InputScaling, PreprocessingState };
 
-export interface PreprocessingState {
-  inputs?: InputScaling;
-  labels?: { to: 'onehot' | 'index'; classes: number };
+type Metadata = { descent?: { preprocessing?: PreprocessingState } };
+
+/** Stores the fitted preprocessing in the model (model.json `userDefinedMetadata`), when there is any. */
+export function attachPreprocessing(model: tf.LayersModel, state: PreprocessingState): void {
+  if (state.inputs || state.labels) model.setUserDefinedMetadata({ descent: { preprocessing: state } } satisfies Metadata);
+}
+
+/** The preprocessing a model was trained with, from its metadata. */
+export function fittedPreprocessing(model: tf.LayersModel): PreprocessingState | undefined {
+  return (model.getUserDefinedMetadata() as Metadata | undefined)?.descent?.preprocessing;
 }
 
 /** The training data, its validation data and the fitted preprocessing, ready to become tensors. */

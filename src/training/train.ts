@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
 import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
-import { prepareData } from './preprocessing.js';
+import { attachPreprocessing, prepareData } from './preprocessing.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
@@ -63,7 +63,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     throw err instanceof InvalidModelError ? err : new InvalidModelError((err as Error).message);
   }
   options.prepareModel?.(model);
-  if (prepared.state.inputs || prepared.state.labels) model.setUserDefinedMetadata({ descent: { preprocessing: prepared.state } });
+  attachPreprocessing(model, prepared.state);
   const optimizer = createOptimizer(spec.optimizer);
   const t = spec.training;
   const scheduler = new LrScheduler(spec.optimizer.learningRate, t.lrSchedule, t.warmup, t.epochs);
