@@ -7,6 +7,7 @@ import { type LayerInput, PRESET_NAMES, type PresetName, layerSchema } from '../
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { buildModel, modelInputs } from '../src/training/model.js';
 import { loadModel, saveModel } from '../src/training/model-io.js';
+import { orthogonalValues } from '../src/training/orthogonal.js';
 import { createRng, gaussian } from '../src/training/rng.js';
 import { train } from '../src/training/train.js';
 import { initTestBackend, resolveSpec } from './helpers.js';
@@ -78,6 +79,39 @@ describe('layers in training', () => {
     expect(first[3]).not.toEqual(first[0]);
     expect(first[4]).not.toEqual(first[1]);
     expect(await weights()).toEqual(first);
+  });
+
+  it.each([
+    [[5, 3]],
+    [[3, 8]],
+    [[6, 6]],
+    [[2, 3, 4]],
+  ])('the orthogonal initializer gives orthonormal rows or columns for a %j kernel, the same per seed', (shape) => {
+    const cols = shape.at(-1)!;
+    const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const w = orthogonalValues(shape, 2, 5);
+    const at = (r: number, c: number) => w[r * cols + c]! / 2;
+    // Tall kernels have orthonormal columns, wide ones orthonormal rows.
+    const [n, m] = rows >= cols ? [cols, rows] : [rows, cols];
+    const entry = (a: number, b: number) => Array.from({ length: m }, (_, k) => (rows >= cols ? at(k, a) * at(k, b) : at(a, k) * at(b, k))).reduce((x, y) => x + y, 0);
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) expect(entry(a, b)).toBeCloseTo(a === b ? 1 : 0, 5);
+    expect(orthogonalValues(shape, 2, 5)).toEqual(w);
+    expect(orthogonalValues(shape, 2, 6)).not.toEqual(w);
+  });
+
+  it('an LSTM starts from an orthogonal recurrent kernel, and its model.json loads in plain tfjs', async () => {
+    const model = buildModel({ inputShape: [4, 3], layers: layers({ type: 'lstm', units: 6 }) }, 2);
+    const recurrent = (await model.layers[1]!.getWeights()[1]!.array()) as number[][];
+    // [units, 4 units]: orthonormal rows.
+    for (let a = 0; a < 6; a++) {
+      for (let b = 0; b < 6; b++) expect(recurrent[a]!.reduce((s, v, k) => s + v * recurrent[b]![k]!, 0)).toBeCloseTo(a === b ? 1 : 0, 5);
+    }
+    const json = model.toJSON(undefined, false) as { config: { layers: { config: { recurrent_initializer?: { class_name: string } } }[] } };
+    expect(json.config.layers[1]!.config.recurrent_initializer?.class_name).toBe('Orthogonal');
+    const copy = await tf.models.modelFromJSON(json as unknown as tf.serialization.ConfigDict);
+    expect(copy.countParams()).toBe(model.countParams());
+    model.dispose();
+    copy.dispose();
   });
 
   it("a model with several inputs gets each sample's features split among them in order", async () => {

@@ -8,6 +8,7 @@ import {
   type RegularizerSpec,
   resolveGraph,
 } from '../spec/index.js';
+import { SeededOrthogonal } from './orthogonal.js';
 import { deriveSeed } from './rng.js';
 
 
@@ -26,7 +27,7 @@ function initializer(name: InitializerName, seed: number): ReturnType<typeof tf.
     case 'truncatedNormal':
       return I.truncatedNormal({ mean: 0, stddev: 0.05, seed });
     case 'orthogonal':
-      return I.orthogonal({ gain: 1, seed });
+      return new SeededOrthogonal(1, seed);
     default:
       return I[name]({ seed });
   }
