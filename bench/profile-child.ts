@@ -4,7 +4,7 @@
  * model where the native backend loses to pure JS. argv[2]: `tensorflow` | `cpu`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { optimizerSchema } from '../src/spec/index.js';
+import { layerSchema, optimizerSchema } from '../src/spec/index.js';
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { buildModel } from '../src/training/model.js';
 import { createOptimizer } from '../src/training/optimizers.js';
@@ -125,5 +125,15 @@ const yieldOnce = () => new Promise((resolve) => setImmediate(resolve));
   const x = tf.randomNormal([128, 784]);
   results['add of two 784x256 tensors, µs'] = 1000 * (await perCall(() => tf.add(w, v).dispose(), 500));
   results['matmul 128x784 by 784x256, µs'] = 1000 * (await perCall(() => tf.matMul(x, w).dispose(), 500));
+}
+{
+  // Building an LSTM: its recurrent kernel's orthogonal initializer dominates (Descent's own,
+  // src/training/orthogonal.ts; tfjs' took 2.9 s at 256 units and 12.2 s at 512).
+  for (const units of [256, 512]) {
+    const t0 = performance.now();
+    const lstm = buildModel({ inputShape: [20, 8], layers: [layerSchema.parse({ type: 'lstm', units })] }, 1);
+    results[`build an LSTM of ${units} units (orthogonal init), ms`] = performance.now() - t0;
+    lstm.dispose();
+  }
 }
 process.send!({ backend: info.backend, results }, () => process.exit(0));
