@@ -41,3 +41,18 @@ export const healthSchema = z.object({
   workers: z.array(z.object({ id: z.string(), backend: z.string(), host: z.string(), pid: z.number() })),
   version: z.string(),
 });
+
+/** An optimizer parameter or a built-in dataset option, with its default and valid range. */
+export const optionInfoSchema = z
+  .object({
+    name: z.string(),
+    type: z.string(),
+    default: z.unknown().optional(),
+    minimum: z.number().optional(),
+    exclusiveMinimum: z.number().optional(),
+    maximum: z.number().optional(),
+    exclusiveMaximum: z.number().optional(),
+    enum: z.array(z.unknown()).optional(),
+    description: z.string().optional(),
+  })
+  .meta({ id: 'OptionInfo' });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionRow } from './option-info.js';
 import {
   type BuiltinDatasetMeta,
   type BuiltinDatasetName,
@@ -10,25 +11,13 @@ import {
 } from './datasets.js';
 import { type Loss, defaultLoss } from './job-spec.js';
 
-export interface BuiltinOptionInfo {
-  name: string;
-  type: string;
-  default?: unknown;
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  enum?: unknown[];
-  description?: string;
-}
-
 export interface BuiltinDatasetInfo {
   name: BuiltinDatasetName;
   description: string;
   kind: BuiltinDatasetMeta['kind'];
   source?: string;
   task: BuiltinDatasetMeta['task'];
-  options: BuiltinOptionInfo[];
+  options: OptionInfo[];
   /** Samples with the default options; `maxSamples` for real data. */
   samples: number;
   maxSamples?: number;
@@ -40,33 +29,19 @@ export interface BuiltinDatasetInfo {
   defaultLoss: Loss;
 }
 
-type JsonProperty = Omit<BuiltinOptionInfo, 'name' | 'type' | 'default'> & { type?: string; anyOf?: unknown[] };
-
 /** Every built-in dataset with its options (defaults and ranges read off the schema) and default shapes. */
 export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {
   const json = z.toJSONSchema(datasetSchema, { io: 'input' }) as unknown as { $defs: { Dataset: { properties: Record<string, JsonProperty> } } };
   const properties = json.$defs.Dataset.properties;
-  // zod states .int() as the safe-integer range: no bound worth showing.
-  const bound = (v: number | undefined) => (v !== undefined && Math.abs(v) < Number.MAX_SAFE_INTEGER ? v : undefined);
   return BUILTIN_DATASET_NAMES.map((name) => {
     const meta = BUILTIN_DATASETS[name];
     const shape = describeDataset({ builtin: name })!;
     const options = meta.options.map((key) => {
-      const p = properties[key] ?? {};
-      // seed has no fixed default: it derives from the job seed (its description says so).
-      const def = key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key];
-      const maximum = key === 'samples' || key === 'offset' ? (meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined) : bound(p.maximum);
-      return {
-        name: key,
-        type: p.type ?? (p.enum ? 'string' : 'number'),
-        ...(def !== undefined ? { default: def } : {}),
-        ...(bound(p.minimum) !== undefined ? { minimum: p.minimum } : {}),
-        ...(p.exclusiveMinimum !== undefined ? { exclusiveMinimum: p.exclusiveMinimum } : {}),
-        ...(maximum !== undefined ? { maximum } : {}),
-        ...(p.exclusiveMaximum !== undefined ? { exclusiveMaximum: p.exclusiveMaximum } : {}),
-        ...(p.enum ? { enum: p.enum } : {}),
-        ...(p.description ? { description: p.description } : {}),
-      };
+      // The schema's defaults are the job-level ones (none): each dataset states its own; seed has
+      // none (it derives from the job seed, its description says so). Sample counts of real data
+      // are bounded by the data.
+      const real = key === 'samples' || key === 'offset' ? { maximum: meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined } : {};
+      return optionInfo(key, properties[key] ?? {}, { default: key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key], ...real });
     });
     return {
       name,
@@ -86,12 +61,9 @@ export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {
   });
 }
 
-function range(o: BuiltinOptionInfo): string {
+function range(o: OptionInfo): string {
   if (o.enum) return o.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  if (o.type !== 'number' && o.type !== 'integer') return '';
-  const lo = o.minimum !== undefined ? `[${o.minimum}` : o.exclusiveMinimum !== undefined ? `(${o.exclusiveMinimum}` : '(-inf';
-  const hi = o.maximum !== undefined ? `${o.maximum}]` : o.exclusiveMaximum !== undefined ? `${o.exclusiveMaximum})` : 'inf)';
-  return `${lo}, ${hi}`;
+  return o.type === 'number' || o.type === 'integer' ? intervalText(o) : '';
 }
 
 const shapeText = (s: number[]) => `[${s.join(', ')}]`;
@@ -122,7 +94,7 @@ export function builtinDatasetMarkdown(): string {
     if (d.source) out.push(`Source: ${d.source}.`, '');
     out.push('| option | default | range | meaning |', '|---|---|---|---|');
     for (const o of d.options) {
-      out.push(`| \`${o.name}\` | ${o.default === undefined ? '—' : `\`${String(o.default)}\``} | ${range(o)} | ${o.description ?? ''} |`);
+      out.push(optionRow(o, range(o)));
     }
     out.push('');
   }

@@ -12,3 +12,4 @@ export * from './model.js';
 export * from './model-summary.js';
 export * from './presets.js';
 export * from './uploaded-datasets.js';
+export * from './option-info.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionRow } from './option-info.js';
 import { type OptimizerName, DECOUPLED_DECAY, optimizerSchema } from './optimizers.js';
 
 interface OptimizerDoc {
@@ -87,24 +88,11 @@ export const OPTIMIZER_DOCS: Record<OptimizerName, OptimizerDoc> = {
   },
 };
 
-export interface OptimizerParameter {
-  name: string;
-  type: string;
-  default?: unknown;
-  minimum?: number;
-  exclusiveMinimum?: number;
-  maximum?: number;
-  exclusiveMaximum?: number;
-  description?: string;
-}
-
 export interface OptimizerInfo extends OptimizerDoc {
   name: OptimizerName;
-  parameters: OptimizerParameter[];
+  parameters: OptionInfo[];
   weightDecay: 'coupled' | 'decoupled';
 }
-
-type JsonProperty = { type?: string; default?: unknown; minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number; description?: string };
 
 /** Every optimizer with its parameters, defaults and valid ranges, read off the zod schemas. */
 export function optimizerCatalog(): OptimizerInfo[] {
@@ -113,16 +101,7 @@ export function optimizerCatalog(): OptimizerInfo[] {
     const json = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, JsonProperty> };
     const parameters = Object.entries(json.properties)
       .filter(([key]) => key !== 'name')
-      .map(([key, p]) => ({
-        name: key,
-        type: p.type ?? 'number',
-        ...(p.default !== undefined ? { default: p.default } : {}),
-        ...(p.minimum !== undefined ? { minimum: p.minimum } : {}),
-        ...(p.exclusiveMinimum !== undefined ? { exclusiveMinimum: p.exclusiveMinimum } : {}),
-        ...(p.maximum !== undefined ? { maximum: p.maximum } : {}),
-        ...(p.exclusiveMaximum !== undefined ? { exclusiveMaximum: p.exclusiveMaximum } : {}),
-        ...(p.description ? { description: p.description } : {}),
-      }));
+      .map(([key, p]) => optionInfo(key, p));
     return {
       name,
       ...OPTIMIZER_DOCS[name],
@@ -132,11 +111,7 @@ export function optimizerCatalog(): OptimizerInfo[] {
   });
 }
 
-function range(p: OptimizerParameter): string {
-  const lo = p.minimum !== undefined ? `[${p.minimum}` : p.exclusiveMinimum !== undefined ? `(${p.exclusiveMinimum}` : '(-inf';
-  const hi = p.maximum !== undefined ? `${p.maximum}]` : p.exclusiveMaximum !== undefined ? `${p.exclusiveMaximum})` : 'inf)';
-  return p.type === 'boolean' ? 'true / false' : `${lo}, ${hi}`;
-}
+const range = (p: OptionInfo): string => (p.type === 'boolean' ? 'true / false' : intervalText(p));
 
 /** docs/optimizers.md, rendered from the catalogue (a test keeps the committed file equal). */
 export function optimizerCatalogMarkdown(): string {
@@ -158,7 +133,7 @@ export function optimizerCatalogMarkdown(): string {
     out.push(`## \`${o.name}\`: ${o.title}`, '', o.when, '', '$$', o.rule, '$$', '', `Reference: ${o.reference}. Weight decay: ${o.weightDecay}.`, '');
     out.push('| parameter | default | range | meaning |', '|---|---|---|---|');
     for (const p of o.parameters) {
-      out.push(`| \`${p.name}\` | ${p.default === undefined ? '—' : `\`${String(p.default)}\``} | ${range(p)} | ${p.description ?? ''} |`);
+      out.push(optionRow(p, range(p)));
     }
     out.push('');
   }

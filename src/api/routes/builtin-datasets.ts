@@ -2,18 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BUILTIN_DATASET_NAMES, builtinDatasetCatalog, lossSchema } from '../../spec/index.js';
-
-const optionSchema = z.object({
-  name: z.string(),
-  type: z.string(),
-  default: z.unknown().optional(),
-  minimum: z.number().optional(),
-  exclusiveMinimum: z.number().optional(),
-  maximum: z.number().optional(),
-  exclusiveMaximum: z.number().optional(),
-  enum: z.array(z.unknown()).optional(),
-  description: z.string().optional(),
-});
+import { optionInfoSchema } from '../schemas.js';
 
 const builtinDatasetInfoSchema = z
   .object({
@@ -22,7 +11,7 @@ const builtinDatasetInfoSchema = z
     kind: z.enum(['synthetic', 'real', 'sequence']).describe('synthetic: generated from a seed; real: measured data; sequence: windows of a series, for RNNs.'),
     source: z.string().optional().describe('Where real data comes from.'),
     task: z.enum(['binary', 'classification', 'regression']),
-    options: z.array(optionSchema).describe('Options the dataset takes, with defaults and valid ranges.'),
+    options: z.array(optionInfoSchema).describe('Options the dataset takes, with defaults and valid ranges.'),
     samples: z.number().int().describe('Samples with the default options.'),
     maxSamples: z.number().int().optional().describe('Real data: how many samples exist.'),
     inputShape: z.array(z.number().int()).describe('Shape of one input sample, with the default options (the model inputShape).'),

@@ -2,17 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { OPTIMIZER_NAMES, optimizerCatalog } from '../../spec/index.js';
-
-const parameterSchema = z.object({
-  name: z.string(),
-  type: z.string(),
-  default: z.unknown().optional(),
-  minimum: z.number().optional(),
-  exclusiveMinimum: z.number().optional(),
-  maximum: z.number().optional(),
-  exclusiveMaximum: z.number().optional(),
-  description: z.string().optional(),
-});
+import { optionInfoSchema } from '../schemas.js';
 
 const optimizerInfoSchema = z
   .object({
@@ -22,7 +12,7 @@ const optimizerInfoSchema = z
     when: z.string().describe('When to use it, in one sentence.'),
     reference: z.string().describe('The PyTorch equivalent.'),
     weightDecay: z.enum(['coupled', 'decoupled']),
-    parameters: z.array(parameterSchema),
+    parameters: z.array(optionInfoSchema),
   })
   .meta({ id: 'OptimizerInfo' });
 
