@@ -8,6 +8,7 @@ import {
   BUILTIN_DATASET_NAMES,
   datasetSchema,
   describeDataset,
+  shapeText,
 } from './datasets.js';
 import { type Loss, defaultLoss } from './job-spec.js';
 
@@ -66,7 +67,6 @@ function range(o: OptionInfo): string {
   return o.type === 'number' || o.type === 'integer' ? intervalText(o) : '';
 }
 
-const shapeText = (s: number[]) => `[${s.join(', ')}]`;
 
 /** docs/datasets.md, rendered from the catalogue (a test keeps the committed file equal). */
 export function builtinDatasetMarkdown(): string {

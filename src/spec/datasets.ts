@@ -195,6 +195,9 @@ export const datasetSchema = z
 
 export type DatasetSpec = z.infer<typeof datasetSchema>;
 
+/** A shape as messages and docs write it: `[28, 28, 1]`. */
+export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
 /** The shape of one sample, or an error message when the samples are ragged. */
 export function sampleShape(value: unknown): number[] | string {
   if (typeof value === 'number') return Number.isFinite(value) ? [] : 'not a finite number';
@@ -229,7 +232,7 @@ function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx)
       if (typeof s === 'string' || s.join(',') !== first.join(',')) {
         ctx.addIssue({
           code: 'custom',
-          message: `sample ${i} has shape [${typeof s === 'string' ? s : s.join(', ')}], sample 0 has [${first.join(', ')}]`,
+          message: `sample ${i} has shape [${typeof s === 'string' ? s : s.join(', ')}], sample 0 has ${shapeText(first)}`,
           path: ['inline', key, i],
         });
         break;

@@ -1,6 +1,7 @@
 import type { InnerLayerSpec, LayerSpec } from './layers.js';
 import { type GraphIssue, type ModelGraph, type ModelSpec, resolveGraph } from './model.js';
 import { type OptimizerSpec, optimizerSchema, optimizerSlots } from './optimizers.js';
+import { shapeText } from './datasets.js';
 
 /**
  * Shapes, parameter counts, FLOPs and memory of a model, computed from its spec alone (no
@@ -64,7 +65,7 @@ function windowed(n: number, k: number, s: number, padding: 'valid' | 'same', di
 }
 
 function rank(shape: number[], want: number, type: string, what: string): void {
-  if (shape.length !== want) throw new ShapeError(`${type} needs ${what}, got shape [${shape.join(', ')}]`);
+  if (shape.length !== want) throw new ShapeError(`${type} needs ${what}, got shape ${shapeText(shape)}`);
 }
 
 const weightsOnly = (params: number, shape: number[], flops = 0): LayerResult => ({ shape, params, trainable: params, flops });
@@ -101,7 +102,7 @@ function mergeShapes(layer: Extract<LayerSpec, { type: 'add' | 'multiply' | 'ave
   if (layer.type !== 'concatenate') {
     shapes.forEach((s, i) => {
       if (s.join(',') !== first.join(',')) {
-        throw new ShapeError(`${layer.type} needs inputs of one shape: \`${layer.inputs[0]}\` is [${first.join(', ')}], \`${layer.inputs[i]}\` is [${s.join(', ')}]`);
+        throw new ShapeError(`${layer.type} needs inputs of one shape: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`);
       }
     });
     return passThrough(first, prod(first) * (shapes.length - 1));
@@ -112,7 +113,7 @@ function mergeShapes(layer: Extract<LayerSpec, { type: 'add' | 'multiply' | 'ave
   shapes.forEach((s, i) => {
     const same = s.length === first.length && s.every((d, j) => j === axis || d === first[j]);
     if (!same) {
-      throw new ShapeError(`concatenate on axis ${layer.axis} needs inputs equal on the other axes: \`${layer.inputs[0]}\` is [${first.join(', ')}], \`${layer.inputs[i]}\` is [${s.join(', ')}]`);
+      throw new ShapeError(`concatenate on axis ${layer.axis} needs inputs equal on the other axes: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`);
     }
   });
   const out = [...first];
@@ -132,7 +133,7 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
       return innerLayer(layer, input);
     case 'flatten':
       // tfjs' Flatten needs at least two axes per sample (a vector is already flat).
-      if (input.length < 2) throw new ShapeError(`flatten needs samples with two or more axes; [${input.join(', ')}] is already flat, leave it out`);
+      if (input.length < 2) throw new ShapeError(`flatten needs samples with two or more axes; ${shapeText(input)} is already flat, leave it out`);
       return passThrough([prod(input)]);
     case 'reshape': {
       const unknown = layer.targetShape.filter((d) => d === -1).length;
@@ -140,7 +141,7 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
       const known = prod(layer.targetShape.filter((d) => d !== -1));
       const size = prod(input);
       if (unknown === 0 ? known !== size : size % known !== 0) {
-        throw new ShapeError(`reshape: [${input.join(', ')}] (${size} values) cannot become [${layer.targetShape.join(', ')}]`);
+        throw new ShapeError(`reshape: ${shapeText(input)} (${size} values) cannot become ${shapeText(layer.targetShape)}`);
       }
       return passThrough(layer.targetShape.map((d) => (d === -1 ? size / known : d)));
     }
@@ -216,7 +217,7 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
       return weightsOnly(2 * one.params, shape, 2 * one.flops);
     }
     case 'timeDistributed': {
-      if (input.length < 2) throw new ShapeError(`timeDistributed needs inputs with a time axis, got shape [${input.join(', ')}]`);
+      if (input.length < 2) throw new ShapeError(`timeDistributed needs inputs with a time axis, got shape ${shapeText(input)}`);
       const inner = innerLayer(layer.layer, input.slice(1));
       return { ...inner, shape: [input[0]!, ...inner.shape], flops: inner.flops * input[0]! };
     }
@@ -241,12 +242,12 @@ function summarizeGraph(graph: ModelGraph): { summary?: ModelSummary; issues: Gr
   for (const node of graph.nodes) {
     try {
       const r = layerResult(node.spec, node.inputs.map((name) => shapes.get(name)!));
-      if (r.shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`the output would have shape [${r.shape.join(', ')}]`);
+      if (r.shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`the output would have shape ${shapeText(r.shape)}`);
       shapes.set(node.name, r.shape);
       layers.push({ name: node.name, type: node.spec.type, inputs: node.inputs, outputShape: r.shape, params: r.params, trainableParams: r.trainable, flops: r.flops });
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      const inputs = node.inputs.map((name) => `[${shapes.get(name)!.join(', ')}]`).join(' and ');
+      const inputs = node.inputs.map((name) => shapeText(shapes.get(name)!)).join(' and ');
       return { issues: [{ path: ['model', 'layers', node.index], message: `layer \`${node.name}\` (input ${inputs}): ${err.message}` }] };
     }
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LAYER_NAME, type LayerSpec, activationSchema, layerSchema } from './layers.js';
 import { PRESETS, PRESET_NAMES } from './presets.js';
+import { shapeText } from './datasets.js';
 
 export const shapeSchema = z.array(z.number().int().min(1)).min(1).max(4);
 const positiveInt = z.number().int().min(1);
@@ -159,6 +160,6 @@ export function expandModel(model: ModelInput, defaults: Partial<PresetContext>)
   if (!inputShape || !outputUnits) return { issues };
   const preset = PRESETS[model.preset];
   const problem = preset.accepts(inputShape);
-  if (problem) return { issues: [{ path: ['model', 'preset'], message: `${model.preset} ${problem}; the input has shape [${inputShape.join(', ')}]` }] };
+  if (problem) return { issues: [{ path: ['model', 'preset'], message: `${model.preset} ${problem}; the input has shape ${shapeText(inputShape)}` }] };
   return { model: { inputShape, layers: preset.layers({ inputShape, outputUnits, outputActivation }).map((l) => layerSchema.parse(l)) }, issues: [] };
 }

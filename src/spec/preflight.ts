@@ -3,7 +3,7 @@
  * model expanded and worked out layer by layer, checked against its data, and measured against
  * the configured limits.
  */
-import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape } from './datasets.js';
+import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, shapeText } from './datasets.js';
 import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from './job-spec.js';
 import { type Activation, layerWidth } from './layers.js';
 import { type ModelSpec, expandModel, resolveGraph } from './model.js';
@@ -24,8 +24,6 @@ export function outputActivation(loss: Loss): Activation {
 }
 
 /** A job spec whose dataset may be left out: what POST /v1/models/summary takes. */
-const shapeText = (s: number[]) => `[${s.join(', ')}]`;
-
 export type DraftJobSpec = Omit<JobSpec, 'dataset'> & { dataset?: JobSpec['dataset'] };
 
 /** Shapes of datasets the spec alone does not describe (uploads), as the caller looked them up. */
@@ -140,7 +138,7 @@ function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss
   if (model.inputShape && shape.inputShape.join(',') !== model.inputShape.join(',')) {
     issues.push({
       path: ['model', 'inputShape'],
-      message: `the dataset's samples have shape [${shape.inputShape.join(', ')}], the model expects [${model.inputShape.join(', ')}]`,
+      message: `the dataset's samples have shape ${shapeText(shape.inputShape)}, the model expects ${shapeText(model.inputShape)}`,
     });
   }
   if (model.inputs) {
@@ -148,7 +146,7 @@ function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss
     if (total !== size(shape.inputShape)) {
       issues.push({
         path: ['model', 'inputs'],
-        message: `the inputs take ${total} values per sample, the dataset's samples have ${size(shape.inputShape)} ([${shape.inputShape.join(', ')}])`,
+        message: `the inputs take ${total} values per sample, the dataset's samples have ${size(shape.inputShape)} (${shapeText(shape.inputShape)})`,
       });
     }
   }
@@ -163,7 +161,7 @@ function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss
     if (summary.outputShape.join(',') !== expected.join(',')) {
       issues.push({
         path: ['model', 'layers', lastIndex],
-        message: `the model's output has shape [${summary.outputShape.join(', ')}] but the targets need [${expected.join(', ')}]`,
+        message: `the model's output has shape ${shapeText(summary.outputShape)} but the targets need ${shapeText(expected)}`,
       });
     }
   }

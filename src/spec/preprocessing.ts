@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type DatasetShape, type DatasetSpec, describeDataset } from './datasets.js';
+import { type DatasetShape, type DatasetSpec, describeDataset, shapeText } from './datasets.js';
 
 export const preprocessingSchema = z
   .strictObject({
@@ -53,7 +53,7 @@ export function preparedShape(dataset: DatasetSpec, p: Preprocessing | undefined
   if (!shape || !p || p.labels === 'keep') return shape;
   const width = shape.targetShape.length === 1 ? shape.targetShape[0]! : undefined;
   if (p.labels === 'onehot') {
-    if (width !== 1) return `labels \`onehot\` needs one class index per sample; the targets have shape [${shape.targetShape.join(', ')}]`;
+    if (width !== 1) return `labels \`onehot\` needs one class index per sample; the targets have shape ${shapeText(shape.targetShape)}`;
     if (shape.labels === 'regression' && dataset.builtin) return `labels \`onehot\` needs class labels; \`${dataset.builtin}\` is a regression dataset`;
     if (shape.labels === 'regression' && dataset.inline && inlineClasses(dataset.inline.y) === undefined) {
       return 'labels `onehot` needs non-negative integer class indices as targets';
@@ -67,7 +67,7 @@ export function preparedShape(dataset: DatasetSpec, p: Preprocessing | undefined
     return { ...shape, targetShape: [classes], labels: 'onehot', classes };
   }
   if (width === undefined || width < 2) {
-    return `labels \`index\` needs one-hot rows; the targets have shape [${shape.targetShape.join(', ')}]`;
+    return `labels \`index\` needs one-hot rows; the targets have shape ${shapeText(shape.targetShape)}`;
   }
   return { ...shape, targetShape: [1], labels: 'index', classes: width };
 }
