@@ -1,4 +1,4 @@
-import { datasetRecordSchema, type DatasetRecord } from '../spec/index.js';
+import { datasetRecordSchema, type DatasetRecord, elementCount } from '../spec/index.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 
 /**
@@ -19,7 +19,6 @@ export interface StoredDataset {
   y: Float32Array;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 function floats(buffer: Buffer): Float32Array {
   // A Float32Array view needs 4-byte alignment; a pooled Buffer may not have it.
@@ -37,7 +36,7 @@ export async function readStoredDataset(store: ArtifactStore, id: string): Promi
   if (!x || !y) return undefined;
   const xs = floats(x);
   const ys = floats(y);
-  if (xs.length !== record.rows * size(record.inputShape) || ys.length !== record.rows * size(record.targetShape)) {
+  if (xs.length !== record.rows * elementCount(record.inputShape) || ys.length !== record.rows * elementCount(record.targetShape)) {
     throw new Error(`dataset ${id}: the stored arrays do not match its record`);
   }
   return { record, x: xs, y: ys };

@@ -1,4 +1,4 @@
-import type { DatasetRecord, UploadOptions } from '../spec/index.js';
+import { type DatasetRecord, type UploadOptions, elementCount, shapeText } from '../spec/index.js';
 import { type Cell, type RowSink } from './row-readers.js';
 import { InvalidUploadOptionError, MalformedUploadError, UploadTooLargeError } from './upload-errors.js';
 
@@ -194,8 +194,8 @@ export class DatasetBuilder implements RowSink {
       throw new InvalidUploadOptionError('features', `the label column ${JSON.stringify(names[this.labelIdx])} cannot also be a feature`);
     }
     const shape = this.options.inputShape;
-    if (shape && shape.reduce((a, b) => a * b, 1) !== this.featureIdx.length) {
-      throw new InvalidUploadOptionError('inputShape', `inputShape [${shape.join(', ')}] holds ${shape.reduce((a, b) => a * b, 1)} values, but there are ${this.featureIdx.length} features`);
+    if (shape && elementCount(shape) !== this.featureIdx.length) {
+      throw new InvalidUploadOptionError('inputShape', `inputShape ${shapeText(shape)} holds ${elementCount(shape)} values, but there are ${this.featureIdx.length} features`);
     }
   }
 

@@ -198,6 +198,9 @@ export type DatasetSpec = z.infer<typeof datasetSchema>;
 /** A shape as messages and docs write it: `[28, 28, 1]`. */
 export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
+/** How many values a tensor of this shape holds. */
+export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
 /** The shape of one sample, or an error message when the samples are ragged. */
 export function sampleShape(value: unknown): number[] | string {
   if (typeof value === 'number') return Number.isFinite(value) ? [] : 'not a finite number';

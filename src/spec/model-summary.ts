@@ -1,7 +1,7 @@
 import type { InnerLayerSpec, LayerSpec } from './layers.js';
 import { type GraphIssue, type ModelGraph, type ModelSpec, resolveGraph } from './model.js';
 import { type OptimizerSpec, optimizerSchema, optimizerSlots } from './optimizers.js';
-import { shapeText } from './datasets.js';
+import { elementCount, shapeText } from './datasets.js';
 
 /**
  * Shapes, parameter counts, FLOPs and memory of a model, computed from its spec alone (no
@@ -43,7 +43,6 @@ export interface MemoryEstimate {
 }
 
 const BYTES = 4;
-const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 class ShapeError extends Error {}
 
@@ -85,7 +84,7 @@ function innerLayer(layer: InnerLayerSpec, input: number[]): LayerResult {
     case 'dense': {
       const inDim = input[input.length - 1]!;
       const params = inDim * layer.units + (layer.useBias ? layer.units : 0);
-      return weightsOnly(params, [...input.slice(0, -1), layer.units], 2 * inDim * layer.units * prod(input.slice(0, -1)));
+      return weightsOnly(params, [...input.slice(0, -1), layer.units], 2 * inDim * layer.units * elementCount(input.slice(0, -1)));
     }
     case 'dropout':
     case 'activation':
@@ -105,7 +104,7 @@ function mergeShapes(layer: Extract<LayerSpec, { type: 'add' | 'multiply' | 'ave
         throw new ShapeError(`${layer.type} needs inputs of one shape: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`);
       }
     });
-    return passThrough(first, prod(first) * (shapes.length - 1));
+    return passThrough(first, elementCount(first) * (shapes.length - 1));
   }
   // Keras' axis counts the batch axis: 1 is a sample's first axis, -1 its last.
   const axis = layer.axis < 0 ? first.length + layer.axis : layer.axis - 1;
@@ -134,12 +133,12 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
     case 'flatten':
       // tfjs' Flatten needs at least two axes per sample (a vector is already flat).
       if (input.length < 2) throw new ShapeError(`flatten needs samples with two or more axes; ${shapeText(input)} is already flat, leave it out`);
-      return passThrough([prod(input)]);
+      return passThrough([elementCount(input)]);
     case 'reshape': {
       const unknown = layer.targetShape.filter((d) => d === -1).length;
       if (unknown > 1) throw new ShapeError('reshape: at most one dimension may be -1');
-      const known = prod(layer.targetShape.filter((d) => d !== -1));
-      const size = prod(input);
+      const known = elementCount(layer.targetShape.filter((d) => d !== -1));
+      const size = elementCount(input);
       if (unknown === 0 ? known !== size : size % known !== 0) {
         throw new ShapeError(`reshape: ${shapeText(input)} (${size} values) cannot become ${shapeText(layer.targetShape)}`);
       }
@@ -147,11 +146,11 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
     }
     case 'batchNormalization': {
       const c = input[input.length - 1]!;
-      return { shape: input, params: 4 * c, trainable: 2 * c, flops: 4 * prod(input) };
+      return { shape: input, params: 4 * c, trainable: 2 * c, flops: 4 * elementCount(input) };
     }
     case 'layerNormalization': {
       const c = input[input.length - 1]!;
-      return weightsOnly(((layer.center ? 1 : 0) + (layer.scale ? 1 : 0)) * c, input, 5 * prod(input));
+      return weightsOnly(((layer.center ? 1 : 0) + (layer.scale ? 1 : 0)) * c, input, 5 * elementCount(input));
     }
     case 'conv1d': {
       rank(input, 2, 'conv1d', 'sequences [steps, channels]');
@@ -203,11 +202,11 @@ function layerResult(layer: LayerSpec, shapes: number[][]): LayerResult {
     case 'globalMaxPooling1d':
     case 'globalAveragePooling1d':
       rank(input, 2, layer.type, 'sequences [steps, channels]');
-      return passThrough([input[1]!], prod(input));
+      return passThrough([input[1]!], elementCount(input));
     case 'globalMaxPooling2d':
     case 'globalAveragePooling2d':
       rank(input, 3, layer.type, 'images [height, width, channels]');
-      return passThrough([input[2]!], prod(input));
+      return passThrough([input[2]!], elementCount(input));
     case 'embedding':
       return weightsOnly(layer.inputDim * layer.outputDim, [...input, layer.outputDim]);
     case 'bidirectional': {
@@ -282,7 +281,7 @@ export function estimateTrainingMemory(summary: ModelSummary, batchSize: number,
   const parametersBytes = summary.totalParams * BYTES;
   const gradientsBytes = summary.trainableParams * BYTES;
   const optimizerStateBytes = summary.trainableParams * optimizerSlots(optimizer) * BYTES;
-  const perSample = summary.inputs.reduce((s, i) => s + prod(i.shape), 0) + summary.layers.reduce((s, l) => s + prod(l.outputShape), 0);
+  const perSample = summary.inputs.reduce((s, i) => s + elementCount(i.shape), 0) + summary.layers.reduce((s, l) => s + elementCount(l.outputShape), 0);
   const activationsBytes = 2 * perSample * batchSize * BYTES;
   return {
     batchSize,

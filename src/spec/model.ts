@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LAYER_NAME, type LayerSpec, activationSchema, layerSchema } from './layers.js';
 import { PRESETS, PRESET_NAMES } from './presets.js';
-import { shapeText } from './datasets.js';
+import { elementCount, shapeText } from './datasets.js';
 
 export const shapeSchema = z.array(z.number().int().min(1)).min(1).max(4);
 const positiveInt = z.number().int().min(1);
@@ -54,6 +54,11 @@ export interface ModelSpec {
   inputShape?: number[];
   inputs?: { name: string; shape: number[] }[];
   layers: LayerSpec[];
+}
+
+/** Values one sample feeds the model: its input's size, or all its inputs' together (split in order). */
+export function valuesPerSample(model: Pick<ModelSpec, 'inputShape' | 'inputs'>): number {
+  return model.inputShape ? elementCount(model.inputShape) : model.inputs!.reduce((s, i) => s + elementCount(i.shape), 0);
 }
 
 /** The name a single-input model's input has in `inputs` references. */

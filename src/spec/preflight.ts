@@ -3,10 +3,10 @@
  * model expanded and worked out layer by layer, checked against its data, and measured against
  * the configured limits.
  */
-import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, shapeText } from './datasets.js';
+import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, elementCount, shapeText } from './datasets.js';
 import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from './job-spec.js';
 import { type Activation, layerWidth } from './layers.js';
-import { type ModelSpec, expandModel, resolveGraph } from './model.js';
+import { type ModelSpec, expandModel, resolveGraph, valuesPerSample } from './model.js';
 import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { inlineClasses, preparedShape } from './preprocessing.js';
 
@@ -129,8 +129,6 @@ function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
   return issues;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** The model's input and output against the dataset's shapes, the loss against the labels. */
 function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss: Loss }, shape: DatasetShape, summary: ModelSummary | undefined): SpecIssue[] {
   const issues: SpecIssue[] = [];
@@ -142,11 +140,11 @@ function dataIssues(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec; loss
     });
   }
   if (model.inputs) {
-    const total = model.inputs.reduce((s, i) => s + size(i.shape), 0);
-    if (total !== size(shape.inputShape)) {
+    const total = valuesPerSample(model);
+    if (total !== elementCount(shape.inputShape)) {
       issues.push({
         path: ['model', 'inputs'],
-        message: `the inputs take ${total} values per sample, the dataset's samples have ${size(shape.inputShape)} (${shapeText(shape.inputShape)})`,
+        message: `the inputs take ${total} values per sample, the dataset's samples have ${elementCount(shape.inputShape)} (${shapeText(shape.inputShape)})`,
       });
     }
   }

@@ -6,6 +6,7 @@ import {
   type LayerSpec,
   type ModelSpec,
   type RegularizerSpec,
+  elementCount,
   resolveGraph,
 } from '../spec/index.js';
 import { SeededOrthogonal } from './orthogonal.js';
@@ -311,7 +312,7 @@ export function modelInputs(model: tf.LayersModel, x: tf.Tensor): tf.Tensor | tf
     const n = x.shape[0]!;
     const flat = x.reshape([n, -1]);
     const shapes = model.inputs.map((i) => i.shape.slice(1) as number[]);
-    const parts = tf.split(flat, shapes.map((s) => s.reduce((a, b) => a * b, 1)), 1);
+    const parts = tf.split(flat, shapes.map(elementCount), 1);
     return parts.map((p, i) => p.reshape([n, ...shapes[i]!]));
   });
 }

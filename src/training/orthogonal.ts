@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { elementCount } from '../spec/index.js';
 import { createRng, gaussian } from './rng.js';
 
 type TfInitializer = ReturnType<typeof tf.initializers.zeros>;
@@ -13,7 +14,7 @@ const Initializer = Object.getPrototypeOf(tf.initializers.zeros().constructor) a
  */
 export function orthogonalValues(shape: number[], gain: number, seed: number): Float32Array {
   const cols = shape[shape.length - 1]!;
-  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const rows = elementCount(shape.slice(0, -1));
   const [m, n] = [Math.max(rows, cols), Math.min(rows, cols)];
   const rng = createRng(seed);
   const q = Array.from({ length: n }, () => Float64Array.from({ length: m }, () => gaussian(rng)));

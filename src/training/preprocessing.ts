@@ -1,4 +1,4 @@
-import { type InputScaling, type Preprocessing, type PreprocessingState, type ResolvedJobSpec, describeDataset } from '../spec/index.js';
+import { type InputScaling, type Preprocessing, type PreprocessingState, type ResolvedJobSpec, describeDataset, elementCount } from '../spec/index.js';
 import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, DatasetError } from './datasets.js';
 
@@ -29,7 +29,6 @@ export interface PreparedData {
   state: PreprocessingState;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const channelsOf = (shape: number[]) => (shape.length === 0 ? 1 : shape[shape.length - 1]!);
 
 /** Keras' validationSplit: the last fraction of the samples, before any shuffling. */
@@ -37,8 +36,8 @@ export function holdOut(data: Dataset, fraction: number): { train: Dataset; val?
   const held = Math.floor(data.samples * fraction);
   if (held === 0) return { train: data };
   const n = data.samples - held;
-  const xSize = size(data.inputShape);
-  const ySize = size(data.targetShape);
+  const xSize = elementCount(data.inputShape);
+  const ySize = elementCount(data.targetShape);
   const part = (from: number, to: number): Dataset => ({
     ...data,
     x: data.x.subarray(from * xSize, to * xSize),
@@ -84,7 +83,7 @@ export function applyScaling(x: ArrayLike<number>, scaling: InputScaling): Float
 }
 
 function toOneHot(data: Dataset, classes: number): Dataset {
-  if (size(data.targetShape) !== 1) throw new DatasetError(`labels onehot needs one class index per sample, not [${data.targetShape.join(', ')}]`);
+  if (elementCount(data.targetShape) !== 1) throw new DatasetError(`labels onehot needs one class index per sample, not [${data.targetShape.join(', ')}]`);
   const y = new Float32Array(data.samples * classes);
   data.y.forEach((v, i) => {
     if (!Number.isInteger(v) || v < 0 || v >= classes) throw new DatasetError(`sample ${i} has label ${v}, not a class index below ${classes}`);
@@ -94,7 +93,7 @@ function toOneHot(data: Dataset, classes: number): Dataset {
 }
 
 function toIndex(data: Dataset): Dataset {
-  const k = size(data.targetShape);
+  const k = elementCount(data.targetShape);
   if (data.targetShape.length !== 1 || k < 2) throw new DatasetError(`labels index needs one-hot rows, not [${data.targetShape.join(', ')}]`);
   const y = new Float32Array(data.samples);
   for (let i = 0; i < data.samples; i++) {
@@ -128,7 +127,7 @@ export function prepareData(spec: ResolvedJobSpec, data: Dataset, holdout?: Data
     train = toOneHot(train, classes);
     if (val) val = toOneHot(val, classes);
   } else if (p?.labels === 'index') {
-    state.labels = { to: 'index', classes: size(train.targetShape) };
+    state.labels = { to: 'index', classes: elementCount(train.targetShape) };
     train = toIndex(train);
     if (val) val = toIndex(val);
   }

@@ -22,6 +22,8 @@ import {
   type SpecIssue,
   checkLimits,
   describeDataset,
+  elementCount,
+  valuesPerSample,
   prepareSpec,
   sampleShape,
   uploadedDatasetShape,
@@ -227,8 +229,8 @@ export class JobsService {
     }
     const model = record.spec.model;
     // A model with several inputs takes each row's values flattened, split among its inputs.
-    const expected = model.inputShape?.join(',') ?? `${model.inputs!.reduce((s, i) => s + i.shape.reduce((a, b) => a * b, 1), 0)}`;
-    const matches = (shape: number[]) => (model.inputShape ? shape : [shape.reduce((a, b) => a * b, 1)]).join(',') === expected;
+    const expected = model.inputShape?.join(',') ?? `${valuesPerSample(model)}`;
+    const matches = (shape: number[]) => (model.inputShape ? shape : [elementCount(shape)]).join(',') === expected;
     const bad = inputs
       .map((row, i) => ({ i, shape: sampleShape(row) }))
       .filter(({ shape }) => typeof shape === 'string' || !matches(shape))
