@@ -7,7 +7,7 @@ import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetS
 import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from './job-spec.js';
 import { type Activation, layerWidth } from './layers.js';
 import { type ModelSpec, expandModel, resolveGraph, valuesPerSample } from './model.js';
-import { type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
+import { type MemoryEstimate, type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
 import { inlineClasses, preparedShape } from './preprocessing.js';
 
 /** Units the output layer needs for these targets and this loss (undefined when unknown). */
@@ -201,6 +201,16 @@ export interface LimitViolation {
   measure?: string;
 }
 
+/**
+ * The memory one training step of the spec needs, when its batch size is known: a number, or
+ * `full` of a dataset whose size is known.
+ */
+export function trainingMemory(spec: Pick<DraftJobSpec, 'training' | 'optimizer'>, summary: ModelSummary, samples: number | undefined): MemoryEstimate | null {
+  const t = spec.training;
+  const batchSize = samples !== undefined ? effectiveBatchSize(t.batchSize, samples) : t.batchSize === 'full' ? undefined : t.batchSize;
+  return batchSize !== undefined ? estimateTrainingMemory(summary, batchSize, spec.optimizer) : null;
+}
+
 /** The batch size a spec trains with, given how many samples it trains on. */
 export function effectiveBatchSize(batchSize: number | 'full', samples: number): number {
   return batchSize === 'full' ? samples : Math.min(batchSize, samples);
@@ -210,7 +220,13 @@ export function effectiveBatchSize(batchSize: number | 'full', samples: number):
  * Configured limits a prepared spec exceeds; the API refuses such a spec before it is queued.
  * `samples` is the dataset's size when known.
  */
-export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec }, summary: ModelSummary, samples: number | undefined, limits: Limits): LimitViolation[] {
+export function checkLimits(
+  spec: Omit<DraftJobSpec, 'model'> & { model: ModelSpec },
+  summary: ModelSummary,
+  samples: number | undefined,
+  memory: MemoryEstimate | null,
+  limits: Limits,
+): LimitViolation[] {
   const out: LimitViolation[] = [];
   const check = (limit: string, path: (string | number)[], value: number, max: number, measure?: string) => {
     if (value > max) out.push({ limit, path, value, max, ...(measure ? { measure } : {}) });
@@ -240,7 +256,8 @@ export function checkLimits(spec: Omit<DraftJobSpec, 'model'> & { model: ModelSp
   check('MAX_FLOPS_PER_SAMPLE', ['model'], summary.flopsPerSample, limits.maxFlopsPerSample, 'FLOPs per sample');
   if (samples !== undefined) {
     check('MAX_SAMPLE_EPOCHS', ['training', 'epochs'], samples * t.epochs, limits.maxSampleEpochs, `sample-epochs (${samples} samples)`);
-    const memory = estimateTrainingMemory(summary, effectiveBatchSize(t.batchSize, samples), spec.optimizer);
+  }
+  if (memory && samples !== undefined) {
     check('MAX_TRAINING_MEMORY_MB', ['training', 'batchSize'], Math.ceil(memory.totalBytes / 2 ** 20), limits.maxTrainingMemoryMb, 'MB of training memory (estimated)');
   }
   return out;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { EpochMetrics, ResolvedJobSpec } from '../spec/index.js';
+import { type EpochMetrics, type ResolvedJobSpec, effectiveBatchSize } from '../spec/index.js';
 import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
 import { attachPreprocessing, prepareData } from './preprocessing.js';
@@ -79,7 +79,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     const split = toTensors(prepared.train, prepared.val);
     tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
     const n = split.xTrain.shape[0];
-    const batchSize = t.batchSize === 'full' ? n : Math.min(t.batchSize, n);
+    const batchSize = effectiveBatchSize(t.batchSize, n);
     const history: EpochReport[] = [];
     let lastCheckpoint = -Infinity;
     /** Ends training after `epoch` because early stopping said so (the weights it kept restored). */

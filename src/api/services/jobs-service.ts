@@ -16,8 +16,7 @@ import {
   type KnownShapes,
   type Limits,
   type ModelCost,
-  effectiveBatchSize,
-  estimateTrainingMemory,
+  trainingMemory,
   trainingFlops,
   type SpecIssue,
   checkLimits,
@@ -131,17 +130,15 @@ export class JobsService {
     const { prepared, summary, issues } = prepareSpec(spec, known);
     if (!prepared || !summary || missing.length > 0) throw new InvalidSpecError([...missing, ...issues]);
     const samples = (known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
-    const t = spec.training;
-    const batchSize = samples !== undefined ? effectiveBatchSize(t.batchSize, samples) : t.batchSize === 'full' ? undefined : t.batchSize;
-    const memory = batchSize !== undefined ? estimateTrainingMemory(summary, batchSize, spec.optimizer) : null;
+    const memory = trainingMemory(spec, summary, samples);
     const cost: ModelCost = {
       totalParams: summary.totalParams,
       trainableParams: summary.trainableParams,
       flopsPerSample: summary.flopsPerSample,
-      trainingFlops: samples !== undefined ? trainingFlops(summary, samples, t.epochs) : null,
+      trainingFlops: samples !== undefined ? trainingFlops(summary, samples, spec.training.epochs) : null,
       trainingMemoryBytes: memory?.totalBytes ?? null,
     };
-    return { prepared, summary, samples, memory, cost, exceeds: checkLimits(prepared, summary, samples, limitsOf(this.d.config)) };
+    return { prepared, summary, samples, memory, cost, exceeds: checkLimits(prepared, summary, samples, memory, limitsOf(this.d.config)) };
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
