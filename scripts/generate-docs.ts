@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { builtinDatasetMarkdown, optimizerCatalogMarkdown } from '../src/spec/index.js';
+import { builtinDatasetMarkdown, optimizerCatalogMarkdown } from '../src/catalog/index.js';
 
 mkdirSync(new URL('../docs/', import.meta.url), { recursive: true });
 writeFileSync(new URL('../docs/optimizers.md', import.meta.url), optimizerCatalogMarkdown());

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeConfig } from '../src/config/config.js';
-import { BUILTIN_DATASET_NAMES, LAYER_TYPES, OPTIMIZER_NAMES, builtinDatasetMarkdown, lossSchema, optimizerCatalogMarkdown } from '../src/spec/index.js';
+import { BUILTIN_DATASET_NAMES, LAYER_TYPES, OPTIMIZER_NAMES, lossSchema } from '../src/spec/index.js';
+import { builtinDatasetMarkdown, optimizerCatalogMarkdown } from '../src/catalog/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
