@@ -108,12 +108,18 @@ function holdoutOverlap(spec: DraftJobSpec): SpecIssue[] {
   ];
 }
 
-function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
-  const issues: SpecIssue[] = [];
+/** The metrics a job's epochs report: loss and its metrics, and their val_* twins when it validates. */
+export function reportedMetrics(spec: Pick<DraftJobSpec, 'metrics' | 'training'>): string[] {
   const t = spec.training;
   const reported = ['loss', ...spec.metrics];
   const validated = t.validationSplit > 0 || t.validationData !== undefined;
-  const monitorable = validated ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
+  return validated ? [...reported, ...reported.map((m) => `val_${m}`)] : reported;
+}
+
+function monitorIssues(spec: DraftJobSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const t = spec.training;
+  const monitorable = reportedMetrics(spec);
   const monitors: [string | undefined, (string | number)[]][] = [
     [t.earlyStopping?.monitor, ['training', 'earlyStopping', 'monitor']],
     [t.lrSchedule.type === 'reduceOnPlateau' ? t.lrSchedule.monitor : undefined, ['training', 'lrSchedule', 'monitor']],

@@ -8,3 +8,5 @@ export * from './job-record.js';
 export * from './model.js';
 export * from './presets.js';
 export * from './uploaded-datasets.js';
+export * from './experiments.js';
+export * from './experiment-record.js';
