@@ -120,9 +120,10 @@ export async function readLive(
   id: string,
   until: (e: SseEvent, all: SseEvent[]) => boolean,
   headers: Record<string, string> = {},
+  resource: 'jobs' | 'experiments' = 'jobs',
 ): Promise<{ events: SseEvent[]; ended: boolean }> {
   const controller = new AbortController();
-  const res = await fetch(`${baseUrl}/v1/jobs/${id}/events`, { headers, signal: controller.signal });
+  const res = await fetch(`${baseUrl}/v1/${resource}/${id}/events`, { headers, signal: controller.signal });
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   const events: SseEvent[] = [];

@@ -14,11 +14,14 @@ export type ParentMessage =
       checkpointMinIntervalMs: number;
       /** Continue from the checkpoint of this epoch. */
       resumeEpoch?: number;
+      /** An experiment trial: after each epoch, wait for the worker's verdict (its scheduler may stop it there). */
+      gated?: boolean;
     }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  | { type: 'verdict'; epoch: number; stop: boolean };
 
 export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
   | { type: 'epoch'; report: EpochReport; checkpoint?: number }
-  | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly']; preprocessing?: PreprocessingState }
+  | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly']; stoppedAt?: number; preprocessing?: PreprocessingState }
   | { type: 'failed'; code: string; message: string; retryable: boolean };

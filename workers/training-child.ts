@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 
 const controller = new AbortController();
+/** The worker's answer about an epoch of a gated (experiment) trial, awaited before the next epoch. */
+const verdicts = new Map<number, (stop: boolean) => void>();
 // The backend loads as soon as the process starts (argv[2] names it), so a spare child is
 // ready to train the moment a job arrives.
 const backend = initBackend((process.argv[2] ?? 'auto') as 'auto' | BackendName);
@@ -41,7 +43,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
   const data = await upload(msg.spec.dataset.id);
   const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly } = await train(msg.spec, {
+  const { model, stoppedEarly, stoppedAt } = await train(msg.spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
     signal: controller.signal,
@@ -58,7 +60,9 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
       },
     },
     onEpochEnd: async (report) => {
+      const verdict = msg.gated ? new Promise<boolean>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
+      return (await verdict) ? 'stop' : undefined;
     },
   });
   const preprocessing = fittedPreprocessing(model);
@@ -67,7 +71,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
+  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(stoppedAt ? { stoppedAt } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
 function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
@@ -86,6 +90,12 @@ process.on('disconnect', () => process.exit(1));
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'cancel') {
     controller.abort();
+    for (const resolve of verdicts.values()) resolve(false);
+    return;
+  }
+  if (msg.type === 'verdict') {
+    verdicts.get(msg.epoch)?.(msg.stop);
+    verdicts.delete(msg.epoch);
     return;
   }
   run(msg)

@@ -10,6 +10,8 @@ import type { TrainingJobData } from '../src/queue/queues.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
+import type { ExperimentController } from '../src/queue/experiment-controller.js';
+import type { StoppedBy } from '../src/spec/index.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 
 interface Active {
@@ -19,6 +21,8 @@ interface Active {
   shutdown?: boolean;
   /** The job lock went to another worker. */
   lost?: boolean;
+  /** The experiment scheduler stopped this trial. */
+  stoppedBy?: StoppedBy;
   /** Why the worker killed the child itself, when it did. */
   killed?: { code: 'timeout' | 'out_of_memory'; message: string };
   killTimer?: NodeJS.Timeout;
@@ -47,6 +51,7 @@ export class TrainingRunner {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly workerId: string,
+    private readonly experiments?: ExperimentController,
   ) {}
 
   get activeJobs(): string[] {
@@ -110,8 +115,21 @@ export class TrainingRunner {
     if (!this.spare && !this.stopped) this.spare = this.forkChild();
   }
 
+  /** Trains a job; a trial's end is reported to its experiment, which may queue the next trial. */
   readonly process = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
-    const { jobId, spec } = job.data;
+    const experimentId = job.data.experimentId;
+    try {
+      return await this.train(job, token);
+    } finally {
+      if (experimentId && this.experiments) {
+        // A failure here loses nothing: the periodic reconcile of running experiments repeats it.
+        await this.experiments.reconcile(experimentId, { waitMs: 5_000 }).catch((err: unknown) => this.logger.warn({ err, experimentId }, 'experiment reconcile failed'));
+      }
+    }
+  };
+
+  private readonly train = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
+    const { jobId, spec, experimentId } = job.data;
     const record = await this.store.get(jobId);
     if (!record) return { status: 'skipped' };
     // Every start counts, also a pick-up after a crashed worker (BullMQ's attemptsMade does not).
@@ -175,6 +193,12 @@ export class TrainingRunner {
             }
             // Not running any more: cancelled, and the broadcast did not reach this worker.
             if (outcome === 'not_running') this.cancel(jobId);
+            if (experimentId) {
+              // The trial waits for this: its experiment's scheduler decides about the epoch first.
+              const by = outcome === 'appended' ? await this.verdict(experimentId, jobId) : undefined;
+              if (by) entry.stoppedBy = by;
+              child.send({ type: 'verdict', epoch: msg.report.epoch, stop: by !== undefined } satisfies ParentMessage, () => {});
+            }
           });
           break;
         default:
@@ -189,6 +213,7 @@ export class TrainingRunner {
       checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
       checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
       ...(resumeEpoch ? { resumeEpoch } : {}),
+      ...(experimentId ? { gated: true } : {}),
     } satisfies ParentMessage);
     const kill = (code: 'timeout' | 'out_of_memory', message: string) => {
       entry.killed ??= { code, message };
@@ -243,9 +268,14 @@ export class TrainingRunner {
         final: record?.history.at(-1) ?? null,
         numTensors: result.numTensors,
         ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
+        ...(result.stoppedAt && entry.stoppedBy ? { stoppedBy: entry.stoppedBy } : {}),
         ...(result.preprocessing ? { preprocessing: result.preprocessing } : {}),
       };
-      const fields = { finishedAt, ...(result.preprocessing ? { preprocessing: JSON.stringify(result.preprocessing) } : {}) };
+      const fields = {
+        finishedAt,
+        ...(result.preprocessing ? { preprocessing: JSON.stringify(result.preprocessing) } : {}),
+        ...(result.stoppedAt && entry.stoppedBy ? { stoppedBy: entry.stoppedBy } : {}),
+      };
       await this.store.transition(jobId, ['running'], 'completed', fields, [
         { type: 'status', data: { status: 'completed', at: finishedAt } },
         { type: 'completed', data: summary },
@@ -280,6 +310,16 @@ export class TrainingRunner {
     await this.fail(jobId, 'worker_crashed', message);
     throw new UnrecoverableError(message);
   };
+
+  /** Whether the trial's experiment stops it after the epoch just recorded (a failed decision lets it go on). */
+  private async verdict(experimentId: string, jobId: string): Promise<StoppedBy | undefined> {
+    try {
+      return await this.experiments?.afterTrialEpoch(experimentId, jobId);
+    } catch (err) {
+      this.logger.warn({ err, experimentId, jobId }, 'experiment decision failed; the trial goes on');
+      return undefined;
+    }
+  }
 
   private async fail(jobId: string, code: string, message: string): Promise<void> {
     const finishedAt = new Date().toISOString();

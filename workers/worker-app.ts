@@ -3,6 +3,9 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
+import { ExperimentStore } from '../src/store/experiment-store.js';
+import { ExperimentController } from '../src/queue/experiment-controller.js';
+import { createTrainingQueue } from '../src/queue/queues.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { WorkerRegistry } from '../src/store/worker-registry.js';
 import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
@@ -47,7 +50,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const subscriber = createBlockingRedis(config.REDIS_URL);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
-  const training = new TrainingRunner(store, keys, artifacts, config, log, id);
+  // Trials are queued from workers too (the next one when one ends), on a connection of their own.
+  const queueConnection = createRedis(config.REDIS_URL);
+  const trainingQueue = createTrainingQueue(queueConnection, keys);
+  trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
+  const experiments = new ExperimentController({ jobs: store, experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
+  const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments);
   const predict = new PredictRunner(artifacts);
   training.warmUp();
 
@@ -83,6 +91,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     60_000,
     (err) => log.warn({ err }, 'retention sweep failed'),
   );
+  const sweep = setInterval(
+    () => experiments.reconcileActive().catch((err: unknown) => log.warn({ err }, 'experiment sweep failed')),
+    config.EXPERIMENT_SWEEP_MS,
+  );
   await beat();
   const heartbeat = setInterval(() => beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_MS);
   await Promise.all([trainingWorker.waitUntilReady(), predictWorker.waitUntilReady()]);
@@ -91,6 +103,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const close = () =>
     (closing ??= (async () => {
       clearInterval(heartbeat);
+      clearInterval(sweep);
       stopRetention();
       // Each step runs even when an earlier one fails.
       const steps: [string, () => Promise<unknown>][] = [
@@ -99,7 +112,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['deregister', () => registry.deregister(id)],
         ['close subscriber', () => subscriber.quit()],
-        ['close connections', async () => (await Promise.allSettled([redis.quit(), bullConnection.quit()]), undefined)],
+        ['close training queue', () => trainingQueue.close()],
+        ['close connections', async () => (await Promise.allSettled([redis.quit(), bullConnection.quit(), queueConnection.quit()]), undefined)],
         ['free models', async () => predict.close()],
       ];
       for (const [name, step] of steps) {

@@ -10,6 +10,7 @@ import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { modelSpecRoutes } from './routes/model-specs.js';
 import { modelRoutes } from './routes/models.js';
 import { optimizerRoutes } from './routes/optimizers.js';
@@ -44,6 +45,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
+        { name: 'experiments', description: 'Experiments: searches and optimizer comparisons whose trials are jobs' },
         { name: 'datasets', description: 'Uploaded datasets' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
@@ -59,6 +61,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(healthRoutes, { config });
   await app.register(jobRoutes);
   await app.register(eventRoutes);
+  await app.register(experimentRoutes);
   await app.register(modelRoutes);
   await app.register(modelSpecRoutes);
   await app.register(optimizerRoutes);

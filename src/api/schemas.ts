@@ -16,6 +16,7 @@ export const jobIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
 
 export const listJobsQuerySchema = z.object({
   status: jobStatusSchema.optional(),
+  experimentId: z.string().max(128).optional().describe('Only the trials of this experiment.'),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional().describe('The `next` of the previous page.'),
 });

@@ -52,6 +52,8 @@ export const configSchema = z.object({
   MAX_FLOPS_PER_SAMPLE: int(10_000_000_000, 1).describe("Most floating-point operations one sample's forward pass may take (POST /v1/models/summary shows a model's)."),
   MAX_TRAINING_MEMORY_MB: int(4_096, 1).describe('Most memory a job may need by the estimate of POST /v1/models/summary (weights, gradients, optimizer state, one batch of activations).'),
   MAX_SAMPLE_EPOCHS: int(100_000_000, 1).describe('Most samples x epochs one job may train on.'),
+  MAX_TRIALS: int(200, 1).describe('Most trials one experiment may have (the protocol\'s reruns included); checked before anything is queued.'),
+  EXPERIMENT_SWEEP_MS: int(2_000, 100).describe('How often each worker reconciles running experiments (decisions and queueing missed when a process died).'),
   MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
   MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024).describe('Largest dataset upload body, as sent (compressed size for gzip); streamed, never held in memory.'),

@@ -235,17 +235,19 @@ function protocolRates(spec: OptimizerComparisonSpec): number[] {
  * The protocol's second phase: each optimizer's best tuning trial run again with every rerun seed,
  * all epochs (no scheduler), numbered after `next`. `best` maps an optimizer to its best tuning trial.
  */
-export function planReruns(best: TrialPlan[], seeds: number[], next: number): TrialPlan[] {
-  const reruns: TrialPlan[] = [];
-  for (const tuned of best) {
+export function planReruns<S extends JobSpec>(
+  best: { spec: S; params: Record<string, unknown> }[],
+  seeds: number[],
+  next: number,
+): (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[] {
+  const reruns: (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[] = [];
+  for (const [tuned, from] of best.entries()) {
     const config = next + reruns.length;
     for (const seed of seeds) {
-      const spec: JobSpec = { ...tuned.spec, training: { ...tuned.spec.training, seed } };
-      reruns.push({ index: next + reruns.length, config, phase: 'rerun', params: tuned.params, seed, scheduled: false, spec });
+      const spec: S = { ...from.spec, training: { ...from.spec.training, seed } };
+      reruns.push({ index: next + reruns.length, config, phase: 'rerun', params: from.params, seed, scheduled: false, spec, tuned });
     }
   }
   return reruns;
 }
 
-/** The optimizer a trial trains with. */
-export const trialOptimizer = (t: Pick<TrialPlan, 'spec'>): string => t.spec.optimizer.name;

@@ -56,6 +56,7 @@ export function leaderboard(trials: Trial[], mode: 'min' | 'max'): LeaderboardEn
       trial: t.index,
       jobId: t.jobId,
       optimizer: t.optimizer,
+      learningRate: t.learningRate,
       params: t.params,
       seed: t.seed,
       status: t.status,

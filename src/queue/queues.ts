@@ -6,6 +6,8 @@ import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from '../store/keys.js'
 export interface TrainingJobData {
   jobId: string;
   spec: ResolvedJobSpec;
+  /** Set for an experiment's trial: its worker consults the experiment after every epoch. */
+  experimentId?: string;
 }
 
 export interface PredictJobData {

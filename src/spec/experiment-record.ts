@@ -1,14 +1,11 @@
 import { z } from 'zod';
 import { experimentSpecSchema, objectiveSchema } from './experiments.js';
-import { jobStatusSchema } from './job-record.js';
+import { jobStatusSchema, stoppedBySchema } from './job-record.js';
 
 export const EXPERIMENT_STATUSES = ['running', 'completed', 'cancelled'] as const;
 export const experimentStatusSchema = z.enum(EXPERIMENT_STATUSES);
 export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
-export const STOPPED_BY = ['asha', 'median'] as const;
-export const stoppedBySchema = z.enum(STOPPED_BY).describe('The scheduler that stopped the trial early (it ends `completed`).');
-export type StoppedBy = z.infer<typeof stoppedBySchema>;
 
 export const schedulerDecisionSchema = z
   .object({
@@ -58,6 +55,7 @@ export const leaderboardEntrySchema = z
     trial: z.number().int(),
     jobId: z.string(),
     optimizer: z.string(),
+    learningRate: z.number(),
     params: z.record(z.string(), z.unknown()),
     seed: z.number().int(),
     status: trialStatusSchema,

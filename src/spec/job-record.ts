@@ -46,6 +46,10 @@ export const modelCostSchema = z
   .meta({ id: 'ModelCost' });
 export type ModelCost = z.infer<typeof modelCostSchema>;
 
+/** The experiment scheduler that stopped a trial early (the trial still ends `completed`). */
+export const stoppedBySchema = z.enum(['asha', 'median']).describe('The experiment scheduler that stopped the trial early (it ends `completed`).');
+export type StoppedBy = z.infer<typeof stoppedBySchema>;
+
 export const jobRecordSchema = z.object({
   id: z.string(),
   name: z.string().nullable(),
@@ -64,6 +68,9 @@ export const jobRecordSchema = z.object({
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
   preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
   error: jobErrorSchema.nullable(),
+  experimentId: z.string().nullable().describe('The experiment this job is a trial of (GET /v1/experiments/{experimentId}).'),
+  trial: z.number().int().nullable().describe('Its trial number in that experiment.'),
+  stoppedBy: stoppedBySchema.nullable().describe("Set when the experiment's scheduler stopped the trial early: it completed at `epoch`, before `epochs`."),
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 

@@ -8,15 +8,13 @@ import {
   type JobStatus,
   type ModelCost,
   type PreprocessingState,
+  type StoppedBy,
 } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
+import { type StreamEvent, eventIdAfter, readStream } from './streams.js';
 
-export interface JobEvent {
-  /** The Redis stream entry id; SSE sends it as the event id. */
-  id: string;
-  type: JobEventType;
-  data: Record<string, unknown>;
-}
+export type JobEvent = StreamEvent<JobEventType>;
+export { eventIdAfter };
 
 export interface NewEvent {
   type: JobEventType;
@@ -72,6 +70,7 @@ export type AppendResult = 'appended' | 'duplicate' | 'not_running' | 'lock_lost
 
 export interface ListOptions {
   status?: JobStatus;
+  experimentId?: string;
   cursor?: string;
   limit: number;
 }
@@ -83,7 +82,7 @@ export class JobStore {
     private readonly maxlen: number,
   ) {}
 
-  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost }): Promise<void> {
+  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } }): Promise<void> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
@@ -95,6 +94,7 @@ export class JobStore {
       epochs: String(input.spec.training.epochs),
       attempts: '0',
       ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
+      ...(input.experiment ? { experimentId: input.experiment.id, trial: String(input.experiment.trial) } : {}),
     };
     await this.redis
       .multi()
@@ -146,6 +146,7 @@ export class JobStore {
         max = `(${member}`;
         const record = await this.get(member.slice(member.indexOf(':') + 1));
         if (!record || (options.status && record.status !== options.status)) continue;
+        if (options.experimentId && record.experimentId !== options.experimentId) continue;
         items.push(record);
         if (items.length === options.limit) return { items, next: encodeCursor(member) };
       }
@@ -177,6 +178,16 @@ export class JobStore {
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
   }
 
+  /** The experiment scheduler that asked this trial to stop, if one did. */
+  async stopRequest(id: string): Promise<StoppedBy | undefined> {
+    return ((await this.redis.hget(this.keys.job(id), 'stopRequested')) as StoppedBy | null) ?? undefined;
+  }
+
+  /** Asks a running trial to stop after its current epoch (its worker reads this after each epoch). */
+  async requestStop(id: string, by: StoppedBy): Promise<void> {
+    await this.redis.hset(this.keys.job(id), 'stopRequested', by);
+  }
+
   /** Sets informational fields (backend, versions) without touching the status. */
   async setFields(id: string, fields: Record<string, string>): Promise<void> {
     await this.redis.hset(this.keys.job(id), fields);
@@ -206,62 +217,18 @@ export class JobStore {
     return ({ 1: 'appended', 2: 'duplicate', 0: 'not_running', [-1]: 'lock_lost' } as const)[result as 1 | 2 | 0 | -1];
   }
 
+  /** The key of a job's event stream. */
+  eventsKey(id: string): string {
+    return this.keys.events(id);
+  }
+
   /**
    * Events after `afterId` ("0" = from the start), oldest first. With `blockMs`, waits that
    * long for the first one; pass a connection of its own then, since it is held meanwhile.
    */
-  async readEvents(
-    id: string,
-    afterId: string,
-    options: { count?: number; blockMs?: number; connection?: Redis } = {},
-  ): Promise<JobEvent[]> {
-    const conn = options.connection ?? this.redis;
-    const count = options.count ?? 500;
-    const reply =
-      options.blockMs === undefined
-        ? await conn.xread('COUNT', count, 'STREAMS', this.keys.events(id), afterId)
-        : await conn.xread('COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', this.keys.events(id), afterId);
-    if (!reply) return [];
-    return reply[0]![1].map(([entryId, kv]) => parseEntry(entryId, kv));
+  readEvents(id: string, afterId: string, options: { count?: number; blockMs?: number; connection?: Redis } = {}): Promise<JobEvent[]> {
+    return readStream<JobEventType>(this.redis, this.keys.events(id), afterId, options);
   }
-
-  /**
-   * One blocking read over several streams: the events of each job after its cursor, plus the
-   * entries of `wake` after its cursor (keys are job ids, and `wake` under its own key name).
-   */
-  async readEventsOfJobs(
-    cursors: Map<string, string>,
-    wake: { key: string; after: string },
-    options: { count?: number; blockMs: number; connection: Redis },
-  ): Promise<{ events: Map<string, JobEvent[]>; wakeId?: string }> {
-    const ids = [...cursors.keys()];
-    const keys = [...ids.map((id) => this.keys.events(id)), wake.key];
-    const after = [...ids.map((id) => cursors.get(id)!), wake.after];
-    const reply = (await options.connection.call('XREAD', 'COUNT', options.count ?? 500, 'BLOCK', options.blockMs, 'STREAMS', ...keys, ...after)) as
-      | [string, [string, string[]][]][]
-      | null;
-    const events = new Map<string, JobEvent[]>();
-    let wakeId: string | undefined;
-    const idOf = new Map(ids.map((id) => [this.keys.events(id), id]));
-    for (const [key, entries] of reply ?? []) {
-      if (key === wake.key) wakeId = entries.at(-1)?.[0];
-      else events.set(idOf.get(key)!, entries.map(([entryId, kv]) => parseEntry(entryId, kv)));
-    }
-    return { events, ...(wakeId ? { wakeId } : {}) };
-  }
-}
-
-/** Stream ids are `<ms>-<seq>`: true when `a` comes after `b`. */
-export function eventIdAfter(a: string, b: string): boolean {
-  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint?];
-  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint?];
-  return am !== bm ? am > bm : (as ?? 0n) > (bs ?? 0n);
-}
-
-function parseEntry(entryId: string, kv: string[]): JobEvent {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < kv.length; i += 2) fields[kv[i]!] = kv[i + 1]!;
-  return { id: entryId, type: fields.type as JobEventType, data: JSON.parse(fields.data ?? '{}') as Record<string, unknown> };
 }
 
 /** Index members sort by creation time: zero-padded epoch milliseconds, then the id. */
@@ -296,5 +263,8 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     attempts: Number(h.attempts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,
     error: json<JobError>(h.error),
+    experimentId: h.experimentId || null,
+    trial: h.trial ? Number(h.trial) : null,
+    stoppedBy: (h.stoppedBy as StoppedBy | undefined) || null,
   };
 }

@@ -16,6 +16,19 @@ export function redisKeys(prefix: string) {
     dataset: (id: string) => `${prefix}:dataset:${id}`,
     /** Uploaded dataset ids scored by creation time. */
     datasetIndex: `${prefix}:datasets`,
+    /** An experiment's record (hash): status, spec, plan. */
+    experiment: (id: string) => `${prefix}:experiment:${id}`,
+    /** Its trials (hash: trial number -> trial definition JSON, job id included). */
+    experimentTrials: (id: string) => `${prefix}:experiment:${id}:trials`,
+    /** What it learned from its trials' events (JSON): progress, scheduler records and decisions, stream cursors. */
+    experimentState: (id: string) => `${prefix}:experiment:${id}:state`,
+    experimentEvents: (id: string) => `${prefix}:experiment:${id}:events`,
+    /** Held by the process deciding for the experiment (value: its token), so decisions are made one at a time. */
+    experimentLock: (id: string) => `${prefix}:experiment:${id}:lock`,
+    /** Experiment ids scored by creation time. */
+    experimentIndex: `${prefix}:experiments`,
+    /** Ids of running experiments, which workers reconcile periodically. */
+    experimentsActive: `${prefix}:experiments:active`,
     /** BullMQ's own prefix. */
     bull: `${prefix}:bull`,
     /** BullMQ's lock of a training job (its value is the lock token). */

@@ -10,7 +10,8 @@ import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
 
 export interface TrainOptions {
-  onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | Promise<void>;
+  /** Called after each epoch; answering 'stop' ends training there (an experiment's scheduler stopped the trial). */
+  onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | 'stop' | Promise<void | 'stop'>;
   /** Runs once on the built model before training (e.g. to set known initial weights). */
   prepareModel?: (model: tf.LayersModel) => void;
   /** Checked between batches: training stops within one batch of an abort. */
@@ -30,6 +31,8 @@ export interface TrainResult {
   history: EpochReport[];
   /** Set when early stopping ended training before the last epoch. */
   stoppedEarly?: { epoch: number; bestEpoch: number; restoredBestWeights: boolean };
+  /** Set when onEpochEnd asked to stop before the last epoch: the last epoch trained. */
+  stoppedAt?: number;
 }
 
 /** A batch loss became NaN or infinite (training.terminateOnNaN). */
@@ -123,8 +126,9 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
         await cp.save(await captureState(model, optimizer, epoch, history, bestWeights));
         lastCheckpoint = performance.now();
       }
-      await options.onEpochEnd?.(report, model);
+      const asked = await options.onEpochEnd?.(report, model);
       if (verdict === 'stop' && epoch < t.epochs) return stopEarly(epoch);
+      if (asked === 'stop' && epoch < t.epochs) return { model, history, stoppedAt: epoch };
     }
     return { model, history };
   } catch (err) {

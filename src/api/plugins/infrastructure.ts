@@ -12,11 +12,15 @@ import { DatasetsService } from '../services/datasets-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
 import { JobsService } from '../services/jobs-service.js';
+import { ExperimentsService } from '../services/experiments-service.js';
+import { ExperimentStore } from '../../store/experiment-store.js';
+import { ExperimentController } from '../../queue/experiment-controller.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
     jobs: JobsService;
+    experiments: ExperimentsService;
     events: EventsService;
     datasets: DatasetsService;
     artifacts: ArtifactStore;
@@ -48,11 +52,16 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
+  const jobs = new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts });
+  app.decorate('jobs', jobs);
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
   app.decorate('datasets', datasetsService);
-  const hub = new EventHub(store, redis, keys);
-  app.decorate('events', new EventsService(store, hub, config.SSE_HEARTBEAT_MS));
+  const hub = new EventHub(redis, keys);
+  const events = new EventsService(store, hub, config.SSE_HEARTBEAT_MS);
+  app.decorate('events', events);
+  const experimentStore = new ExperimentStore(redis, keys);
+  const controller = new ExperimentController({ jobs: store, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS });
+  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller }));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));

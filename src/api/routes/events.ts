@@ -1,16 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { JobEvent } from '../../store/job-store.js';
+import { eventStreams, lastEventIdOf } from './sse.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
 
 export async function eventRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const open = new Set<() => void>();
-  // Ends live streams before the server stops, so closing never waits on them; clients
-  // reconnect (to another API process) with Last-Event-ID and miss nothing.
-  app.addHook('preClose', async () => {
-    for (const end of open) end();
-  });
+  const send = eventStreams(app);
 
   r.get(
     '/v1/jobs/:id/events',
@@ -28,42 +23,8 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const header = request.headers['last-event-id'];
-      const after = await app.events.open(request.params.id, (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId);
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      raw.write('retry: 2000\n\n');
-      const controller = new AbortController();
-      let closed = false;
-      const end = () => {
-        if (closed) return;
-        closed = true;
-        controller.abort();
-        raw.end();
-      };
-      open.add(end);
-      raw.on('close', end);
-      const sink = {
-        get closed() {
-          return closed;
-        },
-        event: (e: JobEvent) => raw.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`),
-        comment: (text: string) => raw.write(`: ${text}\n\n`),
-      };
-      try {
-        await app.events.follow(request.params.id, after, sink, controller.signal);
-      } catch (err) {
-        request.log.warn({ err }, 'event stream ended by an error');
-      } finally {
-        open.delete(end);
-        end();
-      }
+      const after = await app.events.open(request.params.id, lastEventIdOf(request));
+      await send(request, reply, (sink, signal) => app.events.follow(request.params.id, after, sink, signal));
     },
   );
 }

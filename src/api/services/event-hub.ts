@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type JobEvent, type JobStore, eventIdAfter } from '../../store/job-store.js';
+import { type StreamEvent, eventIdAfter, readStreams } from '../../store/streams.js';
 import type { RedisKeys } from '../../store/keys.js';
 
 interface Listener {
   /** The id of the last event this listener has. */
   last: string;
-  deliver(events: JobEvent[]): void;
+  deliver(events: StreamEvent[]): void;
 }
 
 /** How long one blocking read waits before it is issued again (new jobs wake it at once). */
@@ -22,7 +22,7 @@ const RETRY_MS = 500;
  * the events after its own last id, in order.
  */
 export class EventHub {
-  private readonly jobs = new Map<string, Set<Listener>>();
+  private readonly streams = new Map<string, Set<Listener>>();
   private readonly wakeKey: string;
   /** CLIENT LIST shows the hub's connection under this name. */
   readonly connectionName: string;
@@ -33,7 +33,6 @@ export class EventHub {
   private closed = false;
 
   constructor(
-    private readonly store: JobStore,
     private readonly redis: Redis,
     keys: RedisKeys,
   ) {
@@ -41,26 +40,26 @@ export class EventHub {
     this.connectionName = `${keys.prefix}:event-hub`;
   }
 
-  /** Delivers the job's events after `last` as they are written, until the returned function is called. */
-  subscribe(jobId: string, last: string, deliver: (events: JobEvent[]) => void): () => void {
+  /** Delivers a stream's events (a job's, an experiment's) after `last` as they are written, until the returned function is called. */
+  subscribe(streamKey: string, last: string, deliver: (events: StreamEvent[]) => void): () => void {
     const listener: Listener = { last, deliver };
-    let set = this.jobs.get(jobId);
-    if (!set) this.jobs.set(jobId, (set = new Set()));
+    let set = this.streams.get(streamKey);
+    if (!set) this.streams.set(streamKey, (set = new Set()));
     set.add(listener);
     this.running ??= this.run();
     if (this.idle) this.idle();
-    else this.redis.multi().xadd(this.wakeKey, 'MAXLEN', '~', 100, '*', 'job', jobId).pexpire(this.wakeKey, 3_600_000).exec().catch(() => undefined);
+    else this.redis.multi().xadd(this.wakeKey, 'MAXLEN', '~', 100, '*', 'stream', streamKey).pexpire(this.wakeKey, 3_600_000).exec().catch(() => undefined);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.jobs.get(jobId) === set) this.jobs.delete(jobId);
+      if (set.size === 0 && this.streams.get(streamKey) === set) this.streams.delete(streamKey);
     };
   }
 
-  /** How many jobs and listeners the hub serves (for health and tests). */
+  /** How many streams (`jobs`) and listeners the hub serves (for health and tests). */
   get size(): { jobs: number; listeners: number } {
     let listeners = 0;
-    for (const set of this.jobs.values()) listeners += set.size;
-    return { jobs: this.jobs.size, listeners };
+    for (const set of this.streams.values()) listeners += set.size;
+    return { jobs: this.streams.size, listeners };
   }
 
   async close(): Promise<void> {
@@ -82,30 +81,30 @@ export class EventHub {
     connection.on('error', () => {});
     this.connection = connection;
     while (!this.closed) {
-      if (this.jobs.size === 0) {
+      if (this.streams.size === 0) {
         await new Promise<void>((resolve) => (this.idle = resolve));
         this.idle = undefined;
         continue;
       }
-      // Each job's stream is read from its furthest-behind listener.
+      // Each stream is read from its furthest-behind listener.
       const cursors = new Map<string, string>();
-      for (const [jobId, set] of this.jobs) {
+      for (const [key, set] of this.streams) {
         let min: string | undefined;
         for (const l of set) if (min === undefined || eventIdAfter(min, l.last)) min = l.last;
-        cursors.set(jobId, min!);
+        cursors.set(key, min!);
       }
-      let read: Awaited<ReturnType<JobStore['readEventsOfJobs']>>;
+      let read: Awaited<ReturnType<typeof readStreams>>;
       try {
         if (connection.status === 'wait') await connection.connect();
-        read = await this.store.readEventsOfJobs(cursors, { key: this.wakeKey, after: this.wakeAfter }, { blockMs: BLOCK_MS, connection });
+        read = await readStreams(cursors, { key: this.wakeKey, after: this.wakeAfter }, { blockMs: BLOCK_MS, connection });
       } catch {
         if (this.closed) break;
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
         continue;
       }
       if (read.wakeId) this.wakeAfter = read.wakeId;
-      for (const [jobId, events] of read.events) {
-        for (const l of [...(this.jobs.get(jobId) ?? [])]) {
+      for (const [key, events] of read.events) {
+        for (const l of [...(this.streams.get(key) ?? [])]) {
           const fresh = events.filter((e) => eventIdAfter(e.id, l.last));
           if (fresh.length === 0) continue;
           l.last = fresh.at(-1)!.id;

@@ -1,17 +1,33 @@
-import type { JobEvent, JobStore } from '../../store/job-store.js';
+import type { JobStore } from '../../store/job-store.js';
+import type { StreamEvent } from '../../store/streams.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
-  event(e: JobEvent): void;
+  event(e: StreamEvent): void;
   comment(text: string): void;
   readonly closed: boolean;
 }
 
 const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
 
-const isTerminalEvent = (e: JobEvent) => (TERMINAL_STATUSES as readonly string[]).includes(e.type);
+/** A stream to follow: a job's events or an experiment's. */
+export interface FollowedStream {
+  key: string;
+  read(after: string): Promise<StreamEvent[]>;
+  /** True once its terminal event was written; undefined when it no longer exists. */
+  finished(): Promise<boolean | undefined>;
+  isTerminal(e: StreamEvent): boolean;
+}
+
+/** Checks a client's Last-Event-ID; returns where to start. */
+export function startAfter(lastEventId: string | undefined): string {
+  if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
+    throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
+  }
+  return lastEventId ?? '0';
+}
 
 /**
  * Replays and follows a job's event stream for one SSE client. Reading from the Redis Stream
@@ -32,29 +48,45 @@ export class EventsService {
   }
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
-    if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
-      throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
-    }
+    const after = startAfter(lastEventId);
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
-    return lastEventId ?? '0';
+    return after;
   }
 
-  /** Sends every event after `after` until the terminal one, or until the client goes away. */
-  async follow(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
+  /** Sends every event of the job after `after` until the terminal one, or until the client goes away. */
+  follow(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
+    return this.followStream(
+      {
+        key: this.store.eventsKey(id),
+        read: (from) => this.store.readEvents(id, from),
+        finished: async () => {
+          const status = await this.store.getStatus(id);
+          return status && isTerminal(status);
+        },
+        isTerminal: (e) => (TERMINAL_STATUSES as readonly string[]).includes(e.type),
+      },
+      after,
+      sink,
+      signal,
+    );
+  }
+
+  /** Sends every event of a stream after `after` until its terminal one, or until the client goes away. */
+  async followStream(stream: FollowedStream, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
     let last = after;
     for (;;) {
-      // Status first, then read: if the job was already over and nothing follows `last`, the
+      // State first, then read: if the stream was already over and nothing follows `last`, the
       // terminal event is behind us and the stream is done.
-      const status = await this.store.getStatus(id);
-      const events = await this.store.readEvents(id, last);
+      const finished = await stream.finished();
+      const events = await stream.read(last);
       if (events.length === 0) {
-        if (!status || isTerminal(status)) return;
+        if (finished !== false) return;
         break;
       }
       for (const e of events) {
         sink.event(e);
         last = e.id;
-        if (isTerminalEvent(e)) return;
+        if (stream.isTerminal(e)) return;
       }
       if (sink.closed) return;
     }
@@ -70,14 +102,14 @@ export class EventsService {
       const onAbort = () => finish();
       const heartbeat = setInterval(() => {
         sink.comment('keepalive');
-        // A job deleted while followed never sends its terminal event: end its streams.
-        this.store.getStatus(id).then((s) => s === undefined && finish(), finish);
+        // A job or experiment deleted while followed never sends its terminal event: end its streams.
+        stream.finished().then((f) => f === undefined && finish(), finish);
       }, this.heartbeatMs);
-      const unsubscribe = this.hub.subscribe(id, last, (events) => {
+      const unsubscribe = this.hub.subscribe(stream.key, last, (events) => {
         for (const e of events) {
           if (sink.closed) return finish();
           sink.event(e);
-          if (isTerminalEvent(e)) return finish();
+          if (stream.isTerminal(e)) return finish();
         }
       });
       signal.addEventListener('abort', onAbort, { once: true });

@@ -7,7 +7,8 @@ import type { DatasetStore } from '../../store/dataset-store.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
-import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
+import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData } from '../../queue/queues.js';
+import { enqueueTraining } from '../../queue/enqueue.js';
 import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
@@ -143,15 +144,7 @@ export class JobsService {
 
   /** Records and queues a spec that has passed every check. */
   async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
-    const c = this.d.config;
-    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
-    try {
-      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
-    } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
-      await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
-      throw err;
-    }
+    await enqueueTraining({ store: this.d.store, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS }, { id, spec: resolved, ...(cost ? { cost } : {}) });
     return (await this.d.store.get(id))!;
   }
 
@@ -161,7 +154,7 @@ export class JobsService {
     return record;
   }
 
-  async list(query: { status?: JobStatus; limit: number; cursor?: string }) {
+  async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string }) {
     try {
       return await this.d.store.list(query);
     } catch (err) {

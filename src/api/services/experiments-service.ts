@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config/config.js';
+import { type ExperimentController, countStatuses, trialJobId } from '../../queue/experiment-controller.js';
+import { ExperimentPlanError, countTrials, emptyProgress, leaderboard, planExperiment, summarize } from '../../planning/index.js';
+import {
+  type ExperimentCurves,
+  type ExperimentRecord,
+  type ExperimentSpec,
+  type LeaderboardEntry,
+  type Trial,
+  EXPERIMENT_TERMINAL_EVENTS,
+  experimentListItemSchema,
+} from '../../spec/index.js';
+import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
+import type { JobStore } from '../../store/job-store.js';
+import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
+import { type EventSink, type EventsService, startAfter } from './events-service.js';
+import type { JobsService } from './jobs-service.js';
+import type { z } from 'zod';
+
+export interface ExperimentsDeps {
+  config: Config;
+  store: ExperimentStore;
+  jobStore: JobStore;
+  jobs: JobsService;
+  events: EventsService;
+  controller: ExperimentController;
+}
+
+/** At most this many trial problems are listed in one 400. */
+const MAX_DETAILS = 50;
+
+/** Experiment use cases: submit (every trial checked first), read back, follow, cancel, delete. */
+export class ExperimentsService {
+  constructor(private readonly d: ExperimentsDeps) {}
+
+  async submit(spec: ExperimentSpec): Promise<ExperimentRecord> {
+    const c = this.d.config;
+    const count = countTrials(spec);
+    if (count > c.MAX_TRIALS) throw new LimitExceededError([{ limit: 'MAX_TRIALS', path: ['trials'], value: count, max: c.MAX_TRIALS }]);
+    let planned: ReturnType<typeof planExperiment>;
+    try {
+      planned = planExperiment(spec);
+    } catch (err) {
+      if (err instanceof ExperimentPlanError) throw new InvalidSpecError(err.issues);
+      throw err;
+    }
+    const { plan, issues } = planned;
+    const id = randomUUID();
+    const problems: { trial: number; params: Record<string, unknown>; path: (string | number)[]; message: string }[] = [...issues];
+    const over: ConstructorParameters<typeof LimitExceededError>[0] = [];
+    const trials: TrialDef[] = [];
+    // Every trial passes the job preflight (the same checks and limits as POST /v1/jobs).
+    for (const t of plan.trials) {
+      if (problems.length >= MAX_DETAILS) break;
+      try {
+        const { prepared, cost, exceeds } = await this.d.jobs.preflight(t.spec);
+        if (exceeds.length > 0) over.push(...exceeds.map((e) => ({ ...e, path: ['trials', t.index, ...e.path] })));
+        const training = { ...t.spec.training, seed: t.seed, maxRuntimeSeconds: t.spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS };
+        trials.push({ ...t, spec: { ...prepared, training }, cost, jobId: trialJobId(id, t.index) });
+      } catch (err) {
+        if (!(err instanceof InvalidSpecError)) throw err;
+        for (const detail of err.details as { path: (string | number)[]; message: string }[]) problems.push({ trial: t.index, params: t.params, ...detail });
+      }
+    }
+    if (problems.length > 0) {
+      const first = problems[0]!;
+      throw new DomainError(
+        400,
+        'invalid_spec',
+        `trial ${first.trial} (${JSON.stringify(first.params)}): ${first.path.join('.')}: ${first.message}` +
+          (problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : ''),
+        problems.slice(0, MAX_DETAILS),
+      );
+    }
+    if (over.length > 0) throw new LimitExceededError(over);
+    const { trials: _planned, ...rest } = plan;
+    const createdAt = new Date().toISOString();
+    const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
+    await this.d.store.create({ id, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
+    // Queues the first trials; were this process to die first, any worker's sweep would.
+    await this.d.controller.reconcile(id, { waitMs: 5_000 });
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<ExperimentRecord> {
+    const meta = await this.d.store.getMeta(id);
+    if (!meta) throw new NotFoundError('experiment', id);
+    const [defs, state] = await Promise.all([this.d.store.getTrials(id), this.d.store.getState(id)]);
+    const trials: Trial[] = defs.map((t) => ({
+      index: t.index,
+      jobId: t.jobId,
+      config: t.config,
+      phase: t.phase,
+      optimizer: t.spec.optimizer.name,
+      learningRate: t.spec.optimizer.learningRate,
+      params: t.params,
+      seed: t.seed,
+      ...(state?.progress[t.index] ?? emptyProgress()),
+      decisions: state?.decisions[t.index] ?? [],
+    }));
+    const mode = meta.plan.objective.mode;
+    return {
+      ...this.listItem(meta, trials, state?.phase),
+      spec: meta.spec,
+      trials,
+      leaderboard: leaderboard(trials, mode),
+      summary: summarize(trials, mode),
+    };
+  }
+
+  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined): z.infer<typeof experimentListItemSchema> {
+    return {
+      id: meta.id,
+      name: meta.name,
+      status: meta.status,
+      protocol: meta.plan.protocol,
+      phase: phase ?? 'search',
+      objective: meta.plan.objective,
+      createdAt: meta.createdAt,
+      finishedAt: meta.finishedAt,
+      counts: countStatuses(trials.map((t) => t.status)),
+    };
+  }
+
+  async list(query: { limit: number; cursor?: number }) {
+    const page = await this.d.store.list(query);
+    const items = await Promise.all(page.items.map(async (m) => {
+      const record = await this.get(m.id).catch(() => undefined);
+      return record ? experimentListItemSchema.parse(record) : undefined;
+    }));
+    return { items: items.filter((i) => i !== undefined), next: page.next === null ? null : String(page.next) };
+  }
+
+  /** Cancels a running experiment and every trial still queued or training; cancelling again is a no-op. */
+  async cancel(id: string): Promise<ExperimentRecord> {
+    const status = await this.d.store.getStatus(id);
+    if (!status) throw new NotFoundError('experiment', id);
+    if (status === 'completed') throw new ConflictError('experiment_finished', `experiment ${id} already completed`);
+    await this.d.controller.markCancelled(id);
+    await this.cancelTrials(id);
+    return this.get(id);
+  }
+
+  private async cancelTrials(id: string): Promise<void> {
+    for (const t of await this.d.store.getTrials(id)) {
+      const s = await this.d.jobStore.getStatus(t.jobId);
+      if (s === 'queued' || s === 'running') await this.d.jobs.cancel(t.jobId).catch(() => undefined);
+    }
+  }
+
+  /** Deletes an experiment and its trials' jobs (a running experiment is cancelled first). */
+  async remove(id: string): Promise<void> {
+    const status = await this.d.store.getStatus(id);
+    if (!status) throw new NotFoundError('experiment', id);
+    if (status === 'running') await this.d.controller.markCancelled(id);
+    for (const t of await this.d.store.getTrials(id)) {
+      if (await this.d.jobStore.exists(t.jobId)) await this.d.jobs.remove(t.jobId).catch(() => undefined);
+    }
+    await this.d.store.remove(id);
+  }
+
+  /** One metric per epoch for every trial, aligned on epochs 1..the longest run (null where a trial has none). */
+  async curves(id: string, metric: string): Promise<ExperimentCurves> {
+    const experiment = await this.get(id);
+    const rows = await Promise.all(
+      experiment.trials.map(async (t) => {
+        const job = await this.d.jobStore.get(t.jobId);
+        return { t, history: job?.history ?? [] };
+      }),
+    );
+    const longest = Math.max(0, ...rows.map((r) => r.history.length));
+    const epochs = Array.from({ length: longest }, (_, i) => i + 1);
+    return {
+      metric,
+      epochs,
+      trials: rows.map(({ t, history }) => {
+        const byEpoch = new Map(history.map((h) => [h.epoch, h[metric]]));
+        return {
+          trial: t.index,
+          jobId: t.jobId,
+          optimizer: t.optimizer,
+          params: t.params,
+          seed: t.seed,
+          values: epochs.map((e) => {
+            const v = byEpoch.get(e);
+            return typeof v === 'number' && Number.isFinite(v) ? v : null;
+          }),
+        };
+      }),
+    };
+  }
+
+  async leaderboardCsv(id: string): Promise<string> {
+    const { leaderboard: rows, objective } = await this.get(id);
+    return toCsv(rows, objective.metric);
+  }
+
+  async openEvents(id: string, lastEventId: string | undefined): Promise<string> {
+    const after = startAfter(lastEventId);
+    if (!(await this.d.store.getStatus(id))) throw new NotFoundError('experiment', id);
+    return after;
+  }
+
+  followEvents(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
+    return this.d.events.followStream(
+      {
+        key: this.d.store.eventsKey(id),
+        read: (from) => this.d.store.readEvents(id, from),
+        finished: async () => {
+          const status = await this.d.store.getStatus(id);
+          return status && status !== 'running';
+        },
+        isTerminal: (e) => (EXPERIMENT_TERMINAL_EVENTS as readonly string[]).includes(e.type),
+      },
+      after,
+      sink,
+      signal,
+    );
+  }
+}
+
+const CSV_COLUMNS = ['rank', 'trial', 'jobId', 'optimizer', 'learningRate', 'params', 'seed', 'status', 'stoppedBy', 'epochs', 'best', 'final', 'epochsToTarget', 'secondsToTarget'] as const;
+
+function toCsv(rows: LeaderboardEntry[], metric: string): string {
+  const cell = (v: unknown) => {
+    const text = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  const header = CSV_COLUMNS.map((c) => (c === 'best' || c === 'final' ? `${c}_${metric}` : c));
+  const lines = rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','));
+  return [header.join(','), ...lines].join('\n') + '\n';
+}
+

@@ -1,0 +1,219 @@
+import type { Queue } from 'bullmq';
+import {
+  type SchedulerDecision,
+  ashaOnResult,
+  emptyProgress,
+  medianOnResult,
+  objectiveValue,
+  observeEpoch,
+  planReruns,
+} from '../planning/index.js';
+import { type JobStatus, type StoppedBy, betterThan, isTerminal } from '../spec/index.js';
+import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type NewExperimentEvent, type TrialDef } from '../store/experiment-store.js';
+import type { JobEvent, JobStore } from '../store/job-store.js';
+import { eventIdAfter } from '../store/streams.js';
+import { enqueueTraining, trainingJobData } from './enqueue.js';
+import { type TrainingJobData, trainingJobOptions } from './queues.js';
+
+export interface ControllerDeps {
+  jobs: JobStore;
+  experiments: ExperimentStore;
+  trainingQueue: Queue<TrainingJobData>;
+  attempts: number;
+}
+
+const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
+
+/**
+ * Drives experiments from their trials' job events, in whichever process calls it: after a trial's
+ * epoch or end (its worker), periodically for every running experiment (every worker), and at
+ * submission (the API). Each reconcile holds the experiment's lock, reads the job events it has not
+ * seen, makes the scheduler's decisions about them, queues trials into free slots, and commits
+ * all of it at once; its actions (queueing a trial, asking one to stop) are idempotent and derived
+ * from the committed state, so a process dying at any point loses nothing: the next reconcile,
+ * anywhere, repeats what did not land.
+ */
+export class ExperimentController {
+  constructor(private readonly d: ControllerDeps) {}
+
+  /** Reconciles one experiment; 'busy' when another process held its lock for all of `waitMs`. */
+  async reconcile(id: string, options: { waitMs?: number } = {}): Promise<'ok' | 'busy' | 'absent' | 'finished'> {
+    const token = await this.d.experiments.lock(id, options.waitMs ?? 0);
+    if (!token) return 'busy';
+    try {
+      const meta = await this.d.experiments.getMeta(id);
+      if (!meta) return 'absent';
+      if (meta.status !== 'running') return 'finished';
+      await this.step(meta, token);
+      return 'ok';
+    } finally {
+      await this.d.experiments.unlock(id, token);
+    }
+  }
+
+  /**
+   * After a trial's epoch was recorded (by its worker): decides about it and answers whether the
+   * trial should stop now.
+   */
+  async afterTrialEpoch(experimentId: string, jobId: string): Promise<StoppedBy | undefined> {
+    await this.reconcile(experimentId, { waitMs: 5_000 });
+    return this.d.jobs.stopRequest(jobId);
+  }
+
+  /** Reconciles every running experiment whose lock is free (a periodic sweep any process may run). */
+  async reconcileActive(): Promise<void> {
+    for (const id of await this.d.experiments.activeIds()) await this.reconcile(id);
+  }
+
+  /** Ends a running experiment as cancelled (its trials are cancelled by the caller); false when it was not running. */
+  async markCancelled(id: string): Promise<boolean> {
+    const token = await this.d.experiments.lock(id, 10_000);
+    if (!token) throw new Error(`experiment ${id} stayed locked`);
+    try {
+      const state = await this.d.experiments.getState(id);
+      if (!state) return false;
+      const at = new Date().toISOString();
+      const result = await this.d.experiments.commit(id, token, {
+        state,
+        trials: [],
+        fields: { status: 'cancelled', finishedAt: at },
+        leaveActive: true,
+        events: [{ type: 'cancelled', data: { status: 'cancelled', at } }],
+      });
+      return result === 'ok';
+    } finally {
+      await this.d.experiments.unlock(id, token);
+    }
+  }
+
+  private async step(meta: ExperimentMeta, token: string): Promise<void> {
+    const id = meta.id;
+    const state = (await this.d.experiments.getState(id))!;
+    const trials = await this.d.experiments.getTrials(id);
+    const events: NewExperimentEvent[] = [];
+    const progressOf = (t: TrialDef) => (state.progress[t.index] ??= emptyProgress());
+
+    // 1. What happened to the trials since the last reconcile, in the order it happened.
+    const fresh: { trial: TrialDef; event: JobEvent }[] = [];
+    for (const t of trials) {
+      const p = progressOf(t);
+      if (p.status === 'pending' || ended(p.status)) continue;
+      const read = await this.d.jobs.readEvents(t.jobId, state.cursors[t.index] ?? '0');
+      if (read.length === 0 && !(await this.d.jobs.exists(t.jobId))) {
+        // Its job was deleted: the trial can never report again.
+        p.status = 'cancelled';
+        p.error = 'deleted';
+        events.push({ type: 'trial_ended', data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: p.epochs, stoppedBy: null, error: 'deleted' } });
+      }
+      for (const event of read) fresh.push({ trial: t, event });
+    }
+    fresh.sort((a, b) => (a.event.id === b.event.id ? 0 : eventIdAfter(a.event.id, b.event.id) ? 1 : -1));
+    for (const { trial: t, event } of fresh) {
+      state.cursors[t.index] = event.id;
+      this.observe(meta, state, t, event, events);
+    }
+
+    // 2. The protocol's second phase, once every tuning trial has ended.
+    const added: TrialDef[] = [];
+    if (meta.plan.protocol === 'optimizer-comparison' && state.phase === 'tune' && trials.every((t) => ended(progressOf(t).status))) {
+      const best = new Map<string, TrialDef>();
+      for (const t of trials) {
+        const b = best.get(t.spec.optimizer.name);
+        if (betterThan(progressOf(t).best, b ? progressOf(b).best : null, meta.plan.objective.mode)) best.set(t.spec.optimizer.name, t);
+      }
+      const chosen = [...best.values()];
+      for (const { tuned, ...plan } of planReruns(chosen, meta.plan.rerunSeeds, trials.length)) {
+        const cost = chosen[tuned]!.cost;
+        added.push({ ...plan, jobId: trialJobId(id, plan.index), ...(cost ? { cost } : {}) });
+      }
+      state.phase = 'rerun';
+      events.push({ type: 'phase', data: { phase: 'rerun', trials: added.map((t) => t.index) } });
+    }
+    const all = [...trials, ...added];
+
+    // 3. Trials into the free slots, lowest number first.
+    let active = all.filter((t) => ['queued', 'running'].includes(progressOf(t).status)).length;
+    for (const t of all) {
+      if (active >= meta.plan.maxConcurrentTrials) break;
+      const p = progressOf(t);
+      if (p.status !== 'pending') continue;
+      await this.launch(id, t);
+      p.status = 'queued';
+      active++;
+    }
+
+    // 4. Stops the scheduler decided, for trials still training.
+    for (const [index, by] of Object.entries(state.stops)) {
+      const t = all[Number(index)]!;
+      if (!ended(progressOf(t).status)) await this.d.jobs.requestStop(t.jobId, by);
+    }
+
+    // 5. Done when every trial ended and no phase follows.
+    const fields: Record<string, string> = {};
+    const done = all.every((t) => ended(progressOf(t).status)) && !(meta.plan.protocol === 'optimizer-comparison' && state.phase === 'tune');
+    if (done) {
+      const at = new Date().toISOString();
+      Object.assign(fields, { status: 'completed', finishedAt: at });
+      events.push({ type: 'completed', data: { status: 'completed', at, counts: countStatuses(all.map((t) => progressOf(t).status)) } });
+    }
+    await this.d.experiments.commit(id, token, { state, trials: added, fields, leaveActive: done, events });
+  }
+
+  /** Folds one job event of a trial into the state, and the scheduler's decision about it. */
+  private observe(meta: ExperimentMeta, state: ExperimentState, t: TrialDef, event: JobEvent, events: NewExperimentEvent[]): void {
+    const p = state.progress[t.index]!;
+    const tag = { trial: t.index, jobId: t.jobId };
+    const data = event.data;
+    if (event.type === 'status') {
+      const status = data.status as JobStatus;
+      if (!isTerminal(status)) p.status = status;
+      if (status === 'running') events.push({ type: 'trial_started', data: { ...tag, attempt: data.attempt ?? 1, params: t.params, seed: t.seed } });
+      return;
+    }
+    if (event.type === 'epoch') {
+      const epoch = data as { epoch: number } & Record<string, unknown>;
+      const objective = meta.plan.objective;
+      observeEpoch(p, epoch, objective);
+      events.push({ type: 'trial_epoch', data: { ...tag, ...data } });
+      const scheduler = meta.plan.scheduler;
+      if (!t.scheduled || scheduler.type === 'none' || state.stops[t.index]) return;
+      const result = { trial: t.index, epoch: epoch.epoch, value: objectiveValue(epoch, objective) };
+      const decision: SchedulerDecision | undefined =
+        scheduler.type === 'asha'
+          ? ashaOnResult(scheduler, objective.mode, state.records, result)
+          : medianOnResult(scheduler, objective.mode, state.records, { ...result, best: p.best });
+      if (!decision) return;
+      (state.decisions[t.index] ??= []).push(decision);
+      // A decision at the last epoch changes nothing: the trial is done anyway.
+      if (decision.action === 'stop' && epoch.epoch < t.spec.training.epochs) {
+        state.stops[t.index] = scheduler.type;
+        events.push({ type: 'trial_stopped', data: { ...tag, stoppedBy: scheduler.type, decision } });
+      }
+      return;
+    }
+    p.status = event.type;
+    p.stoppedBy = (data.stoppedBy as StoppedBy | undefined) ?? null;
+    p.error = (data.error as { code?: string } | undefined)?.code ?? null;
+    events.push({ type: 'trial_ended', data: { ...tag, status: event.type, epochs: p.epochs, stoppedBy: p.stoppedBy, error: p.error } });
+  }
+
+  /** Queues a trial's job; safe to repeat (an existing record is kept, BullMQ dedupes the job id). */
+  private async launch(experimentId: string, t: TrialDef): Promise<void> {
+    const status = await this.d.jobs.getStatus(t.jobId);
+    const deps = { store: this.d.jobs, trainingQueue: this.d.trainingQueue, attempts: this.d.attempts };
+    if (status === undefined) {
+      await enqueueTraining(deps, { id: t.jobId, spec: t.spec, ...(t.cost ? { cost: t.cost } : {}), experiment: { id: experimentId, trial: t.index } });
+    } else if (status === 'queued') {
+      await this.d.trainingQueue.add('train', trainingJobData({ id: t.jobId, spec: t.spec, experiment: { id: experimentId } }), trainingJobOptions(t.jobId, this.d.attempts));
+    }
+  }
+}
+
+/** A trial's job id: fixed when the trial is planned, so queueing it twice creates one job. */
+export const trialJobId = (experimentId: string, trial: number) => `${experimentId}-t${trial}`;
+
+export function countStatuses(statuses: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+  return counts;
+}

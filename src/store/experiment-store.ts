@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type {
+  ExperimentEventType,
+  ExperimentSpec,
+  ExperimentStatus,
+  ModelCost,
+  ResolvedJobSpec,
+  StoppedBy,
+  TrialProgress,
+} from '../spec/index.js';
+import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
+import type { RedisKeys } from './keys.js';
+import { type StreamEvent, readStream } from './streams.js';
+
+/** A trial as stored: its plan, resolved spec and cost, and the id of the job that trains it. */
+export interface TrialDef extends Omit<TrialPlan, 'spec'> {
+  jobId: string;
+  spec: ResolvedJobSpec;
+  cost?: ModelCost;
+}
+
+export interface ExperimentMeta {
+  id: string;
+  name: string | null;
+  status: ExperimentStatus;
+  spec: ExperimentSpec;
+  plan: Omit<ExperimentPlan, 'trials'>;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** What the experiment learned from its trials' job events; written only under the experiment lock. */
+export interface ExperimentState {
+  phase: TrialPlan['phase'];
+  /** Per trial: the id of the last event read from its job's stream. */
+  cursors: Record<string, string>;
+  progress: Record<string, TrialProgress>;
+  records: SchedulerRecords;
+  decisions: Record<string, SchedulerDecision[]>;
+  /** Trials the scheduler stopped. */
+  stops: Record<string, StoppedBy>;
+}
+
+export interface NewExperimentEvent {
+  type: ExperimentEventType;
+  data: Record<string, unknown>;
+}
+
+export type ExperimentEvent = StreamEvent<ExperimentEventType>;
+
+/**
+ * Writes what one reconcile decided, all together and only while the writer still holds the
+ * experiment lock and the experiment is running: the state, new trials, record fields, events.
+ * KEYS: lock, state, trials, events, record, active set. ARGV: token, state JSON, trials JSON
+ * (number -> definition JSON), fields JSON, '1' to leave the active set, experiment id, then
+ * one JSON event per remaining argument.
+ */
+const COMMIT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[5], 'status') ~= 'running' then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+for k, v in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[3], k, v) end
+for k, v in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[5], k, v) end
+if ARGV[5] == '1' then redis.call('SREM', KEYS[6], ARGV[6]) end
+for i = 7, #ARGV do
+  local ev = cjson.decode(ARGV[i])
+  redis.call('XADD', KEYS[4], '*', 'type', ev['type'], 'data', ev['data'])
+end
+return 1
+`;
+
+/** Releases a lock only when it still holds the caller's token. */
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+const LOCK_TTL_MS = 15_000;
+
+export const emptyState = (phase: TrialPlan['phase']): ExperimentState => ({ phase, cursors: {}, progress: {}, records: {}, decisions: {}, stops: {} });
+
+/** Experiments in Redis: record, trials, state and event stream, and the lock that orders decisions. */
+export class ExperimentStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState): Promise<void> {
+    const k = this.keys;
+    await this.redis
+      .multi()
+      .hset(k.experiment(meta.id), {
+        id: meta.id,
+        name: meta.name ?? '',
+        status: meta.status,
+        spec: JSON.stringify(meta.spec),
+        plan: JSON.stringify(meta.plan),
+        createdAt: meta.createdAt,
+      })
+      .hset(k.experimentTrials(meta.id), Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)])))
+      .set(k.experimentState(meta.id), JSON.stringify(state))
+      .zadd(k.experimentIndex, Date.parse(meta.createdAt), meta.id)
+      .sadd(k.experimentsActive, meta.id)
+      .exec();
+  }
+
+  async getMeta(id: string): Promise<ExperimentMeta | undefined> {
+    const h = await this.redis.hgetall(this.keys.experiment(id));
+    if (!h.id) return undefined;
+    return {
+      id: h.id,
+      name: h.name || null,
+      status: h.status as ExperimentStatus,
+      spec: JSON.parse(h.spec!) as ExperimentSpec,
+      plan: JSON.parse(h.plan!) as ExperimentMeta['plan'],
+      createdAt: h.createdAt!,
+      finishedAt: h.finishedAt || null,
+    };
+  }
+
+  async getStatus(id: string): Promise<ExperimentStatus | undefined> {
+    return ((await this.redis.hget(this.keys.experiment(id), 'status')) as ExperimentStatus | null) ?? undefined;
+  }
+
+  /** Trials in number order. */
+  async getTrials(id: string): Promise<TrialDef[]> {
+    const all = await this.redis.hgetall(this.keys.experimentTrials(id));
+    return Object.values(all)
+      .map((v) => JSON.parse(v) as TrialDef)
+      .sort((a, b) => a.index - b.index);
+  }
+
+  async getState(id: string): Promise<ExperimentState | undefined> {
+    const raw = await this.redis.get(this.keys.experimentState(id));
+    return raw ? (JSON.parse(raw) as ExperimentState) : undefined;
+  }
+
+  /** Newest first. */
+  async list(options: { limit: number; cursor?: number }): Promise<{ items: ExperimentMeta[]; next: number | null }> {
+    const start = options.cursor ?? 0;
+    const ids = await this.redis.zrevrange(this.keys.experimentIndex, start, start + options.limit - 1);
+    const items = (await Promise.all(ids.map((id) => this.getMeta(id)))).filter((m): m is ExperimentMeta => m !== undefined);
+    return { items, next: ids.length === options.limit ? start + ids.length : null };
+  }
+
+  activeIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.experimentsActive);
+  }
+
+  /**
+   * Takes the experiment's lock, waiting up to `waitMs` for another process to release it.
+   * Returns the token to pass to commit/unlock, or undefined when it stayed taken.
+   */
+  async lock(id: string, waitMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    const deadline = Date.now() + waitMs;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      if (await this.redis.set(this.keys.experimentLock(id), token, 'PX', LOCK_TTL_MS, 'NX')) return token;
+      if (Date.now() + pause > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  async unlock(id: string, token: string): Promise<void> {
+    await this.redis.eval(UNLOCK, 1, this.keys.experimentLock(id), token);
+  }
+
+  /** Returns 'ok', 'lock_lost' or 'not_running' (nothing written then). */
+  async commit(
+    id: string,
+    token: string,
+    change: { state: ExperimentState; trials: TrialDef[]; fields: Record<string, string>; leaveActive: boolean; events: NewExperimentEvent[] },
+  ): Promise<'ok' | 'lock_lost' | 'not_running'> {
+    const k = this.keys;
+    const result = await this.redis.eval(
+      COMMIT,
+      6,
+      k.experimentLock(id),
+      k.experimentState(id),
+      k.experimentTrials(id),
+      k.experimentEvents(id),
+      k.experiment(id),
+      k.experimentsActive,
+      token,
+      JSON.stringify(change.state),
+      JSON.stringify(Object.fromEntries(change.trials.map((t) => [String(t.index), JSON.stringify(t)]))),
+      JSON.stringify(change.fields),
+      change.leaveActive ? '1' : '',
+      id,
+      ...change.events.map((e) => JSON.stringify({ type: e.type, data: JSON.stringify(e.data) })),
+    );
+    return result === 1 ? 'ok' : result === 0 ? 'lock_lost' : 'not_running';
+  }
+
+  eventsKey(id: string): string {
+    return this.keys.experimentEvents(id);
+  }
+
+  readEvents(id: string, afterId: string): Promise<ExperimentEvent[]> {
+    return readStream<ExperimentEventType>(this.redis, this.keys.experimentEvents(id), afterId);
+  }
+
+  /** Removes the experiment's keys (its trials' jobs are removed by the caller). */
+  async remove(id: string): Promise<void> {
+    const k = this.keys;
+    await this.redis
+      .multi()
+      .del(k.experiment(id), k.experimentTrials(id), k.experimentState(id), k.experimentEvents(id), k.experimentLock(id))
+      .zrem(k.experimentIndex, id)
+      .srem(k.experimentsActive, id)
+      .exec();
+  }
+}
