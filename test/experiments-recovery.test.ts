@@ -1,27 +1,16 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
 import type { ExperimentRecord, JobRecord } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
-import { parseSse, readLive, startStack, testConfig, xorSpec } from './helpers.js';
+import { parseSse, readLive, spawnWorker, startStack, testConfig, xorSpec } from './helpers.js';
 
 describe('experiments survive a dead worker', () => {
   it('a worker killed with SIGKILL mid-experiment: its trial resumes elsewhere and every trial is accounted for', async () => {
     const fault = { CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', EXPERIMENT_SWEEP_MS: '500' };
     const stack = await startStack({ worker: false, config: testConfig(fault) });
-    const c = stack.config;
-    const doomed = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../workers/worker.ts', import.meta.url))], {
-      env: { ...process.env, REDIS_URL: c.REDIS_URL, REDIS_PREFIX: c.REDIS_PREFIX, DATA_DIR: c.DATA_DIR, LOG_LEVEL: 'warn', TFJS_BACKEND: c.TFJS_BACKEND, ...fault },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const exited = new Promise((resolve) => doomed.once('exit', resolve));
+    const { child: doomed, exited } = await spawnWorker(stack.config, fault);
     let rescuer: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        doomed.once('message', () => resolve());
-        doomed.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-      });
       const res = await stack.app.inject({
         method: 'POST',
         url: '/v1/experiments',

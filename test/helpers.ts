@@ -1,7 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
@@ -160,3 +162,21 @@ export async function initTestBackend(): Promise<void> {
 }
 
 export const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);
+
+/**
+ * Starts a worker as a process of its own on the config's Redis prefix and data directory (to kill
+ * it for real); resolves once it reports ready. `env` adds settings (fault timings).
+ */
+export async function spawnWorker(config: Config, env: Record<string, string> = {}): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
+  const c = config;
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../workers/worker.ts', import.meta.url))], {
+    env: { ...process.env, REDIS_URL: c.REDIS_URL, REDIS_PREFIX: c.REDIS_PREFIX, DATA_DIR: c.DATA_DIR, LOG_LEVEL: 'warn', TFJS_BACKEND: c.TFJS_BACKEND, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return { child, exited };
+}

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
 import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
-import { type SseEvent, epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig } from './helpers.js';
+import { type SseEvent, epochsOf, eventsUntilEnd, readLive, spawnWorker, startStack, submit, testConfig } from './helpers.js';
 
 /** Checkpoint every epoch, and notice a dead worker within a few seconds. */
 const faultConfig = () =>
@@ -80,20 +78,9 @@ describe('recovery from faults (checkpoints, exact resume)', () => {
 
   it('picks up the job of a worker process killed with SIGKILL and resumes it elsewhere', async () => {
     const stack = await startStack({ worker: false, config: faultConfig() });
-    const c = stack.config;
-    const workerEntry = fileURLToPath(new URL('../workers/worker.ts', import.meta.url));
-    const doomed = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
-      env: { ...process.env, REDIS_URL: c.REDIS_URL, REDIS_PREFIX: c.REDIS_PREFIX, DATA_DIR: c.DATA_DIR, LOG_LEVEL: 'warn',
-        CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', TFJS_BACKEND: c.TFJS_BACKEND },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const exited = new Promise((resolve) => doomed.once('exit', resolve));
+    const { child: doomed, exited } = await spawnWorker(stack.config, { CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000' });
     let rescuer: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        doomed.once('message', () => resolve());
-        doomed.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-      });
       const id = await submit(stack.app, spec);
       const base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
       await readLive(base, id, (e) => e.event === 'epoch' && e.data.epoch === 8);
