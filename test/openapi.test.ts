@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { compileErrors, validate } from '@readme/openapi-parser';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { generateOpenApi } from '../src/api/openapi.js';
@@ -7,6 +8,12 @@ describe('openapi.yaml', () => {
   it('is what the zod schemas generate (run `npm run openapi` after changing a schema)', async () => {
     const committed = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8');
     expect(committed).toBe(await generateOpenApi());
+  });
+
+  it('is a valid OpenAPI document whose every $ref resolves', async () => {
+    const doc = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as Parameters<typeof validate>[0];
+    const result = await validate(doc);
+    expect(result.valid ? '' : compileErrors(result)).toBe('');
   });
 
   it('documents every contract endpoint', () => {

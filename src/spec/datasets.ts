@@ -126,7 +126,11 @@ export const BUILTIN_DATASETS: Record<BuiltinDatasetName, BuiltinDatasetMeta> = 
 export const BUILTIN_DATASET_NAMES = Object.keys(BUILTIN_DATASETS) as [BuiltinDatasetName, ...BuiltinDatasetName[]];
 
 type Nested = number | Nested[];
-const nestedNumbers: z.ZodType<Nested> = z.lazy(() => z.union([z.number(), z.array(nestedNumbers)]));
+// A named component: a recursive schema without an id becomes an inline `__shared` definition
+// whose $ref no OpenAPI tool resolves.
+const nestedNumbers: z.ZodType<Nested> = z
+  .lazy(() => z.union([z.number(), z.array(nestedNumbers)]))
+  .meta({ id: 'NestedNumbers', description: 'A number or a (nested) array of numbers.' });
 
 export const datasetSchema = z
   .strictObject({
