@@ -16,6 +16,20 @@ describe('openapi.yaml', () => {
     expect(result.valid ? '' : compileErrors(result)).toBe('');
   });
 
+  it('declares each tag once and gives no 204 a body', () => {
+    const doc = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as {
+      tags: { name: string }[];
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+    };
+    const names = doc.tags.map((t) => t.name);
+    expect(names).toEqual([...new Set(names)]);
+    const noContent = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).flatMap(([method, op]) => (op.responses['204'] ? [[`${method} ${path}`, op.responses['204'].content]] : [])),
+    );
+    expect(noContent.length).toBeGreaterThan(0);
+    for (const [where, content] of noContent) expect(content, where).toBeUndefined();
+  });
+
   it('documents every contract endpoint', () => {
     const doc = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
     const expected: [string, string][] = [

@@ -44,10 +44,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
-        { name: 'datasets', description: 'Uploaded datasets' },
+        { name: 'datasets', description: 'Datasets: uploads and the built-in catalogue' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
-        { name: 'datasets', description: 'Datasets: the built-in catalogue' },
         { name: 'health', description: 'Service health' },
       ],
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendNameSchema } from './backends.js';
 import { jobSpecSchema } from './job-spec.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
 
@@ -58,7 +59,7 @@ export const jobRecordSchema = z.object({
   epoch: z.number().int().min(0).describe('Epochs completed so far.'),
   epochs: z.number().int().min(1).describe('Epochs asked for.'),
   history: z.array(epochMetricsSchema),
-  backend: z.string().nullable().describe('tfjs backend that trained the job: tensorflow | cpu | wasm.'),
+  backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
