@@ -24,7 +24,7 @@ describe('openapi.yaml', () => {
     const names = doc.tags.map((t) => t.name);
     expect(names).toEqual([...new Set(names)]);
     const noContent = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).flatMap(([method, op]) => (op.responses['204'] ? [[`${method} ${path}`, op.responses['204'].content]] : [])),
+      Object.entries(ops).flatMap(([method, op]) => (op.responses['204'] ? [[`${method} ${path}`, op.responses['204'].content] as const] : [])),
     );
     expect(noContent.length).toBeGreaterThan(0);
     for (const [where, content] of noContent) expect(content, where).toBeUndefined();

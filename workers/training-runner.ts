@@ -11,6 +11,7 @@ import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
+import type { JobErrorCode } from '../src/spec/index.js';
 
 interface Active {
   child: ChildProcess;
@@ -281,7 +282,7 @@ export class TrainingRunner {
     throw new UnrecoverableError(message);
   };
 
-  private async fail(jobId: string, code: string, message: string): Promise<void> {
+  private async fail(jobId: string, code: JobErrorCode, message: string): Promise<void> {
     const finishedAt = new Date().toISOString();
     const error = { code, message };
     await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [

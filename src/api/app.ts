@@ -15,8 +15,8 @@ import { modelRoutes } from './routes/models.js';
 import { optimizerRoutes } from './routes/optimizers.js';
 
 export interface AppOptions {
-  /** pino options or false; default: JSON logs at the configured level. */
-  logger?: boolean | { level: string };
+  /** pino options or false; default: JSON logs at the configured level (to `stream` when given). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** false builds the routes without connecting anywhere (for generating openapi.yaml). */
   connect?: boolean;
 }
