@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
-import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
+import { datasetPageSchema, datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { errorResponses, noContentSchema } from '../schemas.js';
 
 const datasetIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
@@ -69,7 +69,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
         tags: ['datasets'],
         summary: 'List uploaded datasets, newest first',
         querystring: listQuerySchema,
-        response: { 200: z.object({ items: z.array(datasetRecordSchema), next: z.string().nullable() }), ...errors },
+        response: { 200: datasetPageSchema, ...errors },
       },
     },
     async (request) => app.datasets.list(request.query),
