@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { errorResponseSchema } from '../src/api/schemas.js';
-import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { isRedisOutage } from '../src/store/redis.js';
-import { testConfig, xorSpec } from './helpers.js';
+import { startOutageStack, testConfig, xorSpec } from './helpers.js';
 
 /** The error body every status shares: `{"error": {"code", "message", "details"?}}` and nothing else. */
 function errorBody(res: { statusCode: number; headers: Record<string, unknown>; json: () => unknown }, status: number, code: string) {
@@ -94,13 +90,10 @@ describe('error handler: every failure in one error format, through the real app
 
 describe('error handler: Redis unreachable', () => {
   it('503 with redis_unavailable, told by the connection state and error class, not by the message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'descent-outage-'));
-    const port = await freePort();
-    let redis = await startRedisServer({ port, dir });
-    const app = await buildApp(testConfig({ REDIS_URL: redis.url }), { logger: false });
-    await app.ready();
+    const stack = await startOutageStack();
+    const { app } = stack;
     try {
-      await redis.stop();
+      await stack.stopRedis();
       errorBody(await app.inject('/v1/jobs/some-job'), 503, 'redis_unavailable');
       errorBody(await app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() }), 503, 'redis_unavailable');
       errorBody(await app.inject('/healthz'), 503, 'redis_unavailable');
@@ -108,12 +101,10 @@ describe('error handler: Redis unreachable', () => {
       expect(isRedisOutage(new TypeError('x is undefined'), app.redisConnections)).toBe(false);
       expect(isRedisOutage(new ReplyError('WRONGTYPE'), app.redisConnections)).toBe(false);
       expect(isRedisOutage(new Error('any text'), app.redisConnections)).toBe(true);
-      redis = await startRedisServer({ port, dir });
+      await stack.startRedis();
       await expect.poll(async () => (await app.inject('/v1/jobs/some-job')).statusCode, { timeout: 15_000, interval: 100 }).toBe(404);
     } finally {
-      await app.close();
-      await redis.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await stack.close();
     }
   });
 
