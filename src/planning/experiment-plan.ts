@@ -223,12 +223,17 @@ export function planExperiment(spec: ExperimentSpec): { plan: ExperimentPlan; is
   return { plan: { protocol: 'search', ...common, trials, laterTrials: 0, rerunSeeds: [] }, issues };
 }
 
-/** The learning rates the protocol tries: the same draws for every optimizer (common random numbers). */
+/**
+ * The learning rates the protocol tries, the same for every optimizer (common random numbers):
+ * stratified log-uniform draws, one from each of `trials` equal slices of the log range, so even a
+ * few cover it from end to end; in increasing order.
+ */
 function protocolRates(spec: OptimizerComparisonSpec): number[] {
   const lr = spec.learningRates;
   if ('values' in lr) return lr.values;
   const rng = createRng(lr.seed);
-  return Array.from({ length: lr.trials }, () => Number((draw({ logUniform: lr.logUniform }, rng) as number).toPrecision(6)));
+  const [lo, hi] = lr.logUniform.map(Math.log) as [number, number];
+  return Array.from({ length: lr.trials }, (_, k) => Number(Math.exp(lo + ((hi - lo) * (k + rng())) / lr.trials).toPrecision(6)));
 }
 
 /**

@@ -128,7 +128,7 @@ export const optimizerComparisonSchema = z
         valuesDistributionSchema.extend({ values: z.array(z.number().gt(0)).min(1).max(100) }),
       ])
       .default({ logUniform: [1e-5, 1], trials: 8, seed: 0 })
-      .describe('Learning rates tried per optimizer: `trials` drawn log-uniformly (seeded), or the `values` given.'),
+      .describe('Learning rates tried per optimizer: `trials` drawn log-uniformly with `seed`, one from each of `trials` equal slices of the log range, or the `values` given.'),
     seeds: z.number().int().min(1).max(20).default(3).describe('Reruns of each optimizer\'s best learning rate, with seeds base seed + 0, 1, ...'),
     objective: objectiveSchema,
     scheduler: z

@@ -19,6 +19,8 @@ import { ExperimentController } from '../../queue/experiment-controller.js';
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    /** Every Redis connection of this process, for telling an outage from a fault (error handler). */
+    redisConnections: readonly Redis[];
     jobs: JobsService;
     experiments: ExperimentsService;
     events: EventsService;
@@ -49,6 +51,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
+  app.decorate('redisConnections', [redis, bull, eventsConnection]);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { experimentCurvesSchema, experimentListItemSchema, experimentRecordSchema, experimentSpecSchema } from '../../spec/index.js';
-import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+import { errorResponses, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
 import { eventStreams, lastEventIdOf } from './sse.js';
 
-const errors = { 400: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema, 503: errorResponseSchema };
+const errors = errorResponses(400, 404, 409, 422, 503);
 const tags = ['experiments'];
 
 export async function experimentRoutes(app: FastifyInstance): Promise<void> {
@@ -100,7 +100,7 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
           'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get every later event exactly once.',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: { 400: errorResponseSchema, 404: errorResponseSchema },
+        response: errorResponses(400, 404),
       },
     },
     async (request, reply) => {
@@ -120,11 +120,11 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
   r.delete(
     '/v1/experiments/:id',
     {
-      schema: { tags, summary: "Delete an experiment and its trials' jobs (a running one is cancelled first)", params: jobIdParamsSchema, response: { 204: z.null(), ...errors } },
+      schema: { tags, summary: "Delete an experiment and its trials' jobs (a running one is cancelled first)", params: jobIdParamsSchema, response: { 204: noContentSchema, ...errors } },
     },
     async (request, reply) => {
       await app.experiments.remove(request.params.id);
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 }

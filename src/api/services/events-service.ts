@@ -2,7 +2,7 @@ import type { JobStore } from '../../store/job-store.js';
 import type { StreamEvent } from '../../store/streams.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
-import { DomainError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
   event(e: StreamEvent): void;
@@ -24,7 +24,7 @@ export interface FollowedStream {
 /** Checks a client's Last-Event-ID; returns where to start. */
 export function startAfter(lastEventId: string | undefined): string {
   if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
-    throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
+    throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
   }
   return lastEventId ?? '0';
 }
@@ -96,7 +96,7 @@ export class EventsService {
         clearInterval(heartbeat);
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
-        if (err && !signal.aborted) reject(err);
+        if (err && !signal.aborted) reject(err instanceof Error ? err : new Error('the event stream failed', { cause: err }));
         else resolve();
       };
       const onAbort = () => finish();

@@ -13,7 +13,7 @@ import {
 } from '../../spec/index.js';
 import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
-import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
 import { type EventSink, type EventsService, startAfter } from './events-service.js';
 import type { JobsService } from './jobs-service.js';
 import type { z } from 'zod';
@@ -65,8 +65,7 @@ export class ExperimentsService {
     }
     if (problems.length > 0) {
       const first = problems[0]!;
-      throw new DomainError(
-        400,
+      throw new BadRequestError(
         'invalid_spec',
         `trial ${first.trial} (${JSON.stringify(first.params)}): ${first.path.join('.')}: ${first.message}` +
           (problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : ''),
@@ -223,8 +222,8 @@ export class ExperimentsService {
 const CSV_COLUMNS = ['rank', 'trial', 'jobId', 'optimizer', 'learningRate', 'params', 'seed', 'status', 'stoppedBy', 'epochs', 'best', 'final', 'epochsToTarget', 'secondsToTarget'] as const;
 
 function toCsv(rows: LeaderboardEntry[], metric: string): string {
-  const cell = (v: unknown) => {
-    const text = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const cell = (v: LeaderboardEntry[(typeof CSV_COLUMNS)[number]]) => {
+    const text = v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   const header = CSV_COLUMNS.map((c) => (c === 'best' || c === 'final' ? `${c}_${metric}` : c));
