@@ -6,6 +6,8 @@ import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
+import type { JobErrorCode } from '../src/spec/index.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';
@@ -40,6 +42,8 @@ export class TrainingRunner {
   private spare: ChildProcess | undefined;
   private stopped = false;
 
+  private readonly lifecycle: JobLifecycle;
+
   constructor(
     private readonly store: JobStore,
     private readonly keys: RedisKeys,
@@ -47,7 +51,9 @@ export class TrainingRunner {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly workerId: string,
-  ) {}
+  ) {
+    this.lifecycle = new JobLifecycle(store);
+  }
 
   get activeJobs(): string[] {
     return [...this.active.keys()];
@@ -114,22 +120,12 @@ export class TrainingRunner {
     const { jobId, spec } = job.data;
     const record = await this.store.get(jobId);
     if (!record) return { status: 'skipped' };
-    // Every start counts, also a pick-up after a crashed worker (BullMQ's attemptsMade does not).
-    const attempt = record.attempts + 1;
-    const resumeEpoch = record.checkpointEpoch ?? undefined;
-    const at = new Date().toISOString();
-    const resumed = attempt > 1 ? { resumed: true, fromEpoch: resumeEpoch ?? 0 } : {};
-    const start = await this.store.transition(
-      jobId,
-      ['queued', 'running'],
-      'running',
-      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), error: '' },
-      [{ type: 'status', data: { status: 'running', at, attempt, worker: this.workerId, ...resumed } }],
-    );
-    if (!start.ok) {
+    const start = await this.lifecycle.start(record, this.workerId);
+    if (!start.started) {
       this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return { status: 'skipped' };
     }
+    const { attempt, resumeEpoch } = start;
     const fence = token ? { lockKey: this.keys.trainingLock(jobId), token } : undefined;
     const log = this.logger.child({ jobId, attempt });
     log.info('training started');
@@ -166,8 +162,7 @@ export class TrainingRunner {
           break;
         case 'epoch':
           enqueue(async () => {
-            const { learningRate: _lr, durationMs: _d, ...metrics } = msg.report;
-            const outcome = await this.store.appendEpoch(jobId, metrics, { ...msg.report, epochs: spec.training.epochs }, fence, msg.checkpoint);
+            const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
             if (outcome === 'lock_lost') {
               // Another worker owns the job now: stop, and write nothing more.
               entry.lost = true;
@@ -220,10 +215,7 @@ export class TrainingRunner {
     if (entry.lost) throw new Error('the job lock was lost to another worker');
     if (writeError !== undefined) throw writeError;
     if (entry.shutdown) {
-      const queuedAt = new Date().toISOString();
-      await this.store.transition(jobId, ['running'], 'queued', {}, [
-        { type: 'status', data: { status: 'queued', at: queuedAt, reason: 'worker_shutdown', checkpointEpoch: (await this.store.get(jobId))?.checkpointEpoch ?? null } },
-      ]);
+      await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown' });
       // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
       await job.moveToDelayed(Date.now(), token);
       log.info('training stopped for shutdown; job returned to the queue');
@@ -234,22 +226,11 @@ export class TrainingRunner {
       return { status: 'cancelled' };
     }
     if (result?.type === 'done') {
-      const finishedAt = new Date().toISOString();
-      const record = await this.store.get(jobId);
-      const summary = {
-        status: 'completed',
-        at: finishedAt,
-        epoch: record?.epoch ?? 0,
-        final: record?.history.at(-1) ?? null,
+      await this.lifecycle.complete(jobId, {
         numTensors: result.numTensors,
         ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
         ...(result.preprocessing ? { preprocessing: result.preprocessing } : {}),
-      };
-      const fields = { finishedAt, ...(result.preprocessing ? { preprocessing: JSON.stringify(result.preprocessing) } : {}) };
-      await this.store.transition(jobId, ['running'], 'completed', fields, [
-        { type: 'status', data: { status: 'completed', at: finishedAt } },
-        { type: 'completed', data: summary },
-      ]);
+      });
       await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
       log.info({ numTensors: result.numTensors }, 'training completed');
       return { status: 'completed' };
@@ -263,17 +244,14 @@ export class TrainingRunner {
       throw new UnrecoverableError(entry.killed.message);
     }
     if (result?.type === 'failed' && !result.retryable) {
-      await this.fail(jobId, result.code, result.message);
+      await this.fail(jobId, result.code as JobErrorCode, result.message);
       throw new UnrecoverableError(result.message);
     }
     // The child died without a word: an infrastructure fault, worth another attempt.
     const message = `training process exited (${exit.signal ?? `code ${exit.code}`}) before finishing`;
     const attempts = job.opts.attempts ?? 1;
     if (attempt < attempts) {
-      const retryAt = new Date().toISOString();
-      await this.store.transition(jobId, ['running'], 'queued', {}, [
-        { type: 'status', data: { status: 'queued', at: retryAt, reason: 'worker_crashed', message, attempt } },
-      ]);
+      await this.lifecycle.requeue(jobId, { reason: 'worker_crashed', message, attempt });
       log.warn({ exit }, 'training process died; the job will be retried');
       throw new Error(message);
     }
@@ -281,13 +259,9 @@ export class TrainingRunner {
     throw new UnrecoverableError(message);
   };
 
-  private async fail(jobId: string, code: string, message: string): Promise<void> {
-    const finishedAt = new Date().toISOString();
+  private async fail(jobId: string, code: JobErrorCode, message: string): Promise<void> {
     const error = { code, message };
-    await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [
-      { type: 'status', data: { status: 'failed', at: finishedAt } },
-      { type: 'failed', data: { status: 'failed', at: finishedAt, error } },
-    ]);
+    await this.lifecycle.fail(jobId, error);
     this.logger.warn({ jobId, error }, 'training failed');
   }
 }

@@ -18,7 +18,9 @@ export const ERROR_CODES = [
   'out_of_memory',
   'dataset_unavailable',
   'dataset_not_found',
+  'enqueue_failed',
 ] as const;
+export type JobErrorCode = (typeof ERROR_CODES)[number];
 export const jobErrorSchema = z.object({ code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
@@ -27,12 +29,6 @@ export const epochMetricsSchema = z
   .catchall(z.number().nullable())
   .describe('Metrics at the end of one epoch (val_* for the validation split).');
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
-
-/** One finished epoch as training reports it: its metrics, the learning rate it used and how long it took. */
-export interface EpochReport extends EpochMetrics {
-  learningRate: number;
-  durationMs: number;
-}
 
 export const modelCostSchema = z
   .object({
@@ -67,5 +63,3 @@ export const jobRecordSchema = z.object({
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
-export const EVENT_TYPES = ['status', 'epoch', ...TERMINAL_STATUSES] as const;
-export type JobEventType = (typeof EVENT_TYPES)[number];
