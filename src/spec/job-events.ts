@@ -42,6 +42,7 @@ export type EpochReport = z.infer<typeof epochReportSchema>;
 export const stoppedEarlySchema = z
   .strictObject({ epoch: z.number().int(), bestEpoch: z.number().int(), restoredBestWeights: z.boolean() })
   .describe('Set when early stopping ended training before the last epoch.');
+export type StoppedEarly = z.infer<typeof stoppedEarlySchema>;
 
 export const completedEventDataSchema = z
   .strictObject({
