@@ -173,8 +173,8 @@ export class TrainingRunner {
     let writeError: unknown;
     // Records go to Redis in order; if one cannot be written (Redis down), training stops and
     // the job is retried from its last checkpoint rather than computing epochs nobody records.
-    const enqueue = (fn: () => Promise<unknown>) =>
-      (writes = writes
+    const enqueue = (fn: () => Promise<unknown>): void => {
+      writes = writes
         .then(() => (writeError === undefined ? fn() : undefined))
         .then(
           () => undefined,
@@ -182,7 +182,8 @@ export class TrainingRunner {
             writeError ??= err;
             child.kill('SIGKILL');
           },
-        ));
+        );
+    };
     let result: RunFacts['result'];
 
     child.on('message', (msg: ChildMessage) => {
@@ -266,7 +267,7 @@ export class TrainingRunner {
       case 'lock_lost':
         throw new Error('the job lock was lost to another worker');
       case 'store_lost':
-        throw outcome.error;
+        throw outcome.error instanceof Error ? outcome.error : new Error('the job record could not be written');
       case 'requeue_for_shutdown':
         await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown' });
         // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
