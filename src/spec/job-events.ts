@@ -90,6 +90,9 @@ export const newJobEventSchema = z.discriminatedUnion('type', [
   eventOf('cancelled'),
 ]);
 export type NewJobEvent = z.infer<typeof newJobEventSchema>;
+// An event type added to jobEventDataSchemas but not to the union above fails to compile here.
+const unionCoversEveryType: JobEventType extends NewJobEvent['type'] ? true : never = true;
+void unionCoversEveryType;
 
 /** An event as read back from the stream: with the stream entry id, which SSE sends as the event id. */
 export type JobEvent = NewJobEvent & { id: string };

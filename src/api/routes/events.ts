@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { type JobEvent, type JobEventType, jobEventDataSchemas } from '../../spec/index.js';
+import { EVENT_TYPES, type JobEvent, type JobEventType, jobEventDataSchemas } from '../../spec/index.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
 
 const sseMessageOf = <T extends JobEventType>(event: T) =>
@@ -16,7 +16,8 @@ const sseMessageOf = <T extends JobEventType>(event: T) =>
  * each event type, the data from the schemas the job lifecycle writes with.
  */
 export const jobStreamMessageSchema = z
-  .discriminatedUnion('event', [sseMessageOf('status'), sseMessageOf('epoch'), sseMessageOf('completed'), sseMessageOf('failed'), sseMessageOf('cancelled')])
+  // Documentation only (the route writes the stream itself), so the tuple type can stay loose.
+  .discriminatedUnion('event', EVENT_TYPES.map(sseMessageOf) as [ReturnType<typeof sseMessageOf>, ...ReturnType<typeof sseMessageOf>[]])
   .describe('One server-sent event (the lines `id:`, `event:`, `data:`, then a blank line).')
   .meta({ id: 'JobStreamEvent' });
 
