@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
 import type { ExperimentRecord, JobRecord } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
-import { parseSse, readLive, spawnWorker, startStack, testConfig, xorSpec } from './helpers.js';
+import { experimentEventCheck, parseSse, readLive, spawnWorker, startStack, testConfig, xorSpec } from './helpers.js';
 
 describe('experiments survive a dead worker', () => {
   it('a worker killed with SIGKILL mid-experiment: its trial resumes elsewhere and every trial is accounted for', async () => {
@@ -31,7 +31,7 @@ describe('experiments survive a dead worker', () => {
       await exited;
 
       rescuer = await startWorker(stack.config, createLogger('warn', 'rescuer'));
-      const events = parseSse((await stack.app.inject(`/v1/experiments/${id}/events`)).body);
+      const events = parseSse((await stack.app.inject(`/v1/experiments/${id}/events`)).body, experimentEventCheck);
       expect(events.at(-1)!.event).toBe('completed');
       const x = (await stack.app.inject(`/v1/experiments/${id}`)).json<ExperimentRecord>();
       expect(x.status).toBe('completed');

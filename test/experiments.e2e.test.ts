@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { ExperimentCurves, ExperimentRecord, ExperimentSpecInput, JobRecord } from '../src/spec/index.js';
-import { parseSse, startStack, testConfig, xorSpec } from './helpers.js';
+import { experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
 
 const EPOCHS = 9;
 const base = xorSpec({ training: { epochs: EPOCHS, batchSize: 4, seed: 1 } });
@@ -16,7 +16,7 @@ async function start(app: FastifyInstance, spec: ExperimentSpecInput): Promise<E
 async function experimentEvents(app: FastifyInstance, id: string, lastEventId?: string) {
   const res = await app.inject({ method: 'GET', url: `/v1/experiments/${id}/events`, headers: lastEventId ? { 'last-event-id': lastEventId } : {} });
   expect(res.statusCode).toBe(200);
-  return parseSse(res.body);
+  return parseSse(res.body, experimentEventCheck);
 }
 
 const job = async (app: FastifyInstance, id: string) => (await app.inject(`/v1/jobs/${id}`)).json<JobRecord>();

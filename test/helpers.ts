@@ -10,7 +10,7 @@ import { buildApp } from '../src/api/app.js';
 import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { type ExperimentEventType, type JobSpecInput, type LayerInput, type ResolvedJobSpec, experimentEventSchemas, jobSpecSchema, newJobEventSchema } from '../src/spec/index.js';
 import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
@@ -117,8 +117,17 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** Parses a text/event-stream body into its events (comments dropped). */
-export function parseSse(text: string): SseEvent[] {
+/** Checks one event of a stream against its schema; returns its data. */
+type EventCheck = (type: string, data: unknown) => Record<string, unknown>;
+const jobEventCheck: EventCheck = (type, data) => newJobEventSchema.parse({ type, data }).data as Record<string, unknown>;
+export const experimentEventCheck: EventCheck = (type, data) => {
+  const schema = experimentEventSchemas[type as ExperimentEventType];
+  if (!schema) throw new Error(`unknown experiment event type ${type}`);
+  return schema.parse(data) as Record<string, unknown>;
+};
+
+/** Parses a text/event-stream body into its events (comments dropped); each must match its event schema (a job's by default). */
+export function parseSse(text: string, check: EventCheck = jobEventCheck): SseEvent[] {
   return text
     .split('\n\n')
     .map((block) => {
@@ -131,7 +140,7 @@ export function parseSse(text: string): SseEvent[] {
       return fields;
     })
     .filter((f) => f.event !== undefined)
-    .map((f) => ({ id: f.id!, event: f.event!, data: JSON.parse(f.data ?? '{}') as Record<string, unknown> }));
+    .map((f) => ({ id: f.id!, event: f.event!, data: check(f.event!, JSON.parse(f.data ?? '{}')) }));
 }
 
 export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<string> {
@@ -174,7 +183,7 @@ export async function readLive(
     buffer += decoder.decode(value, { stream: true });
     const cut = buffer.lastIndexOf('\n\n');
     if (cut < 0) continue;
-    const complete = parseSse(buffer.slice(0, cut + 2));
+    const complete = parseSse(buffer.slice(0, cut + 2), resource === 'experiments' ? experimentEventCheck : jobEventCheck);
     buffer = buffer.slice(cut + 2);
     for (const e of complete) {
       events.push(e);

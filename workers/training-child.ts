@@ -4,18 +4,20 @@
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
-import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
-import { DatasetError } from '../src/training/datasets.js';
+import { train } from '../src/training/train.js';
+import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
-import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
+import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
+import type { StoppedBy } from '../src/spec/index.js';
 
 const controller = new AbortController();
 /** The worker's answer about an epoch of a gated (experiment) trial, awaited before the next epoch. */
-const verdicts = new Map<number, (stop: boolean) => void>();
+const verdicts = new Map<number, (stopBy: StoppedBy | undefined) => void>();
+let stoppedBy: StoppedBy | undefined;
 // The backend loads as soon as the process starts (argv[2] names it), so a spare child is
 // ready to train the moment a job arrives.
 const backend = initBackend((process.argv[2] ?? 'auto') as 'auto' | BackendName);
@@ -60,9 +62,10 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
       },
     },
     onEpochEnd: async (report) => {
-      const verdict = msg.gated ? new Promise<boolean>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
+      const verdict = msg.gated ? new Promise<StoppedBy | undefined>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
-      return (await verdict) ? 'stop' : undefined;
+      stoppedBy = await verdict;
+      return stoppedBy ? 'stop' : undefined;
     },
   });
   const preprocessing = fittedPreprocessing(model);
@@ -71,17 +74,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(stoppedAt ? { stoppedAt } : {}), ...(preprocessing ? { preprocessing } : {}) });
-}
-
-function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
-  if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
-  if (err instanceof DatasetNotFoundError) return { type: 'failed', code: 'dataset_not_found', message, retryable: false };
-  if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
-  if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
-  return { type: 'failed', code: 'training_error', message, retryable: false };
+  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(stoppedAt && stoppedBy ? { stoppedBy } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.
@@ -90,16 +83,16 @@ process.on('disconnect', () => process.exit(1));
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'cancel') {
     controller.abort();
-    for (const resolve of verdicts.values()) resolve(false);
+    for (const resolve of verdicts.values()) resolve(undefined);
     return;
   }
   if (msg.type === 'verdict') {
-    verdicts.get(msg.epoch)?.(msg.stop);
+    verdicts.get(msg.epoch)?.(msg.stopBy);
     verdicts.delete(msg.epoch);
     return;
   }
   run(msg)
-    .catch((err: unknown) => send(classify(err)))
+    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err), retryable: false }))
     .finally(() => {
       process.removeAllListeners('disconnect');
       process.disconnect();

@@ -4,6 +4,7 @@ import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
@@ -54,7 +55,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const queueConnection = createRedis(config.REDIS_URL);
   const trainingQueue = createTrainingQueue(queueConnection, keys);
   trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
-  const experiments = new ExperimentController({ jobs: store, experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
+  const experiments = new ExperimentController({ jobs: store, lifecycle: new JobLifecycle(store), experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
   const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments);
   const predict = new PredictRunner(artifacts);
   training.warmUp();

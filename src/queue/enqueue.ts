@@ -1,28 +1,28 @@
 import type { Queue } from 'bullmq';
 import type { ModelCost, ResolvedJobSpec } from '../spec/index.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobLifecycle } from '../store/job-lifecycle.js';
 import { type TrainingJobData, trainingJobOptions } from './queues.js';
 
 export interface EnqueueDeps {
-  store: JobStore;
+  lifecycle: JobLifecycle;
   trainingQueue: Queue<TrainingJobData>;
   attempts: number;
 }
 
 /**
- * Records and queues a spec that has passed every check. When queueing fails the record is
- * marked failed (`enqueue_failed`) and the error rethrown.
+ * Records and queues a spec that has passed every check. When queueing fails the job fails
+ * (`enqueue_failed`, through the lifecycle) and the queue's error is rethrown.
  */
 export async function enqueueTraining(
   d: EnqueueDeps,
   input: { id: string; spec: ResolvedJobSpec; cost?: ModelCost; experiment?: { id: string; trial: number } },
 ): Promise<void> {
-  await d.store.create({ id: input.id, name: input.spec.name ?? null, spec: input.spec, createdAt: new Date(), ...(input.cost ? { cost: input.cost } : {}), ...(input.experiment ? { experiment: input.experiment } : {}) });
+  await d.lifecycle.create({ id: input.id, name: input.spec.name ?? null, spec: input.spec, ...(input.cost ? { cost: input.cost } : {}), ...(input.experiment ? { experiment: input.experiment } : {}) });
   try {
     await d.trainingQueue.add('train', trainingJobData(input), trainingJobOptions(input.id, d.attempts));
   } catch (err) {
-    const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
-    await d.store.transition(input.id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
+    // Best effort: Redis itself may be what failed; the error that reaches the caller is the queue's.
+    await d.lifecycle.failToEnqueue(input.id, (err as Error).message).catch(() => undefined);
     throw err;
   }
 }

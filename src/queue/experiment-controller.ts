@@ -8,15 +8,17 @@ import {
   observeEpoch,
   planReruns,
 } from '../planning/index.js';
-import { type JobStatus, type StoppedBy, betterThan, isTerminal } from '../spec/index.js';
+import { type StoppedBy, betterThan, isTerminal } from '../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type NewExperimentEvent, type TrialDef } from '../store/experiment-store.js';
 import type { JobEvent, JobStore } from '../store/job-store.js';
+import type { JobLifecycle } from '../store/job-lifecycle.js';
 import { eventIdAfter } from '../store/streams.js';
 import { enqueueTraining, trainingJobData } from './enqueue.js';
 import { type TrainingJobData, trainingJobOptions } from './queues.js';
 
 export interface ControllerDeps {
   jobs: JobStore;
+  lifecycle: JobLifecycle;
   experiments: ExperimentStore;
   trainingQueue: Queue<TrainingJobData>;
   attempts: number;
@@ -163,44 +165,51 @@ export class ExperimentController {
   private observe(meta: ExperimentMeta, state: ExperimentState, t: TrialDef, event: JobEvent, events: NewExperimentEvent[]): void {
     const p = state.progress[t.index]!;
     const tag = { trial: t.index, jobId: t.jobId };
-    const data = event.data;
-    if (event.type === 'status') {
-      const status = data.status as JobStatus;
-      if (!isTerminal(status)) p.status = status;
-      if (status === 'running') events.push({ type: 'trial_started', data: { ...tag, attempt: data.attempt ?? 1, params: t.params, seed: t.seed } });
-      return;
-    }
-    if (event.type === 'epoch') {
-      const epoch = data as { epoch: number } & Record<string, unknown>;
-      const objective = meta.plan.objective;
-      observeEpoch(p, epoch, objective);
-      events.push({ type: 'trial_epoch', data: { ...tag, ...data } });
-      const scheduler = meta.plan.scheduler;
-      if (!t.scheduled || scheduler.type === 'none' || state.stops[t.index]) return;
-      const result = { trial: t.index, epoch: epoch.epoch, value: objectiveValue(epoch, objective) };
-      const decision: SchedulerDecision | undefined =
-        scheduler.type === 'asha'
-          ? ashaOnResult(scheduler, objective.mode, state.records, result)
-          : medianOnResult(scheduler, objective.mode, state.records, { ...result, best: p.best });
-      if (!decision) return;
-      (state.decisions[t.index] ??= []).push(decision);
-      // A decision at the last epoch changes nothing: the trial is done anyway.
-      if (decision.action === 'stop' && epoch.epoch < t.spec.training.epochs) {
-        state.stops[t.index] = scheduler.type;
-        events.push({ type: 'trial_stopped', data: { ...tag, stoppedBy: scheduler.type, decision } });
+    switch (event.type) {
+      case 'status': {
+        const { status, attempt } = event.data;
+        if (!isTerminal(status)) p.status = status;
+        if (status === 'running') events.push({ type: 'trial_started', data: { ...tag, attempt: attempt ?? 1, params: t.params, seed: t.seed } });
+        return;
       }
-      return;
+      case 'epoch': {
+        const epoch = event.data;
+        const objective = meta.plan.objective;
+        observeEpoch(p, epoch, objective);
+        events.push({ type: 'trial_epoch', data: { ...tag, ...epoch } });
+        const scheduler = meta.plan.scheduler;
+        if (!t.scheduled || scheduler.type === 'none' || state.stops[t.index]) return;
+        const result = { trial: t.index, epoch: epoch.epoch, value: objectiveValue(epoch, objective) };
+        const decision: SchedulerDecision | undefined =
+          scheduler.type === 'asha'
+            ? ashaOnResult(scheduler, objective.mode, state.records, result)
+            : medianOnResult(scheduler, objective.mode, state.records, { ...result, best: p.best });
+        if (!decision) return;
+        (state.decisions[t.index] ??= []).push(decision);
+        // A decision at the last epoch changes nothing: the trial is done anyway.
+        if (decision.action === 'stop' && epoch.epoch < t.spec.training.epochs) {
+          state.stops[t.index] = scheduler.type;
+          events.push({ type: 'trial_stopped', data: { ...tag, stoppedBy: scheduler.type, decision } });
+        }
+        return;
+      }
+      case 'completed':
+        p.stoppedBy = event.data.stoppedBy ?? null;
+        break;
+      case 'failed':
+        p.error = event.data.error.code;
+        break;
+      case 'cancelled':
+        break;
     }
     p.status = event.type;
-    p.stoppedBy = (data.stoppedBy as StoppedBy | undefined) ?? null;
-    p.error = (data.error as { code?: string } | undefined)?.code ?? null;
     events.push({ type: 'trial_ended', data: { ...tag, status: event.type, epochs: p.epochs, stoppedBy: p.stoppedBy, error: p.error } });
   }
 
   /** Queues a trial's job; safe to repeat (an existing record is kept, BullMQ dedupes the job id). */
   private async launch(experimentId: string, t: TrialDef): Promise<void> {
     const status = await this.d.jobs.getStatus(t.jobId);
-    const deps = { store: this.d.jobs, trainingQueue: this.d.trainingQueue, attempts: this.d.attempts };
+    const deps = { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.attempts };
     if (status === undefined) {
       await enqueueTraining(deps, { id: t.jobId, spec: t.spec, ...(t.cost ? { cost: t.cost } : {}), experiment: { id: experimentId, trial: t.index } });
     } else if (status === 'queued') {

@@ -2,24 +2,20 @@ import type { Redis } from 'ioredis';
 import {
   type EpochMetrics,
   type JobError,
-  type JobEventType,
+  type JobEvent,
+  type JobEventData,
   type JobRecord,
   type JobSpec,
   type JobStatus,
   type ModelCost,
+  type NewJobEvent,
   type PreprocessingState,
   type StoppedBy,
 } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
-import { type StreamEvent, eventIdAfter, readStream } from './streams.js';
+import { readStream } from './streams.js';
 
-export type JobEvent = StreamEvent<JobEventType>;
-export { eventIdAfter };
-
-export interface NewEvent {
-  type: JobEventType;
-  data: Record<string, unknown>;
-}
+export type { JobEvent };
 
 /**
  * Moves a job between states atomically: the status check, the record update and the
@@ -82,7 +78,11 @@ export class JobStore {
     private readonly maxlen: number,
   ) {}
 
-  async create(input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } }): Promise<void> {
+  /** Writes a new queued job and its first event (the job lifecycle's `create` says which). */
+  async create(
+    input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } },
+    event: NewJobEvent & { type: 'status' },
+  ): Promise<void> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
@@ -100,7 +100,7 @@ export class JobStore {
       .multi()
       .hset(this.keys.job(input.id), record)
       .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
-      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', 'status', 'data', JSON.stringify({ status: 'queued', at: createdAt }))
+      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', event.type, 'data', JSON.stringify(event.data))
       .exec();
   }
 
@@ -161,7 +161,7 @@ export class JobStore {
     from: readonly JobStatus[],
     to: JobStatus,
     fields: Record<string, string>,
-    events: NewEvent[],
+    events: NewJobEvent[],
   ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
     const result = (await this.redis.eval(
       TRANSITION,
@@ -196,7 +196,7 @@ export class JobStore {
   async appendEpoch(
     id: string,
     metrics: EpochMetrics,
-    eventData: Record<string, unknown>,
+    eventData: JobEventData<'epoch'>,
     fence: { lockKey: string; token: string } | undefined,
     checkpointEpoch?: number,
   ): Promise<AppendResult> {
@@ -226,8 +226,9 @@ export class JobStore {
    * Events after `afterId` ("0" = from the start), oldest first. With `blockMs`, waits that
    * long for the first one; pass a connection of its own then, since it is held meanwhile.
    */
-  readEvents(id: string, afterId: string, options: { count?: number; blockMs?: number; connection?: Redis } = {}): Promise<JobEvent[]> {
-    return readStream<JobEventType>(this.redis, this.keys.events(id), afterId, options);
+  async readEvents(id: string, afterId: string, options: { count?: number; blockMs?: number; connection?: Redis } = {}): Promise<JobEvent[]> {
+    // The job lifecycle checked every event against its schema when it wrote it.
+    return (await readStream(this.redis, this.keys.events(id), afterId, options)) as unknown as JobEvent[];
   }
 }
 

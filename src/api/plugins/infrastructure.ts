@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { DatasetStore } from '../../store/dataset-store.js';
+import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
@@ -55,7 +56,8 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
-  const jobs = new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts });
+  const lifecycle = new JobLifecycle(store);
+  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictEvents, artifacts });
   app.decorate('jobs', jobs);
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
   app.decorate('datasets', datasetsService);
@@ -63,7 +65,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const events = new EventsService(store, hub, config.SSE_HEARTBEAT_MS);
   app.decorate('events', events);
   const experimentStore = new ExperimentStore(redis, keys);
-  const controller = new ExperimentController({ jobs: store, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS });
+  const controller = new ExperimentController({ jobs: store, lifecycle, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS });
   app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller }));
 
   app.addHook('onReady', async () => {

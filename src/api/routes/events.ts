@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { eventStreams, lastEventIdOf } from './sse.js';
+import { eventStreams, lastEventIdOf, streamMessageSchema } from './sse.js';
+import { jobEventDataSchemas } from '../../spec/index.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+
+/** One message of a job's stream: each event type with the schema the job lifecycle writes it with. */
+export const jobStreamMessageSchema = streamMessageSchema(jobEventDataSchemas, 'JobStreamEvent');
 
 export async function eventRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -19,7 +23,11 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
           '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s.',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: { 400: errorResponseSchema, 404: errorResponseSchema },
+        response: {
+          200: { description: 'The event stream.', content: { 'text/event-stream': { schema: jobStreamMessageSchema } } },
+          400: errorResponseSchema,
+          404: errorResponseSchema,
+        },
       },
     },
     async (request, reply) => {

@@ -1,11 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { experimentCurvesSchema, experimentListItemSchema, experimentRecordSchema, experimentSpecSchema } from '../../spec/index.js';
+import {
+  experimentCurvesSchema,
+  experimentEventSchemas,
+  experimentListItemSchema,
+  experimentRecordSchema,
+  experimentSpecSchema,
+} from '../../spec/index.js';
 import { errorResponses, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
-import { eventStreams, lastEventIdOf } from './sse.js';
+import { eventStreams, lastEventIdOf, streamMessageSchema } from './sse.js';
 
 const errors = errorResponses(400, 404, 409, 422, 503);
+
+/** One message of an experiment's stream. */
+const experimentStreamMessageSchema = streamMessageSchema(experimentEventSchemas, 'ExperimentStreamEvent');
+
 const tags = ['experiments'];
 
 export async function experimentRoutes(app: FastifyInstance): Promise<void> {
@@ -100,7 +110,10 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
           'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get every later event exactly once.',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: errorResponses(400, 404),
+        response: {
+          200: { description: 'The event stream.', content: { 'text/event-stream': { schema: experimentStreamMessageSchema } } },
+          ...errorResponses(400, 404),
+        },
       },
     },
     async (request, reply) => {

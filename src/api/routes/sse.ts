@@ -1,6 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { StreamEvent } from '../../store/streams.js';
 import type { EventSink } from '../services/events-service.js';
+
+/**
+ * One message of an event stream, as OpenAPI can show it: the `id:`, `event:` and `data:` lines of
+ * each event type, the data from the schemas its writer uses. Documentation only (the routes write
+ * the stream themselves), so the union's tuple type can stay loose.
+ */
+export function streamMessageSchema(dataSchemas: Record<string, z.ZodType>, id: string) {
+  const messageOf = (event: string) =>
+    z.object({
+      id: z.string().describe('The `id:` line: the stream entry id, for Last-Event-ID.'),
+      event: z.literal(event).describe('The `event:` line.'),
+      data: dataSchemas[event]!.describe('The `data:` line, as JSON.'),
+    });
+  return z
+    .discriminatedUnion('event', Object.keys(dataSchemas).map(messageOf) as [ReturnType<typeof messageOf>, ...ReturnType<typeof messageOf>[]])
+    .describe('One server-sent event (the lines `id:`, `event:`, `data:`, then a blank line).')
+    .meta({ id });
+}
 
 /** The client's resume point: the Last-Event-ID header, else `?lastEventId=`. */
 export function lastEventIdOf(request: { headers: FastifyRequest['headers']; query: { lastEventId?: string | undefined } }): string | undefined {

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
+import type { JobLifecycle } from '../../store/job-lifecycle.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
@@ -19,6 +20,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  lifecycle: JobLifecycle;
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
@@ -144,7 +146,7 @@ export class JobsService {
 
   /** Records and queues a spec that has passed every check. */
   async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
-    await enqueueTraining({ store: this.d.store, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS }, { id, spec: resolved, ...(cost ? { cost } : {}) });
+    await enqueueTraining({ lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS }, { id, spec: resolved, ...(cost ? { cost } : {}) });
     return (await this.d.store.get(id))!;
   }
 
@@ -165,11 +167,7 @@ export class JobsService {
 
   /** Cancels a queued or running job; cancelling a cancelled job again is a no-op. */
   async cancel(id: string): Promise<JobRecord> {
-    const at = new Date().toISOString();
-    const result = await this.d.store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
-      { type: 'status', data: { status: 'cancelled', at } },
-      { type: 'cancelled', data: { status: 'cancelled', at } },
-    ]);
+    const result = await this.d.lifecycle.cancel(id);
     if (!result.ok) {
       if (result.previous === undefined) throw new NotFoundError('job', id);
       if (result.previous !== 'cancelled') throw new ConflictError('job_finished', `job ${id} already ${result.previous}`);
