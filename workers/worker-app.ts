@@ -10,6 +10,7 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
@@ -81,6 +82,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       .zadd(keys.workers, Date.now(), id)
       .zremrangebyscore(keys.workers, 0, Date.now() - WORKER_TTL_MS)
       .exec();
+    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at: info.at });
   };
   const stopRetention = scheduleRetention(
     redis,
