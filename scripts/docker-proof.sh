@@ -62,9 +62,16 @@ else
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
   chroot "$rootfs" useradd --uid 1000 --user-group --create-home --shell /bin/bash node
+  # Trust what this machine trusts (a TLS-inspecting proxy's CA, say); Node reads the system
+  # bundle only through NODE_EXTRA_CA_CERTS.
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    chroot "$rootfs" update-ca-certificates >/dev/null
+  fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
   tar -C "$rootfs" -c . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
     -c 'CMD ["node"]' - "$BASE" >/dev/null
   rm -rf "$rootfs"
   say "base image $BASE: node $(docker run --rm --network host "$BASE" node --version), npm $(docker run --rm --network host "$BASE" npm --version)"
