@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -7,16 +7,30 @@ import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, prepareSpec } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
+
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed when the test file ends (test/setup.ts). */
+export function tempDir(prefix = 'descent-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'descent-test-')),
+    DATA_DIR: tempDir(),
     LOG_LEVEL: 'warn',
     TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto',
     ...overrides,

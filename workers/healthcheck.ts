@@ -5,8 +5,9 @@
  * renewing the entry and turns unhealthy. Needs WORKER_HEARTBEAT_FILE set for the worker.
  */
 import { loadConfig } from '../src/config/config.js';
-import { redisKeys, WORKER_TTL_MS } from '../src/queue/keys.js';
-import { createRedis } from '../src/queue/redis.js';
+import { redisKeys } from '../src/store/keys.js';
+import { createRedis } from '../src/store/redis.js';
+import { WORKER_TTL_MS, WorkerRegistry } from '../src/store/worker-registry.js';
 import { readHeartbeatNote } from './heartbeat-note.js';
 
 const DEADLINE_MS = 4_000;
@@ -19,10 +20,9 @@ async function check(): Promise<string> {
   });
   const redis = createRedis(config.REDIS_URL, { connectTimeout: DEADLINE_MS, retryStrategy: () => null });
   try {
-    const entry = await redis.get(redisKeys(config.REDIS_PREFIX).worker(note.id));
-    if (!entry) throw new Error(`worker ${note.id} has no live entry in the registry (no heartbeat for ${WORKER_TTL_MS} ms)`);
-    const { backend, at } = JSON.parse(entry) as { backend: string; at: number };
-    return `worker ${note.id} (${backend}) beat ${Date.now() - at} ms ago`;
+    const info = await new WorkerRegistry(redis, redisKeys(config.REDIS_PREFIX)).get(note.id);
+    if (!info) throw new Error(`worker ${note.id} has no live entry in the registry (no heartbeat for ${WORKER_TTL_MS} ms)`);
+    return `worker ${note.id} (${info.backend}) beat ${Date.now() - info.at} ms ago`;
   } finally {
     redis.disconnect();
   }

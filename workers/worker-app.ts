@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
-import { JobStore } from '../src/queue/job-store.js';
-import { PREDICT_QUEUE, TRAINING_QUEUE, WORKER_TTL_MS, redisKeys } from '../src/queue/keys.js';
+import { JobStore } from '../src/store/job-store.js';
+import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
+import { WorkerRegistry } from '../src/store/worker-registry.js';
 import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
-import { assertNoEviction, createBlockingRedis, createRedis } from '../src/queue/redis.js';
+import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
@@ -74,15 +75,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     if (msg.type === 'cancel') training.cancel(msg.jobId);
   });
 
+  const registry = new WorkerRegistry(redis, keys);
   const beat = async () => {
-    const info = { id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() };
-    await redis
-      .multi()
-      .set(keys.worker(id), JSON.stringify(info), 'PX', WORKER_TTL_MS)
-      .zadd(keys.workers, Date.now(), id)
-      .zremrangebyscore(keys.workers, 0, Date.now() - WORKER_TTL_MS)
-      .exec();
-    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at: info.at });
+    const at = Date.now();
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at });
+    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
   };
   const stopRetention = scheduleRetention(
     redis,
@@ -105,7 +102,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],
         ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
-        ['deregister', () => redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec()],
+        ['deregister', () => registry.deregister(id)],
         ['close subscriber', () => subscriber.quit()],
         ['close connections', async () => (await Promise.allSettled([redis.quit(), bullConnection.quit()]), undefined)],
         ['free models', async () => predict.close()],

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { type EpochMetrics, type ResolvedJobSpec, effectiveBatchSize } from '../spec/index.js';
+import { type EpochReport, type ResolvedJobSpec } from '../spec/index.js';
+import { effectiveBatchSize } from '../planning/index.js';
 import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
 import { attachPreprocessing, prepareData } from './preprocessing.js';
@@ -7,11 +8,6 @@ import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
-
-export interface EpochReport extends EpochMetrics {
-  learningRate: number;
-  durationMs: number;
-}
 
 export interface TrainOptions {
   onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | Promise<void>;
@@ -157,7 +153,7 @@ async function runEpoch(
   /** The epoch number when NaN/Inf losses end training, 0 to let them pass. */
   nanGuardEpoch: number,
 ): Promise<number[]> {
-  const n = x.shape[0]!;
+  const n = x.shape[0];
   const [xs, ys] = order
     ? tf.tidy(() => {
         const idx = tf.tensor1d(order, 'int32');

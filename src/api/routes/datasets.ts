@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { UPLOAD_CONTENT_TYPES } from '../../datasets/ingest.js';
+import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { errorResponseSchema } from '../schemas.js';
 
@@ -53,7 +53,8 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
           },
           request.query,
         );
-        return reply.code(201).send(record);
+        reply.code(201);
+        return record;
       } catch (err) {
         // The rest of a refused body is not worth reading: close the connection after the answer.
         if (!request.raw.readableEnded) reply.header('connection', 'close');

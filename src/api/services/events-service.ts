@@ -1,4 +1,4 @@
-import type { JobEvent, JobStore } from '../../queue/job-store.js';
+import type { JobEvent, JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';
@@ -64,7 +64,7 @@ export class EventsService {
         clearInterval(heartbeat);
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
-        if (err && !signal.aborted) reject(err);
+        if (err && !signal.aborted) reject(err instanceof Error ? err : new Error('the event stream failed', { cause: err }));
         else resolve();
       };
       const onAbort = () => finish();
