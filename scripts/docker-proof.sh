@@ -66,7 +66,7 @@ else
   # bundle only through NODE_EXTRA_CA_CERTS.
   if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
-    chroot "$rootfs" update-ca-certificates >/dev/null
+    chroot "$rootfs" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates in the base"
   fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
   tar -C "$rootfs" -c . | docker import \
@@ -145,7 +145,7 @@ node -e '
 ' "$record"
 wait_for "the worker container is not healthy" 60 sh -c "docker inspect -f '{{.State.Health.Status}}' descent-proof-worker | grep -qx healthy"
 say "worker container health: $(docker inspect -f '{{json .State.Health}}' descent-proof-worker \
-  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const h=JSON.parse(s);console.log(h.Status+": "+h.Log.at(-1).Output.trim())})')"
+  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const h=JSON.parse(s);console.log(h.Status+" ("+h.Log.at(-1).Output.trim()+")")})')"
 
 backend_healthz=$(node -p "JSON.parse(process.argv[1]).backend" "$healthz")
 backend_job=$(node -p "JSON.parse(process.argv[1]).backend" "$record")
