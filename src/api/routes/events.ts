@@ -1,5 +1,7 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { JobEvent } from '../../store/job-store.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
 
@@ -21,18 +23,22 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
         description:
           'Server-sent events: `status` on each state change, `epoch` per finished epoch, then one of `completed`, ' +
           '`failed`, `cancelled`, after which the server ends the response. Each event has an `id:` line; reconnect with the ' +
-          '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s.',
+          '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s. ' +
+          'A reconnect after the terminal event is answered `204` with no body, which stops a browser\'s `EventSource` ' +
+          '(it would otherwise reconnect forever).',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: { 400: errorResponseSchema, 404: errorResponseSchema },
+        response: { 204: z.null().describe('The client already has the terminal event: nothing more will come.'), 400: errorResponseSchema, 404: errorResponseSchema },
       },
     },
     async (request, reply) => {
       const header = request.headers['last-event-id'];
       const after = await app.events.open(request.params.id, (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId);
+      if (await app.events.delivered(request.params.id, after)) return reply.code(204).send(null);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders), // set by hooks (CORS): a hijacked reply does not send them itself
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
