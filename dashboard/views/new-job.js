@@ -20,7 +20,7 @@ export async function newJobView(main, params) {
 
   const f = {
     name: h('input', { name: 'name', value: params.get('name') ?? '' }),
-    dataset: h('select', { name: 'dataset' }, ...datasets.map((/** @type {any} */ d) => h('option', { value: d.name, selected: d.name === 'spirals' }, `${d.name} (${d.task}, ${d.samples} samples)`))),
+    dataset: h('select', { name: 'dataset' }, ...datasets.map((/** @type {any} */ d) => h('option', { value: d.name, selected: d.name === 'moons' }, `${d.name} (${d.task}, ${d.samples} samples)`))),
     preset: h('select', { name: 'preset' }, ...presets.map((/** @type {any} */ p) => h('option', { value: p.name, title: p.description }, p.name))),
     optimizer: h('select', { name: 'optimizer' }, ...optimizers.map((/** @type {any} */ o) => h('option', { value: o.name, selected: o.name === 'adam' }, `${o.name}: ${o.title}`))),
     learningRate: h('input', { name: 'learningRate', type: 'number', step: 'any', value: '0.01' }),
