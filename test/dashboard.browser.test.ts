@@ -19,7 +19,8 @@ const IMAGES = fileURLToPath(new URL('../docs/images/', import.meta.url));
 const TF_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js');
 const CROSS_ORIGIN_PAGE = readFileSync(new URL('./fixtures/cross-origin.html', import.meta.url), 'utf8');
 
-async function launch(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+/** A fresh browser profile; `external` lists every request it made off this machine (none expected: all assets are local). */
+async function launch(): Promise<{ context: BrowserContext; external: string[]; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'descent-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -27,8 +28,14 @@ async function launch(): Promise<{ context: BrowserContext; close(): Promise<voi
     args: ['--headless', ...FLAGS],
     viewport: { width: 1400, height: 900 },
   });
+  const external: string[] = [];
+  context.on('request', (r) => {
+    const { protocol, hostname } = new URL(r.url());
+    if (/^https?:$/.test(protocol) && hostname !== '127.0.0.1' && hostname !== 'localhost') external.push(r.url());
+  });
   return {
     context,
+    external,
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -134,6 +141,16 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('[data-chart="learning rate"]').getAttribute('data-points')).toBe('80');
     const record = (await stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<{ name: string; spec: { optimizer: { name: string } } }>();
     expect(record).toMatchObject({ name: 'from-the-form', spec: { optimizer: { name: 'momentum' } } });
+
+    const downloads = new Promise<string[]>((resolve) => {
+      const names: string[] = [];
+      page.on('download', (d) => {
+        names.push(d.suggestedFilename());
+        if (names.length === 2) resolve(names);
+      });
+    });
+    await page.click('button:has-text("Download model")');
+    expect((await downloads).sort()).toEqual(['model.json', 'weights.bin']);
 
     // Predict from the page equals the API's answer.
     await page.fill('textarea[name="inputs"]', '[[0.5, -0.25]]');
@@ -257,6 +274,15 @@ describe('the dashboard in a browser', () => {
     }
     await page.screenshot({ path: join(IMAGES, 'dashboard-optimizers.png') });
     await closePage(page);
+  });
+
+  it('serves the API reference at /docs, rendered with no request leaving the machine', async () => {
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/docs`);
+    await page.locator('.swagger-ui .info .title', { hasText: 'Descent' }).waitFor();
+    await page.locator('.opblock-summary-path', { hasText: '/v1/jobs/{id}/events' }).first().waitFor();
+    await closePage(page);
+    expect(browser.external, 'requests to other hosts, from any page of these tests').toEqual([]);
   });
 
   it('shows an experiment with its leaderboard, or says plainly that the API has none', async (ctx) => {
