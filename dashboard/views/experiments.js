@@ -34,11 +34,14 @@ function cell(/** @type {string} */ key, /** @type {any} */ v) {
   return String(v);
 }
 
-/** A table of objects with the union of their keys as columns. @param {any[] | Record<string, any>} rows @param {string} testid */
-function objectTable(rows, testid) {
+/**
+ * A table of objects with the union of their keys as columns (but `omit`).
+ * @param {any[] | Record<string, any>} rows @param {string} testid @param {string[]} [omit]
+ */
+function objectTable(rows, testid, omit = []) {
   const list = Array.isArray(rows) ? rows : Object.entries(rows ?? {}).map(([name, r]) => ({ name, ...(typeof r === 'object' ? r : { value: r }) }));
   if (list.length === 0) return h('p', { class: 'muted', 'data-testid': testid }, 'None yet.');
-  const keys = [...new Set(list.flatMap((r) => Object.keys(r)))];
+  const keys = [...new Set(list.flatMap((r) => Object.keys(r)))].filter((k) => !omit.includes(k));
   return h(
     'table',
     { 'data-testid': testid },
@@ -69,7 +72,7 @@ export async function experimentsView(main) {
             'tbody',
             null,
             ...items.map((/** @type {any} */ e) =>
-              h('tr', null, h('td', null, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}` }, e.name ?? e.id)), h('td', null, badge(e.status ?? '')), h('td', null, fmt(e.trialCount ?? e.trials?.length)), h('td', { class: 'muted' }, e.createdAt ? new Date(e.createdAt).toLocaleString() : '')),
+              h('tr', null, h('td', null, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}` }, e.name ?? e.id)), h('td', null, badge(e.status ?? '')), h('td', null, fmt(e.counts ? Object.values(e.counts).reduce((a, b) => a + b, 0) : e.trials?.length)), h('td', { class: 'muted' }, e.createdAt ? new Date(e.createdAt).toLocaleString() : '')),
             ),
           ),
         ),
@@ -144,7 +147,12 @@ export async function experimentView(main, id, params) {
     head.replaceChildren(exp.name ?? 'experiment', ' ', badge(exp.status ?? ''), h('code', { class: 'muted' }, exp.id));
     summaryBox.replaceChildren(objectTable(exp.summary ?? exp.optimizers ?? [], 'experiment-summary'));
     leaderboardBox.replaceChildren(objectTable(exp.leaderboard ?? [], 'leaderboard'));
-    trialsBox.replaceChildren(objectTable(exp.trials ?? [], 'trials'));
+    // A trial's scheduler decisions in one cell: the stop, if any, with the value and the bar it missed.
+    const trials = (exp.trials ?? []).map((/** @type {any} */ t) => {
+      const stop = (t.decisions ?? []).find((/** @type {any} */ d) => d.action === 'stop');
+      return { ...t, decision: stop ? `stopped at epoch ${stop.epoch}: ${fmt(stop.value)} vs ${fmt(stop.cutoff)}` : '' };
+    });
+    trialsBox.replaceChildren(objectTable(trials, 'trials', ['decisions']));
     const keys = metricKeys(trialJobs);
     metricSelect.replaceChildren(...(keys.includes(metric) ? keys : [metric, ...keys]).map((k) => h('option', { value: k, selected: k === metric }, k)));
     const curves = (await fromCurves(path, metric, trialJobs)) ?? overlay(trialJobs, metric, false);
