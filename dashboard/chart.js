@@ -20,6 +20,8 @@ export function smooth(values, weight) {
   });
 }
 
+const EPOCH_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
+
 /** Log scale cannot show values <= 0: they become gaps. @param {(number | null)[]} values */
 const positive = (values) => values.map((v) => (typeof v === 'number' && v > 0 ? v : null));
 
@@ -81,7 +83,8 @@ export function lineChart(container, title) {
             width: Math.max(box.clientWidth, 300),
             height: 240,
             scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
-            axes: [{ label: 'epoch' }, { size: 60 }],
+            // Epochs are whole numbers: no ticks between them.
+            axes: [{ label: 'epoch', incrs: EPOCH_TICKS }, { size: 60 }],
             series: [
               { label: 'epoch' },
               ...series.map((s) =>

@@ -300,7 +300,7 @@ describe('the dashboard in a browser', () => {
       payload: {
         base: xorSpec({ training: { epochs: 10, batchSize: 4 } }),
         space: { optimizer: { choices: [{ name: 'adam', learningRate: { values: [0.05] } }, { name: 'sgd', learningRate: { values: [0.5] } }] } },
-        search: 'grid',
+        search: { type: 'grid' },
         seeds: 1,
         objective: { metric: 'loss', mode: 'min' },
       },

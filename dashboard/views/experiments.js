@@ -29,7 +29,8 @@ function cell(/** @type {string} */ key, /** @type {any} */ v) {
   if (v === null || v === undefined) return '';
   if (typeof v === 'object' && !Array.isArray(v) && 'mean' in v) return `${fmt(v.mean)}${typeof v.std === 'number' ? ` ± ${fmt(v.std)}` : ''}`;
   if (typeof v === 'object') return JSON.stringify(v);
-  if (/^(jobId|trialId|job|id)$/.test(key) && typeof v === 'string') return h('a', { href: `#/jobs/${encodeURIComponent(v)}` }, v.slice(0, 8));
+  // Trial job ids share the experiment's prefix: show their ends.
+  if (/^(jobId|trialId|job|id)$/.test(key) && typeof v === 'string') return h('a', { href: `#/jobs/${encodeURIComponent(v)}`, title: v }, v.length > 12 ? `…${v.slice(-10)}` : v);
   if (key === 'status') return badge(v);
   return String(v);
 }
