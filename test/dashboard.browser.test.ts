@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, eventsUntilEnd, longSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
+import { type Stack, longSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
 /**
  * The dashboard driven in a real headless Chromium (Debian's `chromium`; `.ci/run` installs
@@ -195,13 +195,16 @@ describe('the dashboard in a browser', () => {
       xorSpec({ name: 'adam-seed-2', training: { epochs: 30, batchSize: 4, seed: 2 } }),
       xorSpec({ name: 'sgd-seed-1', optimizer: { name: 'sgd', learningRate: 0.5 }, training: { epochs: 30, batchSize: 4, seed: 1 } }),
     ];
-    const ids: string[] = [];
-    for (const spec of specs) ids.push(await submit(stack.app, spec));
-    for (const id of ids) await eventsUntilEnd(stack.app, id);
-
     const page = await openPage(browser.context);
     await page.goto(`${base}/#/jobs`);
     await loaded(page);
+    const ids: string[] = [];
+    for (const spec of specs) ids.push(await submit(stack.app, spec));
+    // The list is live: the new jobs appear and reach `completed` without a reload.
+    for (const id of ids) await page.locator(`table.jobs tr[data-id="${id}"][data-status="completed"]`).waitFor({ timeout: 60_000 });
+    await page.fill('input[name="text"]', 'sgd-seed');
+    expect(await page.locator('table.jobs tbody tr').count()).toBe(1);
+    await page.fill('input[name="text"]', '');
     for (const id of ids.slice(0, 2)) await page.check(`input[data-pick="${id}"]`);
     await page.screenshot({ path: join(IMAGES, 'dashboard-jobs.png') });
     await page.click('button:has-text("Compare selected")');
