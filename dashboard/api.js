@@ -59,8 +59,13 @@ export const api = {
   del: (path) => request('DELETE', path),
 };
 
-/** Every page of a list endpoint (`{items, next}`), `limit` at a time; `onPage` sees each as it comes. */
-export async function listAll(path, { limit = 100, onPage } = /** @type {{limit?: number, onPage?: (items: any[]) => void}} */ ({})) {
+/**
+ * Every page of a list endpoint (`{items, next}`), `limit` at a time; `onPage` sees each as it comes.
+ * @param {string} path
+ * @param {{limit?: number, onPage?: (items: any[]) => void}} [options]
+ * @returns {Promise<any[]>}
+ */
+export async function listAll(path, { limit = 100, onPage } = {}) {
   const items = [];
   let cursor = null;
   do {
@@ -73,7 +78,10 @@ export async function listAll(path, { limit = 100, onPage } = /** @type {{limit?
   return items;
 }
 
-/** A file from the API saved by the browser (fetched with credentials, so it works with keys). */
+/**
+ * A file from the API saved by the browser (fetched with credentials, so it works with keys).
+ * @param {string} path @param {string} filename
+ */
 export async function download(path, filename) {
   const res = await fetch(path, { headers: headers() });
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));

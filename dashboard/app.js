@@ -12,7 +12,7 @@ import { optimizersView } from './views/optimizers.js';
 
 /** @type {[RegExp, string, View][]} */
 const ROUTES = [
-  [/^\/jobs\/([^/]+)$/, 'jobs', (main, params, id) => jobView(main, /** @type {string} */ (id), params)],
+  [/^\/jobs\/([^/]+)$/, 'jobs', (main, _params, id) => jobView(main, /** @type {string} */ (id))],
   [/^\/jobs$/, 'jobs', jobsView],
   [/^\/compare$/, 'compare', compareView],
   [/^\/experiments\/([^/]+)$/, 'experiments', (main, params, id) => experimentView(main, /** @type {string} */ (id), params)],

@@ -73,6 +73,7 @@ export function lineChart(container, title) {
       if (!plot || nextKey !== key) {
         plot?.destroy();
         key = nextKey;
+        /** @type {{series: [number, number], fill: string}[]} */
         const bands = [];
         series.forEach((s, i) => {
           if (s.band === 'hi') bands.push({ series: [i + 1, i + 2], fill: fade(s.color, 0.15) });

@@ -77,7 +77,10 @@ export function errorBox(err) {
   return h('div', { class: 'error', role: 'alert' }, h('strong', null, e?.code ?? 'error'), ': ', e?.message ?? String(err), details);
 }
 
-/** A table of rows of plain values; `columns` are [header, (row) => value]. */
+/**
+ * A table of rows of plain values; `columns` are [header, (row) => value].
+ * @param {[string, (row: any) => any][]} columns @param {any[]} rows @param {Record<string, any>} [attrs]
+ */
 export function table(columns, rows, attrs = {}) {
   return h(
     'table',

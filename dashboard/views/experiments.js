@@ -100,7 +100,7 @@ async function fromCurves(path, metric, trialJobs) {
   trialJobs.splice(0, trialJobs.length, ...jobs);
   return {
     xs: data.epochs,
-    series: jobs.map((j) => ({ label: jobLabel(j), color: '' })),
+    series: jobs.map((j) => /** @type {import('../chart.js').SeriesSpec} */ ({ label: jobLabel(j), color: '' })),
     ys: columns.map((/** @type {any} */ c) => c.values ?? c.points ?? []),
   };
 }
@@ -108,6 +108,7 @@ async function fromCurves(path, metric, trialJobs) {
 /** @param {HTMLElement} main @param {string} id @param {URLSearchParams} params */
 export async function experimentView(main, id, params) {
   const path = `/v1/experiments/${encodeURIComponent(id)}`;
+  /** @type {any} */
   let exp;
   try {
     exp = await api.get(path);

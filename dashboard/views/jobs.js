@@ -40,7 +40,7 @@ export async function jobsView(main) {
   const filter = { status: '', optimizer: '', text: '' };
   const count = h('span', { class: 'muted', 'data-testid': 'job-count' });
   const body = h('tbody');
-  const compare = h('button', { disabled: true, onclick: () => (location.hash = `#/compare?ids=${[...picked].join(',')}`) }, 'Compare selected');
+  const compare = /** @type {HTMLButtonElement} */ (h('button', { disabled: true, onclick: () => (location.hash = `#/compare?ids=${[...picked].join(',')}`) }, 'Compare selected'));
 
   const optimizers = h('select', { name: 'optimizer', onchange: (/** @type {Event} */ e) => ((filter.optimizer = /** @type {HTMLSelectElement} */ (e.target).value), render()) }, h('option', { value: '' }, 'any optimizer'));
   main.append(
