@@ -95,7 +95,17 @@ export async function jobsView(main) {
     return changed;
   };
 
-  await listAll('/v1/jobs', { onPage: (items) => merge(items) });
+  // The first page is drawn at once; the rest when every page is in.
+  let first = true;
+  await listAll('/v1/jobs', {
+    onPage: (items) => {
+      merge(items);
+      if (!first) return;
+      first = false;
+      render();
+      performance.mark('descent:jobs-first-page');
+    },
+  });
   render();
   main.dataset.loaded = 'true';
   performance.mark('descent:jobs-rendered');
