@@ -94,16 +94,18 @@ export async function download(path, filename) {
 }
 
 /**
- * An EventSource on a stream of the API; `handlers` maps event names to functions of the
- * parsed data. The browser resumes a dropped stream with Last-Event-ID by itself, and after
- * the terminal event the API answers 204, which ends it.
+ * Follows an event stream of the API; `handlers` maps event names to functions of the parsed
+ * data. The browser resumes a dropped stream with Last-Event-ID by itself, and after the
+ * terminal event the API answers 204, which ends it. Callers get only `close()`, so how the
+ * stream is opened (with credentials, when the API requires keys) can change here alone.
  * @param {string} path
  * @param {Record<string, (data: any, event: MessageEvent) => void>} handlers
+ * @returns {{close(): void}}
  */
 export function stream(path, handlers) {
   const source = new EventSource(path);
   for (const [type, handle] of Object.entries(handlers)) {
     source.addEventListener(type, (e) => handle(JSON.parse(/** @type {MessageEvent} */ (e).data), /** @type {MessageEvent} */ (e)));
   }
-  return source;
+  return { close: () => source.close() };
 }
