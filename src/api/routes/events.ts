@@ -2,8 +2,25 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { JobEvent } from '../../store/job-store.js';
-import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+import { EVENT_TYPES, type JobEvent, type JobEventType, jobEventDataSchemas } from '../../spec/index.js';
+import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
+
+const sseMessageOf = <T extends JobEventType>(event: T) =>
+  z.object({
+    id: z.string().describe('The `id:` line: the stream entry id, for Last-Event-ID.'),
+    event: z.literal(event).describe('The `event:` line.'),
+    data: jobEventDataSchemas[event].describe('The `data:` line, as JSON.'),
+  });
+
+/**
+ * One message of the stream, as OpenAPI can show it: the `id:`, `event:` and `data:` lines of
+ * each event type, the data from the schemas the job lifecycle writes with.
+ */
+export const jobStreamMessageSchema = z
+  // Documentation only (the route writes the stream itself), so the tuple type can stay loose.
+  .discriminatedUnion('event', EVENT_TYPES.map(sseMessageOf) as [ReturnType<typeof sseMessageOf>, ...ReturnType<typeof sseMessageOf>[]])
+  .describe('One server-sent event (the lines `id:`, `event:`, `data:`, then a blank line).')
+  .meta({ id: 'JobStreamEvent' });
 
 export async function eventRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -28,13 +45,18 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
           '(it would otherwise reconnect forever).',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: { 204: z.null().describe('The client already has the terminal event: nothing more will come.'), 400: errorResponseSchema, 404: errorResponseSchema },
+        response: {
+          200: { description: 'The event stream.', content: { 'text/event-stream': { schema: jobStreamMessageSchema } } },
+          204: noContentSchema.describe('The client already has the terminal event: nothing more will come (EventSource stops).'),
+          400: errorResponseSchema,
+          404: errorResponseSchema,
+        },
       },
     },
     async (request, reply) => {
       const header = request.headers['last-event-id'];
       const after = await app.events.open(request.params.id, (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId);
-      if (await app.events.delivered(request.params.id, after)) return reply.code(204).send(null);
+      if (await app.events.delivered(request.params.id, after)) return reply.code(204).send();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
