@@ -35,6 +35,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY dashboard ./dashboard
 COPY scripts/check-backend.mjs scripts/check-backend.mjs
 # The build fails unless the image trains on native TensorFlow: the pure-JS fallback is 40-1000x
 # slower and must be asked for (--build-arg DESCENT_ALLOW_CPU=1).

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
+import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, newJobEventSchema } from '../src/spec/index.js';
 import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
@@ -60,6 +61,30 @@ export async function startStack(options: { worker?: boolean; config?: Config } 
   };
 }
 
+/**
+ * An API on a private Redis that the test stops and starts again (same port, same data
+ * directory), for outages; `close` stops both and removes the directory.
+ */
+export async function startOutageStack(): Promise<{ app: FastifyInstance; stopRedis(): Promise<void>; startRedis(): Promise<void>; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'descent-outage-'));
+  const port = await freePort();
+  let redis = await startRedisServer({ port, dir });
+  const app = await buildApp(testConfig({ REDIS_URL: redis.url }), { logger: false });
+  await app.ready();
+  return {
+    app,
+    stopRedis: () => redis.stop(),
+    startRedis: async () => {
+      redis = await startRedisServer({ port, dir });
+    },
+    close: async () => {
+      await app.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** A job spec input whose model lists its layers. */
 export type LayeredSpecInput = Omit<JobSpecInput, 'model'> & { model: { inputShape: number[]; layers: LayerInput[] } };
 
@@ -90,7 +115,7 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** Parses a text/event-stream body into its events (comments dropped). */
+/** Parses a text/event-stream body into its events (comments dropped); each must match its event schema. */
 export function parseSse(text: string): SseEvent[] {
   return text
     .split('\n\n')
@@ -104,7 +129,10 @@ export function parseSse(text: string): SseEvent[] {
       return fields;
     })
     .filter((f) => f.event !== undefined)
-    .map((f) => ({ id: f.id!, event: f.event!, data: JSON.parse(f.data ?? '{}') as Record<string, unknown> }));
+    .map((f) => {
+      const { type, data } = newJobEventSchema.parse({ type: f.event, data: JSON.parse(f.data ?? '{}') });
+      return { id: f.id!, event: type, data: data as Record<string, unknown> };
+    });
 }
 
 export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<string> {

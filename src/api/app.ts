@@ -4,7 +4,10 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
+import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -15,8 +18,8 @@ import { modelRoutes } from './routes/models.js';
 import { optimizerRoutes } from './routes/optimizers.js';
 
 export interface AppOptions {
-  /** pino options or false; default: JSON logs at the configured level. */
-  logger?: boolean | { level: string };
+  /** pino options or false; default: JSON logs at the configured level (to `stream` when given). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** false builds the routes without connecting anywhere (for generating openapi.yaml). */
   connect?: boolean;
 }
@@ -32,6 +35,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
 
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -44,10 +48,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
-        { name: 'datasets', description: 'Uploaded datasets' },
+        { name: 'datasets', description: 'Datasets: uploads and the built-in catalogue' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
-        { name: 'datasets', description: 'Datasets: the built-in catalogue' },
         { name: 'health', description: 'Service health' },
       ],
     },
@@ -64,5 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
   await app.register(datasetRoutes);
+  await app.register(discoveryRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }

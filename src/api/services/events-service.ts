@@ -1,7 +1,7 @@
 import type { JobEvent, JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
-import { DomainError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
   event(e: JobEvent): void;
@@ -33,10 +33,21 @@ export class EventsService {
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
     if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
-      throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
+      throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
     return lastEventId ?? '0';
+  }
+
+  /**
+   * True when the client already has the terminal event: the job is over and nothing follows
+   * `after`. Such a reconnect is answered 204, which stops a browser's EventSource.
+   */
+  async delivered(id: string, after: string): Promise<boolean> {
+    if (after === '0') return false;
+    const status = await this.store.getStatus(id);
+    if (status !== undefined && !isTerminal(status)) return false;
+    return (await this.store.readEvents(id, after, { count: 1 })).length === 0;
   }
 
   /** Sends every event after `after` until the terminal one, or until the client goes away. */
