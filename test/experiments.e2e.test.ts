@@ -167,7 +167,11 @@ describe('experiments', () => {
       expect(cancelled.status).toBe('cancelled');
       for (const t of cancelled.trials.slice(0, 2)) expect((await job(stack.app, t.jobId)).status).toBe('cancelled');
       expect((await stack.app.inject(`/v1/jobs/${cancelled.trials[2]!.jobId}`)).statusCode).toBe(404);
-      expect((await experimentEvents(stack.app, x.id)).at(-1)!.event).toBe('cancelled');
+      const cancelledEvents = await experimentEvents(stack.app, x.id);
+      expect(cancelledEvents.at(-1)!.event).toBe('cancelled');
+      // A reconnect after the terminal event gets 204, as for jobs.
+      const again = await stack.app.inject({ url: `/v1/experiments/${x.id}/events`, headers: { 'last-event-id': cancelledEvents.at(-1)!.id } });
+      expect(again.statusCode).toBe(204);
       expect((await stack.app.inject('/v1/experiments')).json().items.map((i: { id: string }) => i.id)).toEqual([x.id]);
 
       expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${x.id}` })).statusCode).toBe(204);

@@ -112,12 +112,14 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         querystring: eventsQuerySchema,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: experimentStreamMessageSchema } } },
+          204: noContentSchema.describe('A reconnect after the terminal event (a browser\'s EventSource then stops).'),
           ...errorResponses(400, 404),
         },
       },
     },
     async (request, reply) => {
       const after = await app.experiments.openEvents(request.params.id, lastEventIdOf(request));
+      if (await app.experiments.eventsDelivered(request.params.id, after)) return reply.code(204).send();
       await send(request, reply, (sink, signal) => app.experiments.followEvents(request.params.id, after, sink, signal));
     },
   );

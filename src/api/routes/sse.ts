@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { StreamEvent } from '../../store/streams.js';
@@ -42,6 +43,7 @@ export function eventStreams(app: FastifyInstance) {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
+      ...(reply.getHeaders() as OutgoingHttpHeaders), // set by hooks (CORS): a hijacked reply does not send them itself
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',

@@ -53,22 +53,36 @@ export class EventsService {
     return after;
   }
 
+  /**
+   * True when the client already has the job's terminal event: the job is over and nothing follows
+   * `after`. Such a reconnect is answered 204, which stops a browser's EventSource.
+   */
+  delivered(id: string, after: string): Promise<boolean> {
+    return this.streamDelivered(this.jobStream(id), after);
+  }
+
   /** Sends every event of the job after `after` until the terminal one, or until the client goes away. */
   follow(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
-    return this.followStream(
-      {
-        key: this.store.eventsKey(id),
-        read: (from) => this.store.readEvents(id, from),
-        finished: async () => {
-          const status = await this.store.getStatus(id);
-          return status && isTerminal(status);
-        },
-        isTerminal: (e) => (TERMINAL_STATUSES as readonly string[]).includes(e.type),
+    return this.followStream(this.jobStream(id), after, sink, signal);
+  }
+
+  private jobStream(id: string): FollowedStream {
+    return {
+      key: this.store.eventsKey(id),
+      read: (from) => this.store.readEvents(id, from),
+      finished: async () => {
+        const status = await this.store.getStatus(id);
+        return status && isTerminal(status);
       },
-      after,
-      sink,
-      signal,
-    );
+      isTerminal: (e) => (TERMINAL_STATUSES as readonly string[]).includes(e.type),
+    };
+  }
+
+  /** True when the stream is over and nothing follows `after` (the client has its terminal event). */
+  async streamDelivered(stream: FollowedStream, after: string): Promise<boolean> {
+    if (after === '0') return false;
+    if ((await stream.finished()) === false) return false;
+    return (await stream.read(after)).length === 0;
   }
 
   /** Sends every event of a stream after `after` until its terminal one, or until the client goes away. */

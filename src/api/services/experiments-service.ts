@@ -14,7 +14,7 @@ import {
 import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
 import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
-import { type EventSink, type EventsService, startAfter } from './events-service.js';
+import { type EventSink, type EventsService, type FollowedStream, startAfter } from './events-service.js';
 import type { JobsService } from './jobs-service.js';
 import type { z } from 'zod';
 
@@ -201,21 +201,25 @@ export class ExperimentsService {
     return after;
   }
 
+  /** True when the client already has the experiment's terminal event (a reconnect then gets 204). */
+  eventsDelivered(id: string, after: string): Promise<boolean> {
+    return this.d.events.streamDelivered(this.eventStream(id), after);
+  }
+
   followEvents(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
-    return this.d.events.followStream(
-      {
-        key: this.d.store.eventsKey(id),
-        read: (from) => this.d.store.readEvents(id, from),
-        finished: async () => {
-          const status = await this.d.store.getStatus(id);
-          return status && status !== 'running';
-        },
-        isTerminal: (e) => (EXPERIMENT_TERMINAL_EVENTS as readonly string[]).includes(e.type),
+    return this.d.events.followStream(this.eventStream(id), after, sink, signal);
+  }
+
+  private eventStream(id: string): FollowedStream {
+    return {
+      key: this.d.store.eventsKey(id),
+      read: (from) => this.d.store.readEvents(id, from),
+      finished: async () => {
+        const status = await this.d.store.getStatus(id);
+        return status && status !== 'running';
       },
-      after,
-      sink,
-      signal,
-    );
+      isTerminal: (e) => (EXPERIMENT_TERMINAL_EVENTS as readonly string[]).includes(e.type),
+    };
   }
 }
 
