@@ -19,6 +19,8 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['ragged inline x', { ...spec, dataset: { inline: { x: [[0, 0], [1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
   ['inline x and y lengths differ', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0]] } } }, ['dataset', 'inline', 'y']],
   ['inline strings', { ...spec, dataset: { inline: { x: [['a', 'b']], y: [[0]] } } }, ['dataset', 'inline', 'x', 0]],
+  ['an inline input float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1e300, 1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
+  ['an inline target float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0], [-1e39]] } } }, ['dataset', 'inline', 'y', 1]],
   ['empty layers', { ...spec, model: { inputShape: [2], layers: [] } }, ['model', 'layers']],
   ['unknown layer type', { ...spec, model: { inputShape: [2], layers: [{ type: 'quantum', units: 3 }] } }, ['model', 'layers', 0, 'type']],
   ['zero units', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 0 }] } }, ['model', 'layers', 0, 'units']],
