@@ -140,8 +140,10 @@ describe('spec validation', () => {
 
   it('rejects a bad Last-Event-ID with 400', async () => {
     const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() })).json<{ id: string }>().id;
-    const res = await stack.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': 'yesterday' } });
-    expect(res.statusCode).toBe(400);
+    for (const bad of ['yesterday', '1-2-3', '18446744073709551616-0', '0-18446744073709551616', '99999999999999999999-0']) {
+      const res = await stack.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': bad } });
+      expect([bad, res.statusCode, res.json<{ error: { code: string } }>().error.code]).toEqual([bad, 400, 'invalid_event_id']);
+    }
   });
 });
 
