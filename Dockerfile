@@ -9,6 +9,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/install-native.mjs scripts/install-native.mjs
+COPY native/graph/graph.cc native/graph/graph.cc
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
@@ -24,6 +25,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/graph/build ./native/graph/build
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
