@@ -10,7 +10,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/install-native.mjs scripts/install-native.mjs
 COPY native/graph/graph.cc native/graph/graph.cc
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund && mkdir -p native/graph/build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY workers workers
