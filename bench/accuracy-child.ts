@@ -2,7 +2,8 @@
  * Trains one job spec (argv[2], JSON) with `train()` exactly as a job's training process does,
  * on the native backend, and sends each epoch's report over IPC.
  */
-import { jobSpecSchema, prepareSpec } from '../src/spec/index.js';
+import { jobSpecSchema } from '../src/spec/index.js';
+import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 

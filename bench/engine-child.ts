@@ -4,7 +4,8 @@
  * trains each with `train()` exactly as a job does, and answers with the epoch times.
  */
 import { readFileSync } from 'node:fs';
-import { jobSpecSchema, prepareSpec, type ResolvedJobSpec } from '../src/spec/index.js';
+import { jobSpecSchema, type ResolvedJobSpec } from '../src/spec/index.js';
+import { prepareSpec } from '../src/planning/index.js';
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { train } from '../src/training/train.js';
 import { CLASSES, PIXELS, inlineMnist } from './mnist-data.js';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { BUILTIN_DATASET_NAMES, type BuiltinDatasetInfo, type JobRecord, type JobSpecInput, describeDataset } from '../src/spec/index.js';
+import { BUILTIN_DATASET_NAMES, type JobRecord, type JobSpecInput, describeDataset } from '../src/spec/index.js';
+import { type BuiltinDatasetInfo } from '../src/catalog/index.js';
 import { loadDataset } from '../src/training/datasets.js';
 import { type Stack, eventsUntilEnd, startStack, submit } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingState } from '../src/training/checkpoint.js';
-import { BUILTIN_DATASET_NAMES, type DatasetSpec, describeDataset, jobSpecSchema, prepareSpec } from '../src/spec/index.js';
+import { BUILTIN_DATASET_NAMES, type DatasetSpec, describeDataset, jobSpecSchema } from '../src/spec/index.js';
+import { prepareSpec } from '../src/planning/index.js';
 import { loadDataset, loadHoldout } from '../src/training/datasets.js';
 import { applyScaling, prepareData } from '../src/training/preprocessing.js';
 import { train } from '../src/training/train.js';

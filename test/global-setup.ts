@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort, startRedisServer, type PrivateRedis } from '../src/cli/redis-server.js';
-import { pingRedis } from '../src/queue/redis.js';
+import { pingRedis } from '../src/store/redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

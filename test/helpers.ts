@@ -7,7 +7,8 @@ import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, prepareSpec } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
 

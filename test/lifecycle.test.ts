@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { freePort, startRedisServer } from '../src/cli/redis-server.js';
-import { assertNoEviction, RedisPolicyError } from '../src/queue/redis.js';
+import { assertNoEviction, RedisPolicyError } from '../src/store/redis.js';
 import { createLogger } from '../src/shared/logger.js';
 import type { JobRecord } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';

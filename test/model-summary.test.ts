@@ -1,14 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import {
-  LAYER_TYPES,
-  type LayerInput,
-  type ModelSpec,
-  PRESET_NAMES,
-  expandModel,
-  layerSchema,
-  summarizeModel,
-} from '../src/spec/index.js';
+import { LAYER_TYPES, type LayerInput, type ModelSpec, PRESET_NAMES, expandModel, layerSchema } from '../src/spec/index.js';
+import { summarizeModel } from '../src/planning/index.js';
 import { buildModel, modelInputs } from '../src/training/model.js';
 import { initTestBackend } from './helpers.js';
 

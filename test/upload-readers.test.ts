@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Cell, CsvReader, JsonArrayReader, NdjsonReader, type RowReader, type RowSink } from '../src/datasets/row-readers.js';
+import { type Cell, CsvReader, JsonArrayReader, NdjsonReader, type RowReader, type RowSink } from '../src/uploads/row-readers.js';
 
 /** A sink that keeps what the reader found. */
 function collect(): RowSink & { names: string[][]; rows: [Cell[], number][] } {

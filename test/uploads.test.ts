@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStoredDataset } from '../src/datasets/dataset-artifacts.js';
+import { readStoredDataset } from '../src/storage/stored-dataset.js';
 import type { DatasetRecord, JobRecord } from '../src/spec/index.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { type Stack, startStack, testConfig } from './helpers.js';

@@ -1,5 +1,6 @@
 import type { BackendName } from '../src/training/backend.js';
-import type { EpochReport, TrainResult } from '../src/training/train.js';
+import type { EpochReport } from '../src/spec/index.js';
+import type { TrainResult } from '../src/training/train.js';
 import type { PreprocessingState, ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */

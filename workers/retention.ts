@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { JobStore } from '../src/queue/job-store.js';
-import type { RedisKeys } from '../src/queue/keys.js';
+import type { JobStore } from '../src/store/job-store.js';
+import type { RedisKeys } from '../src/store/keys.js';
 import { isTerminal } from '../src/spec/index.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
+import { jobArtifacts } from '../src/storage/artifact-keys.js';
 
 export interface RetentionPolicy {
   /** Finished jobs older than this are deleted (0: no age limit). */
@@ -33,7 +34,7 @@ export async function sweepFinishedJobs(
       const tooMany = policy.maxCount > 0 && kept >= policy.maxCount;
       if (tooOld || tooMany) {
         await store.remove(job.id);
-        await artifacts.delete(`jobs/${job.id}`);
+        await artifacts.delete(jobArtifacts(job.id));
         deleted.push(job.id);
       } else {
         kept++;

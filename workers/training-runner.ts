@@ -1,11 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { RedisKeys } from '../src/queue/keys.js';
+import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
-import type { JobStore } from '../src/queue/job-store.js';
+import type { JobStore } from '../src/store/job-store.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
-import { JobStore } from '../src/queue/job-store.js';
-import { PREDICT_QUEUE, TRAINING_QUEUE, WORKER_TTL_MS, redisKeys } from '../src/queue/keys.js';
+import { JobStore } from '../src/store/job-store.js';
+import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
+import { WorkerRegistry } from '../src/store/worker-registry.js';
 import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
-import { assertNoEviction, createBlockingRedis, createRedis } from '../src/queue/redis.js';
+import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
@@ -73,15 +74,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     if (msg.type === 'cancel') training.cancel(msg.jobId);
   });
 
-  const beat = async () => {
-    const info = { id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() };
-    await redis
-      .multi()
-      .set(keys.worker(id), JSON.stringify(info), 'PX', WORKER_TTL_MS)
-      .zadd(keys.workers, Date.now(), id)
-      .zremrangebyscore(keys.workers, 0, Date.now() - WORKER_TTL_MS)
-      .exec();
-  };
+  const registry = new WorkerRegistry(redis, keys);
+  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
   const stopRetention = scheduleRetention(
     redis,
     keys,
@@ -103,7 +97,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],
         ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
-        ['deregister', () => redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec()],
+        ['deregister', () => registry.deregister(id)],
         ['close subscriber', () => subscriber.quit()],
         ['close connections', async () => (await Promise.allSettled([redis.quit(), bullConnection.quit()]), undefined)],
         ['free models', async () => predict.close()],

@@ -1,6 +1,6 @@
 /** Entry of an API process: `npm run api`, or forked by `npm start`. */
 import { loadConfig } from '../config/config.js';
-import { assertNoEviction, createRedis } from '../queue/redis.js';
+import { assertNoEviction, createRedis } from '../store/redis.js';
 import { buildApp } from './app.js';
 
 const config = loadConfig();

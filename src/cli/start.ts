@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config.js';
-import { assertNoEviction, createRedis, pingRedis } from '../queue/redis.js';
+import { assertNoEviction, createRedis, pingRedis } from '../store/redis.js';
 import { resolveEntry } from '../shared/entry.js';
 import { createLogger } from '../shared/logger.js';
 import { type PrivateRedis, redisServerAvailable, startRedisServer } from './redis-server.js';

@@ -1,6 +1,6 @@
 import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
 import type { ResolvedJobSpec } from '../spec/index.js';
-import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from './keys.js';
+import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from '../store/keys.js';
 
 /** What a training job carries through BullMQ: the id of the job record, and its spec. */
 export interface TrainingJobData {

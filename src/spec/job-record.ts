@@ -28,6 +28,12 @@ export const epochMetricsSchema = z
   .describe('Metrics at the end of one epoch (val_* for the validation split).');
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 
+/** One finished epoch as training reports it: its metrics, the learning rate it used and how long it took. */
+export interface EpochReport extends EpochMetrics {
+  learningRate: number;
+  durationMs: number;
+}
+
 export const modelCostSchema = z
   .object({
     totalParams: z.number(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LAYER_NAME, type LayerSpec, activationSchema, layerSchema } from './layers.js';
-import { PRESETS, PRESET_NAMES } from './presets.js';
+import { PRESETS, PRESET_NAMES, type PresetContext } from './presets.js';
 import { elementCount, shapeText } from './datasets.js';
 
 export const shapeSchema = z.array(z.number().int().min(1)).min(1).max(4);
@@ -143,13 +143,6 @@ export function resolveGraph(model: ModelSpec): { graph?: ModelGraph; issues: Gr
 }
 
 const isMerge = (spec: LayerSpec) => spec.type === 'add' || spec.type === 'multiply' || spec.type === 'average' || spec.type === 'concatenate';
-
-/** What a preset needs to know to expand. */
-export interface PresetContext {
-  inputShape: number[];
-  outputUnits: number;
-  outputActivation: z.infer<typeof activationSchema>;
-}
 
 /** The layers a model input stands for: presets expanded, everything else as given. */
 export function expandModel(model: ModelInput, defaults: Partial<PresetContext>): { model?: ModelSpec; issues: GraphIssue[] } {

@@ -1,5 +1,11 @@
-import type { LayerInput } from './layers.js';
-import type { PresetContext } from './model.js';
+import type { Activation, LayerInput } from './layers.js';
+
+/** What a preset needs to know to expand. */
+export interface PresetContext {
+  inputShape: number[];
+  outputUnits: number;
+  outputActivation: Activation;
+}
 
 interface Preset {
   description: string;

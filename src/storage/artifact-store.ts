@@ -67,9 +67,3 @@ export class LocalArtifactStore implements ArtifactStore {
     await rm(this.path(key), { recursive: true, force: true });
   }
 }
-
-/** Keys of a job's artifacts. */
-export const modelKeys = (jobId: string) => ({
-  topology: `jobs/${jobId}/model/model.json`,
-  weights: `jobs/${jobId}/model/weights.bin`,
-});

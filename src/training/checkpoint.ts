@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+import { checkpointKeys } from '../storage/artifact-keys.js';
 import type { TorchOptimizer } from './optimizers.js';
-import type { EpochReport } from './train.js';
+import type { EpochReport } from '../spec/index.js';
 
 /**
  * Everything training needs to continue exactly where it stopped: model weights, optimizer
@@ -70,31 +71,26 @@ export async function restoreState(model: tf.LayersModel, optimizer: TorchOptimi
   return best.length > 0 ? best : undefined;
 }
 
-const keys = (jobId: string, epoch: number) => ({
-  manifest: `jobs/${jobId}/checkpoints/${epoch}.json`,
-  data: `jobs/${jobId}/checkpoints/${epoch}.bin`,
-});
-
 /** Writes data, then the manifest: a checkpoint is visible only once it is whole. */
 export async function writeCheckpoint(store: ArtifactStore, jobId: string, state: TrainingState): Promise<void> {
-  const k = keys(jobId, state.epoch);
-  await store.put(k.data, state.data);
-  await store.put(k.manifest, JSON.stringify({ epoch: state.epoch, history: state.history, specs: state.specs }));
+  const k = checkpointKeys(jobId);
+  await store.put(k.data(state.epoch), state.data);
+  await store.put(k.manifest(state.epoch), JSON.stringify({ epoch: state.epoch, history: state.history, specs: state.specs }));
 }
 
 export async function readCheckpoint(store: ArtifactStore, jobId: string, epoch: number): Promise<TrainingState | undefined> {
-  const k = keys(jobId, epoch);
-  const [manifest, data] = await Promise.all([store.get(k.manifest), store.get(k.data)]);
+  const k = checkpointKeys(jobId);
+  const [manifest, data] = await Promise.all([store.get(k.manifest(epoch)), store.get(k.data(epoch))]);
   if (!manifest || !data) return undefined;
   const m = JSON.parse(manifest.toString('utf8')) as Omit<TrainingState, 'data'>;
   return { ...m, data: new Uint8Array(data) };
 }
 
 export async function deleteCheckpoint(store: ArtifactStore, jobId: string, epoch: number): Promise<void> {
-  const k = keys(jobId, epoch);
-  await Promise.all([store.delete(k.manifest), store.delete(k.data)]);
+  const k = checkpointKeys(jobId);
+  await Promise.all([store.delete(k.manifest(epoch)), store.delete(k.data(epoch))]);
 }
 
 export async function deleteCheckpoints(store: ArtifactStore, jobId: string): Promise<void> {
-  await store.delete(`jobs/${jobId}/checkpoints`);
+  await store.delete(checkpointKeys(jobId).dir);
 }

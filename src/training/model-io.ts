@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { type ArtifactStore, modelKeys } from '../storage/artifact-store.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { modelKeys } from '../storage/artifact-keys.js';
 // Registers Descent's own layer classes (ActivityRegularization), which saved models may name.
 import './model.js';
 

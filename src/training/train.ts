@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { type EpochMetrics, type ResolvedJobSpec, effectiveBatchSize } from '../spec/index.js';
+import { type EpochReport, type ResolvedJobSpec } from '../spec/index.js';
+import { effectiveBatchSize } from '../planning/index.js';
 import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
 import { InvalidModelError, buildModel, modelInputs } from './model.js';
 import { attachPreprocessing, prepareData } from './preprocessing.js';
@@ -7,11 +8,6 @@ import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
-
-export interface EpochReport extends EpochMetrics {
-  learningRate: number;
-  durationMs: number;
-}
 
 export interface TrainOptions {
   onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | Promise<void>;

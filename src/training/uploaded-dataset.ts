@@ -1,4 +1,4 @@
-import { readStoredDataset } from '../datasets/dataset-artifacts.js';
+import { readStoredDataset } from '../storage/stored-dataset.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { type Dataset, DatasetError } from './datasets.js';
 

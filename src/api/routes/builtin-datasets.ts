@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BUILTIN_DATASET_NAMES, builtinDatasetCatalog, lossSchema } from '../../spec/index.js';
+import { BUILTIN_DATASET_NAMES, lossSchema } from '../../spec/index.js';
+import { builtinDatasetCatalog } from '../../catalog/index.js';
 import { optionInfoSchema } from '../schemas.js';
 
 const builtinDatasetInfoSchema = z

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { UPLOAD_CONTENT_TYPES } from '../../datasets/ingest.js';
+import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { errorResponseSchema } from '../schemas.js';
 

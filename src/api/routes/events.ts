@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { JobEvent } from '../../queue/job-store.js';
+import type { JobEvent } from '../../store/job-store.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
 
 export async function eventRoutes(app: FastifyInstance): Promise<void> {

@@ -1,25 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { WORKER_TTL_MS, redisKeys } from '../../queue/keys.js';
+import { redisKeys } from '../../store/keys.js';
+import { type WorkerInfo, WorkerRegistry } from '../../store/worker-registry.js';
 import { DESCENT_VERSION } from '../../shared/versions.js';
 import { UnavailableError } from '../../shared/errors.js';
 import type { Config } from '../../config/config.js';
 import { errorResponseSchema, healthSchema } from '../schemas.js';
 
 export async function healthRoutes(app: FastifyInstance, opts: { config: Config }): Promise<void> {
-  const keys = redisKeys(opts.config.REDIS_PREFIX);
+  const registry = new WorkerRegistry(app.redis, redisKeys(opts.config.REDIS_PREFIX));
   app.withTypeProvider<ZodTypeProvider>().get(
     '/healthz',
     { schema: { tags: ['health'], summary: 'Ready to take jobs', response: { 200: healthSchema, 503: errorResponseSchema } } },
     async () => {
-      let ids: string[];
+      let workers: WorkerInfo[];
       try {
-        ids = await app.redis.zrangebyscore(keys.workers, Date.now() - WORKER_TTL_MS, '+inf');
+        workers = await registry.live();
       } catch {
         throw new UnavailableError('redis_unavailable', 'Redis is unreachable');
       }
-      const infos = ids.length ? await app.redis.mget(ids.map((id) => keys.worker(id))) : [];
-      const workers = infos.flatMap((raw) => (raw ? [JSON.parse(raw) as { id: string; backend: string; host: string; pid: number }] : []));
       const counts = new Map<string, number>();
       for (const w of workers) counts.set(w.backend, (counts.get(w.backend) ?? 0) + 1);
       const backend = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;

@@ -2,17 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidSpecError, NotFoundError } from '../../shared/errors.js';
-import {
-  PRESETS,
-  PRESET_NAMES,
-  activationSchema,
-  datasetSchema,
-  expandModel,
-  jobSpecSchema,
-  layerSchema,
-  shapeSchema,
-  summarizeModel,
-} from '../../spec/index.js';
+import { PRESETS, PRESET_NAMES, activationSchema, datasetSchema, expandModel, jobSpecSchema, layerSchema, shapeSchema } from '../../spec/index.js';
+import { summarizeModel } from '../../planning/index.js';
 import { errorResponseSchema } from '../schemas.js';
 
 const summaryBodySchema = jobSpecSchema

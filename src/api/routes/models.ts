@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors.js';
-import { modelKeys } from '../../storage/artifact-store.js';
+import { modelKeys } from '../../storage/artifact-keys.js';
 import { errorResponseSchema, jobIdParamsSchema } from '../schemas.js';
 
 const errors = { 404: errorResponseSchema, 409: errorResponseSchema };

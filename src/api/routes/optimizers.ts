@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPTIMIZER_NAMES, optimizerCatalog } from '../../spec/index.js';
+import { OPTIMIZER_NAMES } from '../../spec/index.js';
+import { optimizerCatalog } from '../../catalog/index.js';
 import { optionInfoSchema } from '../schemas.js';
 
 const optimizerInfoSchema = z

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type JobEvent, type JobStore, eventIdAfter } from '../../queue/job-store.js';
-import type { RedisKeys } from '../../queue/keys.js';
+import { type JobEvent, type JobStore, eventIdAfter } from '../../store/job-store.js';
+import type { RedisKeys } from '../../store/keys.js';
 
 interface Listener {
   /** The id of the last event this listener has. */

@@ -1,4 +1,4 @@
-import type { JobEvent, JobStore } from '../../queue/job-store.js';
+import type { JobEvent, JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';

@@ -3,31 +3,15 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
-import type { DatasetStore } from '../../queue/dataset-store.js';
-import { InvalidCursorError, type JobStore } from '../../queue/job-store.js';
-import { WORKER_TTL_MS, type RedisKeys } from '../../queue/keys.js';
+import type { DatasetStore } from '../../store/dataset-store.js';
+import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
+import type { RedisKeys } from '../../store/keys.js';
+import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
-import {
-  type JobRecord,
-  type JobSpec,
-  type JobStatus,
-  type ResolvedJobSpec,
-  type DraftJobSpec,
-  type KnownShapes,
-  type Limits,
-  type ModelCost,
-  trainingMemory,
-  trainingFlops,
-  type SpecIssue,
-  checkLimits,
-  describeDataset,
-  elementCount,
-  valuesPerSample,
-  prepareSpec,
-  sampleShape,
-  uploadedDatasetShape,
-} from '../../spec/index.js';
+import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
+import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { jobArtifacts } from '../../storage/artifact-keys.js';
 
 export interface JobsDeps {
   config: Config;
@@ -212,7 +196,7 @@ export class JobsService {
     if (!status) throw new NotFoundError('job', id);
     if (status === 'queued' || status === 'running') await this.cancel(id).catch(() => undefined);
     await this.d.store.remove(id);
-    await this.d.artifacts.delete(`jobs/${id}`);
+    await this.d.artifacts.delete(jobArtifacts(id));
   }
 
   async predict(id: string, inputs: unknown[]): Promise<PredictResult> {
@@ -237,7 +221,7 @@ export class JobsService {
         message: `expected numbers of shape [${expected}], got ${typeof shape === 'string' ? shape : `[${shape.join(', ')}]`}`,
       }));
     if (bad.length > 0) throw new DomainError(400, 'invalid_inputs', 'inputs do not match the model input shape', bad);
-    if ((await this.d.redis.zcount(this.d.keys.workers, Date.now() - WORKER_TTL_MS, '+inf')) === 0) {
+    if ((await new WorkerRegistry(this.d.redis, this.d.keys).liveCount()) === 0) {
       throw new UnavailableError('no_worker', 'no worker is running to serve predictions');
     }
     const job = await this.d.predictQueue.add(

@@ -1,17 +1,12 @@
 import { datasetRecordSchema, type DatasetRecord, elementCount } from '../spec/index.js';
-import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { ArtifactStore } from './artifact-store.js';
+import { datasetKeys } from './artifact-keys.js';
 
 /**
  * An uploaded dataset in the artifact store: features and targets as little-endian float32,
  * row-major, and its record. The record is written last, so a reader that finds it finds the
  * arrays whole.
  */
-export const datasetKeys = (id: string) => ({
-  dir: `datasets/${id}`,
-  x: `datasets/${id}/x.f32`,
-  y: `datasets/${id}/y.f32`,
-  record: `datasets/${id}/dataset.json`,
-});
 
 export interface StoredDataset {
   record: DatasetRecord;

@@ -26,6 +26,3 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 
 export const TRAINING_QUEUE = 'training';
 export const PREDICT_QUEUE = 'predict';
-
-/** A worker whose heartbeat is older than this is taken for gone. */
-export const WORKER_TTL_MS = 15_000;

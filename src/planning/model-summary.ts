@@ -1,7 +1,7 @@
-import type { InnerLayerSpec, LayerSpec } from './layers.js';
-import { type GraphIssue, type ModelGraph, type ModelSpec, resolveGraph } from './model.js';
-import { type OptimizerSpec, optimizerSchema, optimizerSlots } from './optimizers.js';
-import { elementCount, shapeText } from './datasets.js';
+import type { InnerLayerSpec, LayerSpec } from '../spec/layers.js';
+import { type GraphIssue, type ModelGraph, type ModelSpec, resolveGraph } from '../spec/model.js';
+import { type OptimizerSpec, optimizerSchema, optimizerSlots } from '../spec/optimizers.js';
+import { elementCount, shapeText } from '../spec/datasets.js';
 
 /**
  * Shapes, parameter counts, FLOPs and memory of a model, computed from its spec alone (no

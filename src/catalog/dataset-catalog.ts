@@ -9,8 +9,8 @@ import {
   datasetSchema,
   describeDataset,
   shapeText,
-} from './datasets.js';
-import { type Loss, defaultLoss } from './job-spec.js';
+} from '../spec/datasets.js';
+import { type Loss, defaultLoss } from '../spec/job-spec.js';
 
 export interface BuiltinDatasetInfo {
   name: BuiltinDatasetName;
@@ -73,7 +73,7 @@ export function builtinDatasetMarkdown(): string {
   const out = [
     '# Built-in datasets',
     '',
-    '<!-- Generated from src/spec/datasets.ts and src/spec/dataset-catalog.ts by `npm run docs`; edit there. -->',
+    '<!-- Generated from src/spec/datasets.ts and src/catalog/dataset-catalog.ts by `npm run docs`; edit there. -->',
     '',
     'Use one as `"dataset": {"builtin": NAME, ...options}` (or as `training.validationData`). Shapes, labels and',
     'the default loss below are those of the default options; `GET /v1/datasets/builtin` serves the same as JSON.',

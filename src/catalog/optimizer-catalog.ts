@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionRow } from './option-info.js';
-import { type OptimizerName, DECOUPLED_DECAY, optimizerSchema } from './optimizers.js';
+import { type OptimizerName, DECOUPLED_DECAY, optimizerSchema } from '../spec/optimizers.js';
 
 interface OptimizerDoc {
   title: string;
@@ -118,7 +118,7 @@ export function optimizerCatalogMarkdown(): string {
   const out = [
     '# Optimizers',
     '',
-    '<!-- Generated from src/spec/optimizer-catalog.ts by `npm run docs`; edit there. -->',
+    '<!-- Generated from src/catalog/optimizer-catalog.ts by `npm run docs`; edit there. -->',
     '',
     "Every rule follows PyTorch's `torch.optim` and is checked step by step against PyTorch",
     '(`test/optimizers.test.ts`, fixtures from `scripts/reference/`). Notation: `w` weights, `g_t` the',

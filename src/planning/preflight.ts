@@ -3,12 +3,12 @@
  * model expanded and worked out layer by layer, checked against its data, and measured against
  * the configured limits.
  */
-import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, elementCount, shapeText } from './datasets.js';
-import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from './job-spec.js';
-import { type Activation, layerWidth } from './layers.js';
-import { type ModelSpec, expandModel, resolveGraph, valuesPerSample } from './model.js';
+import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, elementCount, shapeText } from '../spec/datasets.js';
+import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from '../spec/job-spec.js';
+import { type Activation, layerWidth } from '../spec/layers.js';
+import { type ModelSpec, expandModel, resolveGraph, valuesPerSample } from '../spec/model.js';
 import { type MemoryEstimate, type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
-import { inlineClasses, preparedShape } from './preprocessing.js';
+import { inlineClasses, preparedShape } from '../spec/preprocessing.js';
 
 /** Units the output layer needs for these targets and this loss (undefined when unknown). */
 export function outputWidth(shape: DatasetShape, loss: Loss): number | undefined {

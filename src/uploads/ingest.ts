@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import type { DatasetRecord, UploadFormat, UploadOptions } from '../spec/index.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
-import { datasetKeys } from './dataset-artifacts.js';
+import { datasetKeys } from '../storage/artifact-keys.js';
 import { DatasetBuilder, type DatasetLimits } from './dataset-builder.js';
 import { CsvReader, JsonArrayReader, NdjsonReader, type RowReader } from './row-readers.js';
 import { MalformedUploadError, UnsupportedUploadError, UploadAbortedError, UploadTooLargeError } from './upload-errors.js';

@@ -1,0 +1,29 @@
+/**
+ * Every artifact key Descent writes: the one place that spells the layout of the artifact store
+ * (as `src/store/keys.ts` is for Redis). Keys are ids and names, never file paths.
+ *
+ * jobs/<jobId>/model/model.json, weights.bin      the trained model (tfjs layers format)
+ * jobs/<jobId>/checkpoints/<epoch>.bin, .json     checkpoint data, then its manifest
+ * datasets/<datasetId>/x.f32, y.f32, dataset.json an uploaded dataset, its record written last
+ */
+
+/** Everything a job owns; deleting it removes the model and every checkpoint. */
+export const jobArtifacts = (jobId: string) => `jobs/${jobId}`;
+
+export const modelKeys = (jobId: string) => ({
+  topology: `${jobArtifacts(jobId)}/model/model.json`,
+  weights: `${jobArtifacts(jobId)}/model/weights.bin`,
+});
+
+export const checkpointKeys = (jobId: string) => ({
+  dir: `${jobArtifacts(jobId)}/checkpoints`,
+  manifest: (epoch: number) => `${jobArtifacts(jobId)}/checkpoints/${epoch}.json`,
+  data: (epoch: number) => `${jobArtifacts(jobId)}/checkpoints/${epoch}.bin`,
+});
+
+export const datasetKeys = (datasetId: string) => ({
+  dir: `datasets/${datasetId}`,
+  x: `datasets/${datasetId}/x.f32`,
+  y: `datasets/${datasetId}/y.f32`,
+  record: `datasets/${datasetId}/dataset.json`,
+});

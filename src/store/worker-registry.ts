@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.js';
+
+/** A worker whose heartbeat is older than this is taken for gone. */
+export const WORKER_TTL_MS = 15_000;
+
+/** What a live worker says about itself on every heartbeat. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  backend: string;
+  version: string;
+  at: number;
+}
+
+/**
+ * The live training workers: each worker beats (a record that expires, and its id scored by
+ * time in an index); readers count only beats younger than WORKER_TTL_MS, so a worker killed
+ * without deregistering drops out by itself.
+ */
+export class WorkerRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async beat(info: WorkerInfo): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.keys.worker(info.id), JSON.stringify(info), 'PX', WORKER_TTL_MS)
+      .zadd(this.keys.workers, info.at, info.id)
+      .zremrangebyscore(this.keys.workers, 0, info.at - WORKER_TTL_MS)
+      .exec();
+  }
+
+  async deregister(id: string): Promise<void> {
+    await this.redis.multi().del(this.keys.worker(id)).zrem(this.keys.workers, id).exec();
+  }
+
+  async liveCount(now = Date.now()): Promise<number> {
+    return this.redis.zcount(this.keys.workers, now - WORKER_TTL_MS, '+inf');
+  }
+
+  async live(now = Date.now()): Promise<WorkerInfo[]> {
+    const ids = await this.redis.zrangebyscore(this.keys.workers, now - WORKER_TTL_MS, '+inf');
+    const infos = ids.length ? await this.redis.mget(ids.map((id) => this.keys.worker(id))) : [];
+    return infos.flatMap((raw) => (raw ? [JSON.parse(raw) as WorkerInfo] : []));
+  }
+}
