@@ -1,7 +1,7 @@
 import type { BackendName } from '../src/training/backend.js';
 import type { EpochReport } from '../src/spec/index.js';
 import type { TrainResult } from '../src/training/train.js';
-import type { PreprocessingState, ResolvedJobSpec } from '../src/spec/index.js';
+import type { EngineRun, PreprocessingState, ResolvedJobSpec } from '../src/spec/index.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
 export type ParentMessage =
@@ -19,6 +19,7 @@ export type ParentMessage =
 
 export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
+  | { type: 'engine'; engine: EngineRun }
   | { type: 'epoch'; report: EpochReport; checkpoint?: number }
   | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly']; preprocessing?: PreprocessingState }
   | { type: 'failed'; code: string; message: string; retryable: boolean };

@@ -4,7 +4,7 @@
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
-import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
+import { DivergedError, EngineUnavailableError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
 import { DatasetError } from '../src/training/datasets.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
@@ -57,6 +57,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
         while (saved.length > 2) await deleteCheckpoint(store, msg.jobId, saved.shift()!);
       },
     },
+    onEngine: (choice) => send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
     onEpochEnd: async (report) => {
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
     },
@@ -73,6 +74,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
 function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
+  if (err instanceof EngineUnavailableError) return { type: 'failed', code: 'engine_unavailable', message, retryable: false };
   if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
   if (err instanceof DatasetNotFoundError) return { type: 'failed', code: 'dataset_not_found', message, retryable: false };
   if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };

@@ -11,6 +11,7 @@ import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
+import type { EngineRun } from '../src/spec/index.js';
 
 interface Active {
   child: ChildProcess;
@@ -152,6 +153,7 @@ export class TrainingRunner {
           },
         ));
     let result: ChildMessage | undefined;
+    let engine: EngineRun | undefined;
 
     child.on('message', (msg: ChildMessage) => {
       switch (msg.type) {
@@ -163,6 +165,11 @@ export class TrainingRunner {
             }),
           );
           if (msg.fallbackReason) log.debug({ reason: msg.fallbackReason }, 'native TensorFlow unavailable; training on cpu');
+          break;
+        case 'engine':
+          engine = msg.engine;
+          enqueue(() => this.store.setFields(jobId, { engine: JSON.stringify(msg.engine) }));
+          if (msg.engine.fallbackReason) log.info({ reason: msg.engine.fallbackReason }, 'training on the eager engine');
           break;
         case 'epoch':
           enqueue(async () => {
@@ -242,6 +249,7 @@ export class TrainingRunner {
         epoch: record?.epoch ?? 0,
         final: record?.history.at(-1) ?? null,
         numTensors: result.numTensors,
+        ...(engine ? { engine } : {}),
         ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
         ...(result.preprocessing ? { preprocessing: result.preprocessing } : {}),
       };

@@ -11,6 +11,7 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { graphAvailability } from '../src/training/engine.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
@@ -33,7 +34,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   applyNativeEnvironment(config);
   const backend = await initBackend(config.TFJS_BACKEND);
   if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
-  log.info({ backend: backend.backend }, 'tfjs backend ready');
+  const graph = graphAvailability();
+  log.info({ backend: backend.backend, graphEngine: graph.available, ...(graph.reason ? { graphEngineReason: graph.reason } : {}) }, 'tfjs backend ready');
+  const graphEngine = { available: graph.available, ...(graph.reason ? { reason: graph.reason } : {}) };
 
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL);
@@ -75,7 +78,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   });
 
   const registry = new WorkerRegistry(redis, keys);
-  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
+  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at: Date.now() });
   const stopRetention = scheduleRetention(
     redis,
     keys,

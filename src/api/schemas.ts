@@ -38,7 +38,13 @@ export const eventsQuerySchema = z.object({
 export const healthSchema = z.object({
   status: z.literal('ok'),
   backend: z.enum(['tensorflow', 'cpu', 'wasm']).nullable().describe('Training backend of the live workers (null: none yet).'),
-  workers: z.array(z.object({ id: z.string(), backend: z.string(), host: z.string(), pid: z.number() })),
+  graphEngine: z
+    .object({
+      available: z.boolean().describe('Some live worker can train on the graph engine (`training.engine` `graph`; what `auto` prefers).'),
+      reason: z.string().optional().describe('Why a live worker cannot, when one cannot.'),
+    })
+    .describe('The graph training engine across the live workers.'),
+  workers: z.array(z.object({ id: z.string(), backend: z.string(), graphEngine: z.boolean(), host: z.string(), pid: z.number() })),
   version: z.string(),
 });
 

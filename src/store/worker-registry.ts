@@ -10,6 +10,8 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   backend: string;
+  /** Whether this worker can run the graph training engine, and why not. */
+  graphEngine?: { available: boolean; reason?: string };
   version: string;
   at: number;
 }

@@ -22,10 +22,15 @@ export async function healthRoutes(app: FastifyInstance, opts: { config: Config 
       const counts = new Map<string, number>();
       for (const w of workers) counts.set(w.backend, (counts.get(w.backend) ?? 0) + 1);
       const backend = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+      const reason = workers.find((w) => !w.graphEngine?.available)?.graphEngine?.reason;
       return {
         status: 'ok' as const,
         backend: backend as 'tensorflow' | 'cpu' | 'wasm' | null,
-        workers: workers.map(({ id, backend, host, pid }) => ({ id, backend, host, pid })),
+        graphEngine: {
+          available: workers.some((w) => w.graphEngine?.available),
+          ...(reason ? { reason } : workers.length === 0 ? { reason: 'no live workers' } : {}),
+        },
+        workers: workers.map(({ id, backend, graphEngine, host, pid }) => ({ id, backend, graphEngine: graphEngine?.available ?? false, host, pid })),
         version: DESCENT_VERSION,
       };
     },

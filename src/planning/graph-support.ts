@@ -1,0 +1,38 @@
+import type { LayerSpec } from '../spec/layers.js';
+import type { PreparedJobSpec } from '../spec/job-spec.js';
+
+/** The training engines: `graph` runs a whole step as one TensorFlow graph, `eager` op by op in tfjs. */
+export type EngineName = 'graph' | 'eager';
+
+/**
+ * Layer types without a graph builder yet (src/training/graph/layers.ts), and why: a job with
+ * one of them trains on the eager engine (`auto`) or is refused (`graph`).
+ */
+const NO_GRAPH_BUILDER: Partial<Record<LayerSpec['type'], string>> = {
+  batchNormalization: 'its moving statistics are not updated by the graph step yet',
+  simpleRNN: 'recurrent layers are not unrolled into the graph yet',
+  lstm: 'recurrent layers are not unrolled into the graph yet',
+  gru: 'recurrent layers are not unrolled into the graph yet',
+  bidirectional: 'recurrent layers are not unrolled into the graph yet',
+  timeDistributed: 'it has no graph builder yet',
+};
+
+export interface GraphSupport {
+  supported: boolean;
+  /** Where the spec needs the eager engine (a JSON path), and why. */
+  path?: (string | number)[];
+  reason?: string;
+}
+
+/**
+ * Whether every part of a job has a graph builder (the graph engine's coverage, decided from the
+ * spec alone so the API can check it at submission without loading TensorFlow). Losses, metrics,
+ * optimizers, clipping, regularizers and schedules all have one; some layer types do not yet.
+ */
+export function graphSupport(spec: Pick<PreparedJobSpec, 'model'>): GraphSupport {
+  for (const [index, layer] of spec.model.layers.entries()) {
+    const why = NO_GRAPH_BUILDER[layer.type];
+    if (why) return { supported: false, path: ['model', 'layers', index], reason: `layer ${index} (${layer.type}): ${why}` };
+  }
+  return { supported: true };
+}
