@@ -33,6 +33,11 @@ export function graphSupport(spec: Pick<PreparedJobSpec, 'model'>): GraphSupport
   for (const [index, layer] of spec.model.layers.entries()) {
     const why = NO_GRAPH_BUILDER[layer.type];
     if (why) return { supported: false, path: ['model', 'layers', index], reason: `layer ${index} (${layer.type}): ${why}` };
+    const dilation = 'dilationRate' in layer ? [layer.dilationRate].flat() : [];
+    if (dilation.some((d) => d !== undefined && d !== 1)) {
+      // TensorFlow's CPU (oneDNN) convolution gradient aborts the process on a dilation above 1.
+      return { supported: false, path: ['model', 'layers', index, 'dilationRate'], reason: `layer ${index} (${layer.type}): dilated convolutions have no CPU gradient kernel` };
+    }
   }
   return { supported: true };
 }
