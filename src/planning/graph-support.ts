@@ -9,7 +9,6 @@ export type EngineName = 'graph' | 'eager';
  * one of them trains on the eager engine (`auto`) or is refused (`graph`).
  */
 const NO_GRAPH_BUILDER: Partial<Record<LayerSpec['type'], string>> = {
-  batchNormalization: 'its moving statistics are not updated by the graph step yet',
   simpleRNN: 'recurrent layers are not unrolled into the graph yet',
   lstm: 'recurrent layers are not unrolled into the graph yet',
   gru: 'recurrent layers are not unrolled into the graph yet',

@@ -97,6 +97,8 @@ export class GraphTrainer {
         });
       }
       const penalties: Output[] = [];
+      /** Assignments of non-trainable weights (batch-norm moving moments) that each step makes. */
+      const stateUpdates: Operation[] = [];
       for (const layer of model.layers) {
         const view = layer as unknown as LayerView & { inboundNodes: NodeView[] };
         if (view.getClassName() === 'InputLayer') continue;
@@ -105,6 +107,7 @@ export class GraphTrainer {
           g,
           weight: (i: number) => this.reads[index.get(view.weights[i]!.id)!]!,
           addLoss: (term: Output) => penalties.push(term),
+          update: (i: number, value: Output) => stateUpdates.push(g.assign(this.weights[index.get(view.weights[i]!.id)!]!.handle, value)),
           seed: () => g.out('AddV2', [this.stepSeed, g.ints([++this.seedSites * 7919, 0])]),
         };
         const out = buildLayer(ctx, view, node.inputTensors.map((t) => tensors.get(t.id)!));
@@ -132,7 +135,7 @@ export class GraphTrainer {
         };
         return buildUpdate(ctx, options.optimizer, { handle: this.weights[i]!.handle, value: this.reads[i]!, grad: grads[k]! });
       });
-      this.train = g.group(updates);
+      this.train = g.group([...updates, ...stateUpdates]);
       this.slotOrder = [...this.slots.values()]
         .sort((a, b) => this.slotName(a).localeCompare(this.slotName(b)))
         .map((slot) => ({ slot, read: g.read(slot.handle) }));

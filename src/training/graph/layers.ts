@@ -23,6 +23,8 @@ export interface LayerContext {
   weight(i: number): Output;
   /** Adds a term to the training loss (regularizers). */
   addLoss(term: Output): void;
+  /** Sets the layer's i-th (non-trainable) weight to `value` as part of the step. */
+  update(i: number, value: Output): void;
   /** A fresh per-step seed pair for a stateless random op, distinct per call site. */
   seed(): Output;
 }
@@ -188,6 +190,24 @@ const builders: Record<string, Builder> = {
     ]);
     const mask = g.unary('Floor', g.shift(uniform, keep));
     return g.mul(x!, g.scale(mask, 1 / keep));
+  },
+  BatchNormalization: (ctx, [x], c) => {
+    // Training mode, as tfjs' layer: normalize by the batch's moments (gradients flow through
+    // them) and move the running moments toward them: m <- m - (m - batch) * (1 - momentum).
+    const { g } = ctx;
+    const axes = g.shapeOf(x!).slice(0, -1).map((_, i) => i);
+    const mean = g.mean(x!, axes);
+    const centered = g.sub(x!, mean);
+    const variance = g.mean(g.unary('Square', centered), axes);
+    let y = g.mul(centered, g.unary('Rsqrt', g.shift(variance, c.epsilon as number)));
+    let w = 0;
+    if (c.scale) y = g.mul(y, ctx.weight(w++));
+    if (c.center) y = g.add(y, ctx.weight(w++));
+    const decay = 1 - (c.momentum as number);
+    const moving = (i: number, batch: Output) => ctx.update(i, g.sub(ctx.weight(i), g.scale(g.sub(ctx.weight(i), batch), decay)));
+    moving(w, mean);
+    moving(w + 1, variance);
+    return y;
   },
   LayerNormalization: (ctx, [x], c) => {
     const { g } = ctx;
