@@ -123,6 +123,24 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
     });
   });
 
+  it.each([
+    ['simpleRNN', [{ type: 'simpleRNN', units: 5 }]],
+    // No regularizer here: tfjs' eager RNN layers drop their cells' weight penalties, the graph adds them.
+    ['lstm', [{ type: 'lstm', units: 4 }]],
+    ['gru', [{ type: 'gru', units: 4 }]],
+    ['stacked lstm (returnSequences) + gru', [{ type: 'lstm', units: 4, returnSequences: true }, { type: 'gru', units: 3, activation: 'relu' }]],
+    ['bidirectional lstm, concat', [{ type: 'bidirectional', layer: { type: 'lstm', units: 3 } }]],
+    ['bidirectional gru over sequences, ave', [{ type: 'bidirectional', layer: { type: 'gru', units: 3, returnSequences: true }, mergeMode: 'ave' }, { type: 'flatten' }]],
+    ['bidirectional simpleRNN, sum', [{ type: 'bidirectional', layer: { type: 'simpleRNN', units: 3, useBias: false }, mergeMode: 'sum' }]],
+  ])('recurrent, unrolled: %s', async (_name, layers) => {
+    await expectParity({
+      dataset: { inline: { x: sequences(32, 6, 3), y: table(32, 2) } },
+      model: { inputShape: [6, 3], layers: [...layers, { type: 'dense', units: 2 }] },
+      loss: 'meanSquaredError',
+      optimizer: { name: 'adam', learningRate: 0.02 },
+    });
+  });
+
   it('embedding (ids in, regularized) + globalAveragePooling1d', async () => {
     await expectParity({
       dataset: { inline: { x: table(40, 6).map((r) => r.map((v) => Math.floor((v + 1) * 5))), y: oneHot(40, 3) } },
@@ -246,7 +264,7 @@ describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
   it('falls back to eager under auto when a layer has no graph form, and says why', async () => {
     const input = {
       dataset: { inline: { x: sequences(16, 4, 2), y: table(16, 1) } },
-      model: { inputShape: [4, 2], layers: [{ type: 'lstm', units: 3 }, { type: 'dense', units: 1 }] },
+      model: { inputShape: [4, 2], layers: [{ type: 'lstm', units: 3, dropout: 0.2 }, { type: 'dense', units: 1 }] },
       training: { epochs: 1 },
     };
     const result = await train(resolveSpec(input));

@@ -32,7 +32,7 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
     const res = await stack.app.inject({
       method: 'POST',
       url: '/v1/jobs',
-      payload: xorSpec({ model: { inputShape: [2], layers: [{ type: 'reshape', targetShape: [2, 1] }, { type: 'gru', units: 2 }, { type: 'dense', units: 1, activation: 'sigmoid' }] }, training: { epochs: 1, engine: 'graph' } }),
+      payload: xorSpec({ model: { inputShape: [2], layers: [{ type: 'reshape', targetShape: [2, 1] }, { type: 'gru', units: 2, recurrentDropout: 0.1 }, { type: 'dense', units: 1, activation: 'sigmoid' }] }, training: { epochs: 1, engine: 'graph' } }),
     });
     expect(res.statusCode).toBe(400);
     expect(JSON.stringify(res.json())).toContain('layer 1 (gru)');

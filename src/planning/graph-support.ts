@@ -9,12 +9,10 @@ export type EngineName = 'graph' | 'eager';
  * one of them trains on the eager engine (`auto`) or is refused (`graph`).
  */
 const NO_GRAPH_BUILDER: Partial<Record<LayerSpec['type'], string>> = {
-  simpleRNN: 'recurrent layers are not unrolled into the graph yet',
-  lstm: 'recurrent layers are not unrolled into the graph yet',
-  gru: 'recurrent layers are not unrolled into the graph yet',
-  bidirectional: 'recurrent layers are not unrolled into the graph yet',
   timeDistributed: 'it has no graph builder yet',
 };
+
+const RECURRENT = new Set<string>(['simpleRNN', 'lstm', 'gru']);
 
 export interface GraphSupport {
   supported: boolean;
@@ -32,6 +30,10 @@ export function graphSupport(spec: Pick<PreparedJobSpec, 'model'>): GraphSupport
   for (const [index, layer] of spec.model.layers.entries()) {
     const why = NO_GRAPH_BUILDER[layer.type];
     if (why) return { supported: false, path: ['model', 'layers', index], reason: `layer ${index} (${layer.type}): ${why}` };
+    const rnn = layer.type === 'bidirectional' ? layer.layer : RECURRENT.has(layer.type) ? layer : undefined;
+    if (rnn && 'dropout' in rnn && (rnn.dropout > 0 || rnn.recurrentDropout > 0)) {
+      return { supported: false, path: ['model', 'layers', index], reason: `layer ${index} (${layer.type}): recurrent dropout masks are not in the graph yet` };
+    }
     const dilation = 'dilationRate' in layer ? [layer.dilationRate].flat() : [];
     if (dilation.some((d) => d !== undefined && d !== 1)) {
       // TensorFlow's CPU (oneDNN) convolution gradient aborts the process on a dilation above 1.

@@ -1,6 +1,8 @@
 import { elementCount } from '../../spec/index.js';
 import { DType, type Output } from './native.js';
 import type { GraphBuilder } from './ops.js';
+import { activation } from './activations.js';
+import { type CellKind, unroll } from './recurrent.js';
 
 /**
  * The graph form of each tfjs layer Descent builds (src/training/model.ts is the eager form):
@@ -38,42 +40,6 @@ const pair = (v: unknown): [number, number] => {
 };
 const padding = (c: Record<string, unknown>) => (c.padding === 'same' ? 'SAME' : 'VALID');
 const sliceShape = (layer: LayerView) => (layer.outputShape as (number | null)[]).slice(1) as number[];
-
-/** The activations by their tfjs names (leakyRelu is a layer there, see `LeakyReLU`). */
-export function activation(g: GraphBuilder, name: string, x: Output): Output {
-  switch (name) {
-    case 'linear':
-      return x;
-    case 'relu':
-      return g.unary('Relu', x);
-    case 'relu6':
-      return g.unary('Relu6', x);
-    case 'elu':
-      return g.unary('Elu', x);
-    case 'selu':
-      return g.unary('Selu', x);
-    case 'sigmoid':
-      return g.unary('Sigmoid', x);
-    case 'tanh':
-      return g.unary('Tanh', x);
-    case 'softmax':
-      return g.unary('Softmax', x);
-    case 'softplus':
-      return g.unary('Softplus', x);
-    case 'softsign':
-      return g.unary('Softsign', x);
-    case 'hardSigmoid':
-      return g.clip(g.shift(g.scale(x, 0.2), 0.5), 0, 1);
-    case 'swish':
-      return g.mul(x, g.unary('Sigmoid', x));
-    case 'mish':
-      return g.mul(x, g.unary('Tanh', g.unary('Softplus', x)));
-    case 'gelu':
-      return g.mul(x, g.scale(g.shift(g.unary('Erf', g.scale(x, 1 / Math.SQRT2)), 1), 0.5));
-    default:
-      throw new Error(`no graph form of activation ${name}`);
-  }
-}
 
 /** l1 * sum|w| + l2 * sum w^2 (Abs' gradient is sign(w), 0 at 0, as PyTorch's). */
 export function penalty(g: GraphBuilder, x: Output, r: { l1: number; l2: number }): Output | undefined {
@@ -228,6 +194,29 @@ const builders: Record<string, Builder> = {
   Multiply: (ctx, xs) => xs.slice(1).reduce((a, b) => ctx.g.mul(a, b), xs[0]!),
   Average: (ctx, xs) => ctx.g.scale(ctx.g.addN(xs), 1 / xs.length),
   Concatenate: (ctx, xs, c) => ctx.g.out('ConcatV2', [xs, ctx.g.ints([c.axis as number], [])]),
+  SimpleRNN: (ctx, [x], c) => recurrentLayer(ctx, 'SimpleRNN', x!, c, 0),
+  LSTM: (ctx, [x], c) => recurrentLayer(ctx, 'LSTM', x!, c, 0),
+  GRU: (ctx, [x], c) => recurrentLayer(ctx, 'GRU', x!, c, 0),
+  Bidirectional: (ctx, [x], c) => {
+    // tfjs' weights: the forward layer's, then the backward one's; the backward outputs are
+    // reversed back into time order before merging.
+    const inner = c.layer as { className: CellKind; config: Record<string, unknown> };
+    const count = inner.config.useBias ? 3 : 2;
+    const forward = recurrentLayer(ctx, inner.className, x!, inner.config, 0);
+    let backward = recurrentLayer(ctx, inner.className, x!, { ...inner.config, goBackwards: !inner.config.goBackwards }, count);
+    const { g } = ctx;
+    if (inner.config.returnSequences) backward = g.out('ReverseV2', [backward, g.ints([1])]);
+    switch (c.mergeMode) {
+      case 'sum':
+        return g.add(forward, backward);
+      case 'mul':
+        return g.mul(forward, backward);
+      case 'ave':
+        return g.scale(g.add(forward, backward), 0.5);
+      default:
+        return g.out('ConcatV2', [[forward, backward], g.ints([-1], [])]);
+    }
+  },
   ActivityRegularization: (ctx, [x], c) => {
     // Keras divides the penalty by the batch size.
     const p = penalty(ctx.g, x!, { l1: c.l1 as number, l2: c.l2 as number });
@@ -239,6 +228,17 @@ const builders: Record<string, Builder> = {
     return x!;
   },
 };
+
+/** A recurrent layer whose weights start at the layer's `first` weight (kernel, recurrent kernel, bias). */
+function recurrentLayer(ctx: LayerContext, kind: CellKind, x: Output, c: Record<string, unknown>, first: number): Output {
+  regularize(ctx, c, [
+    ['kernelRegularizer', first],
+    ['recurrentRegularizer', first + 1],
+    ...(c.useBias ? ([['biasRegularizer', first + 2]] as [string, number][]) : []),
+  ]);
+  const weights = { kernel: ctx.weight(first), recurrent: ctx.weight(first + 1), ...(c.useBias ? { bias: ctx.weight(first + 2) } : {}) };
+  return unroll(ctx.g, kind, x, c, weights);
+}
 
 function depthwise(ctx: LayerContext, x: Output, kernel: Output, c: Record<string, unknown>): Output {
   const [sh, sw] = pair(c.strides);
