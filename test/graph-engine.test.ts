@@ -261,6 +261,20 @@ describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
     expect(resumed.history.map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
   });
 
+  it('resumes a checkpoint the other engine wrote: the same state under the same names', async () => {
+    const input = mlp([{ type: 'dense', units: 8, activation: 'tanh' }], { optimizer: { name: 'amsgrad', learningRate: 0.01 }, training: { epochs: 6 } });
+    const states: TrainingState[] = [];
+    const eager = await train(spec(input, 'eager'), { checkpoint: { every: 1, save: async (s) => void states.push(s) } });
+    eager.model.dispose();
+    const resumed = await train(spec(input, 'graph'), { resume: states[2]! });
+    resumed.model.dispose();
+    expect(resumed.engine.engine).toBe('graph');
+    resumed.history.slice(3).forEach((h, i) => {
+      const e = eager.history[3 + i]!.loss!;
+      expect(Math.abs(h.loss! - e)).toBeLessThanOrEqual(RTOL * Math.abs(e) + ATOL);
+    });
+  });
+
   it('falls back to eager under auto when a layer has no graph form, and says why', async () => {
     const input = {
       dataset: { inline: { x: sequences(16, 4, 2), y: table(16, 1) } },
