@@ -12,6 +12,7 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 import type { EngineRun } from '../src/spec/index.js';
+import type { JobErrorCode } from '../src/spec/index.js';
 
 interface Active {
   child: ChildProcess;
@@ -142,8 +143,8 @@ export class TrainingRunner {
     let writeError: unknown;
     // Records go to Redis in order; if one cannot be written (Redis down), training stops and
     // the job is retried from its last checkpoint rather than computing epochs nobody records.
-    const enqueue = (fn: () => Promise<unknown>) =>
-      (writes = writes
+    const enqueue = (fn: () => Promise<unknown>): void => {
+      writes = writes
         .then(() => (writeError === undefined ? fn() : undefined))
         .then(
           () => undefined,
@@ -151,7 +152,8 @@ export class TrainingRunner {
             writeError ??= err;
             child.kill('SIGKILL');
           },
-        ));
+        );
+    };
     let result: ChildMessage | undefined;
     let engine: EngineRun | undefined;
 
@@ -225,7 +227,7 @@ export class TrainingRunner {
     await writes;
 
     if (entry.lost) throw new Error('the job lock was lost to another worker');
-    if (writeError !== undefined) throw writeError;
+    if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error('the job record could not be written');
     if (entry.shutdown) {
       const queuedAt = new Date().toISOString();
       await this.store.transition(jobId, ['running'], 'queued', {}, [
@@ -289,7 +291,7 @@ export class TrainingRunner {
     throw new UnrecoverableError(message);
   };
 
-  private async fail(jobId: string, code: string, message: string): Promise<void> {
+  private async fail(jobId: string, code: JobErrorCode, message: string): Promise<void> {
     const finishedAt = new Date().toISOString();
     const error = { code, message };
     await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [

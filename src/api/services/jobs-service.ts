@@ -8,9 +8,9 @@ import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
-import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
+import { type JobError, type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
-import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, DomainError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 
 export interface JobsDeps {
@@ -70,10 +70,10 @@ export class JobsService {
     }
     const previous = JSON.parse((await this.d.redis.get(slot)) ?? '{}') as { id?: string; body?: string };
     if (previous.body !== body) {
-      throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+      throw new UnprocessableError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     }
     const record = await this.d.store.get(previous.id!);
-    if (!record) throw new DomainError(410, 'job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
+    if (!record) throw new GoneError('job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
     return { record, replayed: true };
   }
 
@@ -148,7 +148,7 @@ export class JobsService {
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
+      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message } satisfies JobError);
       await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
       throw err;
     }
@@ -165,7 +165,7 @@ export class JobsService {
     try {
       return await this.d.store.list(query);
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+      if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
       throw err;
     }
   }
