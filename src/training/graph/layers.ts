@@ -71,10 +71,11 @@ function biasAndActivation(ctx: LayerContext, y: Output, c: Record<string, unkno
   return activation(ctx.g, c.activation as string, withBias);
 }
 
-function conv2d(ctx: LayerContext, x: Output, kernel: Output, c: Record<string, unknown>): Output {
+/** A 2-D convolution (Conv2D, or DepthwiseConv2dNative for a depthwise kernel) as a layer config sets it. */
+function conv2d(ctx: LayerContext, x: Output, kernel: Output, c: Record<string, unknown>, type = 'Conv2D'): Output {
   const [sh, sw] = pair(c.strides);
   const [dh, dw] = pair(c.dilationRate ?? 1);
-  return ctx.g.out('Conv2D', [x, kernel], [
+  return ctx.g.out(type, [x, kernel], [
     ['strides', 'ints', [1, sh, sw, 1]],
     ['padding', 's', padding(c)],
     ['dilations', 'ints', [1, dh, dw, 1]],
@@ -121,14 +122,14 @@ const builders: Record<string, Builder> = {
   },
   DepthwiseConv2D: (ctx, [x], c) => {
     regularize(ctx, c, [['depthwiseRegularizer', 0]]);
-    return biasAndActivation(ctx, depthwise(ctx, x!, ctx.weight(0), c), c, 1);
+    return biasAndActivation(ctx, conv2d(ctx, x!, ctx.weight(0), c, 'DepthwiseConv2dNative'), c, 1);
   },
   SeparableConv2D: (ctx, [x], c) => {
     regularize(ctx, c, [
       ['depthwiseRegularizer', 0],
       ['pointwiseRegularizer', 1],
     ]);
-    const d = depthwise(ctx, x!, ctx.weight(0), c);
+    const d = conv2d(ctx, x!, ctx.weight(0), c, 'DepthwiseConv2dNative');
     const y = ctx.g.out('Conv2D', [d, ctx.weight(1)], [
       ['strides', 'ints', [1, 1, 1, 1]],
       ['padding', 's', 'VALID'],
@@ -240,15 +241,6 @@ function recurrentLayer(ctx: LayerContext, kind: CellKind, x: Output, c: Record<
   return unroll(ctx.g, kind, x, c, weights);
 }
 
-function depthwise(ctx: LayerContext, x: Output, kernel: Output, c: Record<string, unknown>): Output {
-  const [sh, sw] = pair(c.strides);
-  const [dh, dw] = pair(c.dilationRate ?? 1);
-  return ctx.g.out('DepthwiseConv2dNative', [x, kernel], [
-    ['strides', 'ints', [1, sh, sw, 1]],
-    ['padding', 's', padding(c)],
-    ['dilations', 'ints', [1, dh, dw, 1]],
-  ]);
-}
 
 /** The graph form of one tfjs layer applied to its inputs. */
 export function buildLayer(ctx: LayerContext, layer: LayerView, inputs: Output[]): Output {
