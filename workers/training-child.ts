@@ -4,10 +4,10 @@
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
-import { DivergedError, EngineUnavailableError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
-import { DatasetError } from '../src/training/datasets.js';
+import { train } from '../src/training/train.js';
+import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
-import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
+import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
@@ -41,7 +41,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
   const data = await upload(msg.spec.dataset.id);
   const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly } = await train(msg.spec, {
+  const { model, stoppedEarly, engine } = await train(msg.spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
     signal: controller.signal,
@@ -68,18 +68,8 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
-}
-
-function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
-  if (err instanceof EngineUnavailableError) return { type: 'failed', code: 'engine_unavailable', message, retryable: false };
-  if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
-  if (err instanceof DatasetNotFoundError) return { type: 'failed', code: 'dataset_not_found', message, retryable: false };
-  if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
-  if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
-  return { type: 'failed', code: 'training_error', message, retryable: false };
+  const ran = { name: engine.engine, ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}) };
+  await send({ type: 'done', numTensors: tf.memory().numTensors, engine: ran, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.
@@ -91,7 +81,7 @@ process.on('message', (msg: ParentMessage) => {
     return;
   }
   run(msg)
-    .catch((err: unknown) => send(classify(err)))
+    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err), retryable: false }))
     .finally(() => {
       process.removeAllListeners('disconnect');
       process.disconnect();

@@ -12,6 +12,7 @@ import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
 import { graphAvailability } from '../src/training/engine.js';
+import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
@@ -78,7 +79,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   });
 
   const registry = new WorkerRegistry(redis, keys);
-  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at: Date.now() });
+  const beat = async () => {
+    const at = Date.now();
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at });
+    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
+  };
   const stopRetention = scheduleRetention(
     redis,
     keys,

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { type EngineName, graphSupport } from '../planning/graph-support.js';
 import type { ResolvedJobSpec } from '../spec/index.js';
+import { TrainingError } from './errors.js';
 import { type GraphAddon, loadGraphAddon } from './graph/native.js';
 
 export type { EngineName };
@@ -13,7 +14,9 @@ export interface EngineChoice {
 }
 
 /** The job asked for the graph engine and this worker cannot give it. */
-export class EngineUnavailableError extends Error {}
+export class EngineUnavailableError extends TrainingError {
+  readonly code = 'engine_unavailable';
+}
 
 /**
  * Session thread pools of the graph engine: as many intra- and inter-op threads as cores, what
