@@ -24,6 +24,17 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
+/** Settings of the test run's S3 server, under a prefix of this test's own (ARTIFACT_STORE and friends). */
+export function s3Settings(): Record<string, string> {
+  const s3 = inject('s3');
+  return {
+    ARTIFACT_STORE: `s3://${s3.bucket}/test-${randomUUID().slice(0, 8)}`,
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
 export interface Stack {
   config: Config;
   app: FastifyInstance;
