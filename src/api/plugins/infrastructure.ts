@@ -7,7 +7,8 @@ import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis } from '../../store/redis.js';
-import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
@@ -45,7 +46,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
-  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  const artifacts = openArtifactStore(artifactStoreSettings(config));
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
   app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));

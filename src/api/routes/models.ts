@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -53,9 +54,11 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     { schema: { tags: ['models'], summary: 'The trained weights (binary, application/octet-stream)', params: jobIdParamsSchema } },
     async (request, reply) => {
       await app.jobs.assertCompleted(request.params.id);
-      const data = await app.artifacts.get(modelKeys(request.params.id).weights);
-      if (!data) throw new NotFoundError('model of job', request.params.id);
-      return reply.type('application/octet-stream').send(data);
+      const key = modelKeys(request.params.id).weights;
+      const [info, data] = await Promise.all([app.artifacts.stat(key), app.artifacts.getStream(key)]);
+      if (!info || !data) throw new NotFoundError('model of job', request.params.id);
+      // Streamed from the store: the API never holds a whole model in memory.
+      return reply.type('application/octet-stream').header('content-length', info.size).send(Readable.from(data));
     },
   );
 }
