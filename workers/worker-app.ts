@@ -36,15 +36,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   log.info({ backend: backend.backend }, 'tfjs backend ready');
 
   const keys = redisKeys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   try {
     await assertNoEviction(redis);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
-  const bullConnection = createBlockingRedis(config.REDIS_URL);
-  const subscriber = createBlockingRedis(config.REDIS_URL);
+  const bullConnection = createBlockingRedis(config);
+  const subscriber = createBlockingRedis(config);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   // Models read for predictions are cached on this host's disk when the store is remote.
   const artifacts = openArtifactStore(artifactStoreSettings(config), { cache: true });

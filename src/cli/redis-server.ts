@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
  * Runs a redis-server child with what BullMQ needs (noeviction) and durability on (append-only
  * file, fsync every second) under `dir`. Resolves once it accepts connections.
  */
-export async function startRedisServer(options: { port: number; dir: string; appendOnly?: boolean }): Promise<PrivateRedis> {
+export async function startRedisServer(options: { port: number; dir: string; appendOnly?: boolean; replicaOf?: number }): Promise<PrivateRedis> {
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
   const args = [
@@ -42,6 +42,7 @@ export async function startRedisServer(options: { port: number; dir: string; app
     '--save', '',
     '--maxmemory-policy', 'noeviction',
     '--daemonize', 'no',
+    ...(options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf)] : []),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -23,6 +23,8 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
   artifacts: ArtifactStore;
+  /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
+  replicated: () => Promise<void>;
 }
 
 /** The spec limits the configuration sets. */
@@ -152,6 +154,8 @@ export class JobsService {
       await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
       throw err;
     }
+    // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
+    await this.d.replicated();
     return (await this.d.store.get(id))!;
   }
 
@@ -187,6 +191,7 @@ export class JobsService {
       const msg: ControlMessage = { type: 'cancel', jobId: id };
       await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
     }
+    await this.d.replicated();
     return this.get(id);
   }
 
