@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, startRedisServer, type PrivateRedis } from './redis-server.js';
 
 /**
@@ -49,11 +50,30 @@ class Output {
   }
 }
 
+/** Resolves once the replica's link to its primary is up (the initial sync is done). */
+async function replicaInSync(url: string): Promise<void> {
+  const replica = new Redis(url);
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!/master_link_status:up/.test(await replica.info('replication'))) {
+      if (Date.now() > deadline) throw new Error('the replica did not finish its initial sync within 20 s');
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+  } finally {
+    replica.disconnect();
+  }
+}
+
 export async function startSentinelGroup(options: { dir: string; masterName?: string; downAfterMs?: number }): Promise<SentinelGroup> {
   const dir = resolve(options.dir);
   const masterName = options.masterName ?? 'descent';
   const primary = await startRedisServer({ port: await freePort(), dir: join(dir, 'primary'), appendOnly: false });
+  // Diskless sync waits 5 s by default for more replicas to share the transfer: start at once.
+  const admin = new Redis(primary.url);
+  await admin.config('SET', 'repl-diskless-sync-delay', '0');
+  admin.disconnect();
   const replica = await startRedisServer({ port: await freePort(), dir: join(dir, 'replica'), appendOnly: false, replicaOf: primary.port });
+  await replicaInSync(replica.url);
   const sentinels: { child: ChildProcess; output: Output; port: number }[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
