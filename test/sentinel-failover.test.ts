@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ describe('Redis Sentinel failover', () => {
     group = await startSentinelGroup({ dir });
     stack = await startStack({
       config: testConfig({
+        // A hash-tagged prefix, as Redis Cluster needs (BullMQ's keys included): it works on any Redis.
+        REDIS_PREFIX: `{test-${randomUUID().slice(0, 8)}}`,
         REDIS_SENTINELS: group.sentinels,
         REDIS_MASTER_NAME: group.masterName,
         REDIS_WAIT_REPLICAS: '1',

@@ -9,6 +9,8 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Ends it abruptly (SIGKILL), as a crash would. */
   crash(): Promise<void>;
+  /** Freezes it (SIGSTOP) or lets it go on (SIGCONT): a stalled host or network, in tests and benchmarks. */
+  pause(paused: boolean): void;
 }
 
 export function redisServerAvailable(): boolean {
@@ -64,6 +66,7 @@ export async function startRedisServer(options: { port: number; dir: string; app
   return {
     url: `redis://127.0.0.1:${options.port}`,
     port: options.port,
+    pause: (paused) => void child.kill(paused ? 'SIGSTOP' : 'SIGCONT'),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

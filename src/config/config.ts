@@ -12,9 +12,9 @@ export const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis holding queues, job records and event streams.'),
   REDIS_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]+$/)
+    .regex(/^([A-Za-z0-9_.-]+|\{[A-Za-z0-9_.-]+\})$/)
     .default('descent')
-    .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis.'),
+    .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis. In braces (`{descent}`) it is a Redis Cluster hash tag: every key in one slot.'),
   REDIS_SENTINELS: z
     .string()
     .regex(/^$|^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'a comma-separated list of host:port')
