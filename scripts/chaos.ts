@@ -84,11 +84,17 @@ async function http(method: string, path: string, body?: unknown, headers: Recor
   }
 }
 
-/** Retries until the API answers without a 5xx (it may be restarting). */
-async function retry(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response> {
+/**
+ * Retries until the API answers without a 5xx (it may be restarting) and its whole body arrived
+ * within the request's deadline (a loaded machine or a killed API can cut it off).
+ */
+async function retry(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; text: string }> {
   for (;;) {
     const res = await http(method, path, body, headers);
-    if (res && res.status < 500) return res;
+    if (res && res.status < 500) {
+      const text = await res.text().catch(() => undefined);
+      if (text !== undefined) return { status: res.status, text };
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -117,7 +123,7 @@ for (let i = 0; i < JOBS; i++) {
     training: { epochs: EPOCHS, batchSize: 8, seed: i },
   };
   const res = await retry('POST', '/v1/jobs', spec, { 'idempotency-key': `chaos-${i}` });
-  jobs.push({ id: ((await res.json()) as { id: string }).id, acknowledgedAt: Date.now() });
+  jobs.push({ id: (JSON.parse(res.text) as { id: string }).id, acknowledgedAt: Date.now() });
 }
 console.log(`${LAYOUT} layout${s3 ? ` (own DATA_DIR per process; artifacts in S3 at ${s3.endpoint})` : ''}`);
 console.log(`submitted ${JOBS} jobs of ${EPOCHS} epochs; injecting faults for ${CHAOS_SECONDS} s`);
@@ -162,7 +168,7 @@ for (const job of jobs) {
       records.set(job.id, 'lost');
       break;
     }
-    const r = (await res.json()) as Record_;
+    const r = JSON.parse(res.text) as Record_;
     if (['completed', 'failed', 'cancelled'].includes(r.status) || Date.now() > drainUntil) {
       records.set(job.id, r);
       break;
@@ -190,7 +196,7 @@ for (const job of jobs) {
   // The worker removes checkpoints right after recording completion: a moment later they are gone.
   if ((await artifacts.list(checkpointKeys(job.id).dir)).length > 0) problems.push(`${job.id}: checkpoints left after completion`);
   if (r.status === 'completed' && !(await artifacts.stat(modelKeys(job.id).weights))) problems.push(`${job.id}: no model in the artifact store`);
-  const text = await (await retry('GET', `/v1/jobs/${job.id}/events`)).text();
+  const { text } = await retry('GET', `/v1/jobs/${job.id}/events`);
   const events = text.split('\n\n').filter((b) => b.includes('event: '));
   const epochs = events.filter((b) => b.includes('event: epoch')).map((b) => Number(/"epoch":(\d+)/.exec(b)![1]));
   if (epochs.join(',') !== Array.from({ length: EPOCHS }, (_, i) => i + 1).join(',')) problems.push(`${job.id}: epochs in stream ${epochs.join(',')}`);

@@ -1,23 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
+import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, newJobEventSchema } from '../src/spec/index.js';
 import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
+
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed when the test file ends (test/setup.ts). */
+export function tempDir(prefix = 'descent-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'descent-test-')),
+    DATA_DIR: tempDir(),
     LOG_LEVEL: 'warn',
     TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto',
     ...overrides,
@@ -54,6 +68,30 @@ export async function startStack(options: { worker?: boolean; config?: Config } 
     close: async () => {
       await app.close();
       await worker?.close();
+    },
+  };
+}
+
+/**
+ * An API on a private Redis that the test stops and starts again (same port, same data
+ * directory), for outages; `close` stops both and removes the directory.
+ */
+export async function startOutageStack(): Promise<{ app: FastifyInstance; stopRedis(): Promise<void>; startRedis(): Promise<void>; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'descent-outage-'));
+  const port = await freePort();
+  let redis = await startRedisServer({ port, dir });
+  const app = await buildApp(testConfig({ REDIS_URL: redis.url }), { logger: false });
+  await app.ready();
+  return {
+    app,
+    stopRedis: () => redis.stop(),
+    startRedis: async () => {
+      redis = await startRedisServer({ port, dir });
+    },
+    close: async () => {
+      await app.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -106,7 +144,7 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** Parses a text/event-stream body into its events (comments dropped). */
+/** Parses a text/event-stream body into its events (comments dropped); each must match its event schema. */
 export function parseSse(text: string): SseEvent[] {
   return text
     .split('\n\n')
@@ -120,7 +158,10 @@ export function parseSse(text: string): SseEvent[] {
       return fields;
     })
     .filter((f) => f.event !== undefined)
-    .map((f) => ({ id: f.id!, event: f.event!, data: JSON.parse(f.data ?? '{}') as Record<string, unknown> }));
+    .map((f) => {
+      const { type, data } = newJobEventSchema.parse({ type: f.event, data: JSON.parse(f.data ?? '{}') });
+      return { id: f.id!, event: type, data: data as Record<string, unknown> };
+    });
 }
 
 export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<string> {

@@ -1,3 +1,4 @@
+export * from './backends.js';
 export * from './datasets.js';
 export * from './preprocessing.js';
 export * from './job-spec.js';
@@ -5,6 +6,7 @@ export * from './layers.js';
 export * from './optimizers.js';
 export * from './schedules.js';
 export * from './job-record.js';
+export * from './job-events.js';
 export * from './model.js';
 export * from './presets.js';
 export * from './uploaded-datasets.js';

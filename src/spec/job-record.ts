@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendNameSchema } from './backends.js';
 import { jobSpecSchema } from './job-spec.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
 
@@ -8,8 +9,8 @@ export type JobStatus = z.infer<typeof jobStatusSchema>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 export const isTerminal = (s: JobStatus): boolean => TERMINAL_STATUSES.includes(s);
 
-/** Why a job failed; `code` is stable and machine-readable. */
-export const ERROR_CODES = [
+/** Why a job failed: the `code` of the record's `error` and of the `failed` event, stable and machine-readable. */
+export const JOB_ERROR_CODES = [
   'invalid_model',
   'training_error',
   'worker_crashed',
@@ -18,8 +19,19 @@ export const ERROR_CODES = [
   'out_of_memory',
   'dataset_unavailable',
   'dataset_not_found',
+  'enqueue_failed',
+  'cancelled',
 ] as const;
-export const jobErrorSchema = z.object({ code: z.string(), message: z.string() });
+export const jobErrorCodeSchema = z
+  .enum(JOB_ERROR_CODES)
+  .describe(
+    'invalid_model: tfjs cannot build the model; training_error: training threw; worker_crashed: the training process died on every attempt; ' +
+      'diverged: the loss became NaN or infinite; timeout: over maxRuntimeSeconds; out_of_memory: over the training process memory cap; ' +
+      'dataset_unavailable / dataset_not_found: the data could not be loaded / was deleted; enqueue_failed: the queue refused the job; ' +
+      'cancelled: stopped while training.',
+  );
+export type JobErrorCode = z.infer<typeof jobErrorCodeSchema>;
+export const jobErrorSchema = z.object({ code: jobErrorCodeSchema, message: z.string() });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
 export const epochMetricsSchema = z
@@ -27,12 +39,6 @@ export const epochMetricsSchema = z
   .catchall(z.number().nullable())
   .describe('Metrics at the end of one epoch (val_* for the validation split).');
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
-
-/** One finished epoch as training reports it: its metrics, the learning rate it used and how long it took. */
-export interface EpochReport extends EpochMetrics {
-  learningRate: number;
-  durationMs: number;
-}
 
 export const modelCostSchema = z
   .object({
@@ -58,7 +64,7 @@ export const jobRecordSchema = z.object({
   epoch: z.number().int().min(0).describe('Epochs completed so far.'),
   epochs: z.number().int().min(1).describe('Epochs asked for.'),
   history: z.array(epochMetricsSchema),
-  backend: z.string().nullable().describe('tfjs backend that trained the job: tensorflow | cpu | wasm.'),
+  backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
@@ -67,5 +73,3 @@ export const jobRecordSchema = z.object({
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
-export const EVENT_TYPES = ['status', 'epoch', ...TERMINAL_STATUSES] as const;
-export type JobEventType = (typeof EVENT_TYPES)[number];

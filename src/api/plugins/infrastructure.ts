@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { DatasetStore } from '../../store/dataset-store.js';
+import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
@@ -17,6 +18,8 @@ import { JobsService } from '../services/jobs-service.js';
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    /** Every Redis connection of this process, for telling an outage from a fault (error handler). */
+    redisConnections: readonly Redis[];
     jobs: JobsService;
     events: EventsService;
     datasets: DatasetsService;
@@ -46,6 +49,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
+  app.decorate('redisConnections', [redis, bull, eventsConnection]);
   const artifacts = openArtifactStore(artifactStoreSettings(config));
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
@@ -56,7 +60,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
       app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
     }
   };
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts, replicated }));
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictEvents, artifacts, replicated }));
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);

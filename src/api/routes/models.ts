@@ -4,13 +4,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors.js';
 import { modelKeys } from '../../storage/artifact-keys.js';
-import { errorResponseSchema, jobIdParamsSchema } from '../schemas.js';
+import { type ErrorResponse, errorResponses, jobIdParamsSchema } from '../schemas.js';
 
-const errors = { 404: errorResponseSchema, 409: errorResponseSchema };
+const errors = errorResponses(404, 409, 503);
 const modelJsonSchema = z
   .object({ format: z.string(), modelTopology: z.unknown(), weightsManifest: z.array(z.object({ paths: z.array(z.string()), weights: z.array(z.unknown()) })) })
   .passthrough()
   .describe('A tfjs layers model.json.');
+const weightsSchema = z.string().meta({ format: 'binary' });
 
 /**
  * The trained model as a tfjs layers model. `GET /v1/jobs/:id/model` serves model.json with its
@@ -48,17 +49,29 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     async (request) => modelJson(request.params.id, ''),
   );
 
-  // Binary body: typed params, no response serializer.
-  app.withTypeProvider<ZodTypeProvider>().get<{ Params: z.infer<typeof jobIdParamsSchema> }>(
+  // A binary body: the 200 is documented as octet-stream content; only errors are serialized as JSON.
+  r.get<{ Params: z.infer<typeof jobIdParamsSchema>; Reply: Buffer | ErrorResponse }>(
     '/v1/jobs/:id/model/weights.bin',
-    { schema: { tags: ['models'], summary: 'The trained weights (binary, application/octet-stream)', params: jobIdParamsSchema } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The trained weights (binary, application/octet-stream)',
+        params: jobIdParamsSchema,
+        response: {
+          200: { description: "The weight data that model.json's weightsManifest describes.", content: { 'application/octet-stream': { schema: weightsSchema } } },
+          ...errors,
+        },
+      },
+    },
     async (request, reply) => {
       await app.jobs.assertCompleted(request.params.id);
       const key = modelKeys(request.params.id).weights;
       const [info, data] = await Promise.all([app.artifacts.stat(key), app.artifacts.getStream(key)]);
       if (!info || !data) throw new NotFoundError('model of job', request.params.id);
-      // Streamed from the store: the API never holds a whole model in memory.
-      return reply.type('application/octet-stream').header('content-length', info.size).send(Readable.from(data));
+      // Streamed from the store: the API never holds a whole model in memory. (The response schema
+      // types the body as the bytes it documents; fastify sends a stream as it comes.)
+      const body = Readable.from(data) as unknown as Buffer;
+      return reply.type('application/octet-stream').header('content-length', info.size).send(body);
     },
   );
 }

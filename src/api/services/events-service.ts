@@ -1,7 +1,7 @@
 import type { JobEvent, JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
-import { DomainError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
   event(e: JobEvent): void;
@@ -33,7 +33,7 @@ export class EventsService {
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
     if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
-      throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
+      throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
     return lastEventId ?? '0';
@@ -64,7 +64,7 @@ export class EventsService {
         clearInterval(heartbeat);
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
-        if (err && !signal.aborted) reject(err);
+        if (err && !signal.aborted) reject(err instanceof Error ? err : new Error('the event stream failed', { cause: err }));
         else resolve();
       };
       const onAbort = () => finish();

@@ -4,13 +4,14 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
+import type { JobLifecycle } from '../../store/job-lifecycle.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
 import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
-import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, DomainError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 
 export interface JobsDeps {
@@ -18,6 +19,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  lifecycle: JobLifecycle;
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
@@ -72,10 +74,10 @@ export class JobsService {
     }
     const previous = JSON.parse((await this.d.redis.get(slot)) ?? '{}') as { id?: string; body?: string };
     if (previous.body !== body) {
-      throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+      throw new UnprocessableError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     }
     const record = await this.d.store.get(previous.id!);
-    if (!record) throw new DomainError(410, 'job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
+    if (!record) throw new GoneError('job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
     return { record, replayed: true };
   }
 
@@ -146,12 +148,12 @@ export class JobsService {
   /** Records and queues a spec that has passed every check. */
   async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
     const c = this.d.config;
-    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
+    await this.d.lifecycle.create({ id, name: resolved.name ?? null, spec: resolved, ...(cost ? { cost } : {}) });
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
-      await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
+      // Best effort: Redis itself may be what failed; the error that reaches the client is the queue's.
+      await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
       throw err;
     }
     // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
@@ -169,18 +171,14 @@ export class JobsService {
     try {
       return await this.d.store.list(query);
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+      if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
       throw err;
     }
   }
 
   /** Cancels a queued or running job; cancelling a cancelled job again is a no-op. */
   async cancel(id: string): Promise<JobRecord> {
-    const at = new Date().toISOString();
-    const result = await this.d.store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
-      { type: 'status', data: { status: 'cancelled', at } },
-      { type: 'cancelled', data: { status: 'cancelled', at } },
-    ]);
+    const result = await this.d.lifecycle.cancel(id);
     if (!result.ok) {
       if (result.previous === undefined) throw new NotFoundError('job', id);
       if (result.previous !== 'cancelled') throw new ConflictError('job_finished', `job ${id} already ${result.previous}`);
