@@ -116,6 +116,17 @@ export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecI
   ...overrides,
 });
 
+/** A job that checkpoints and resumes in the fault tests: spirals, a small tanh net, seeded. */
+export const recoverableSpec = (epochs: number, name = 'recoverable'): JobSpecInput => ({
+  name,
+  dataset: { builtin: 'spirals', samples: 64 },
+  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  loss: 'binaryCrossentropy',
+  metrics: ['accuracy'],
+  optimizer: { name: 'adam', learningRate: 0.02 },
+  training: { epochs, batchSize: 8, seed: 5 },
+});
+
 /** A job long enough to be caught running: many epochs of a small dataset. */
 export const longSpec = (epochs = 5_000): JobSpecInput =>
   xorSpec({ name: 'long', dataset: { builtin: 'spirals', samples: 64 }, training: { epochs, batchSize: 8, seed: 3 } });

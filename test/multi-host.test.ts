@@ -11,7 +11,7 @@ import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.j
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { checkpointKeys, datasetKeys, jobArtifacts, modelKeys } from '../src/storage/artifact-keys.js';
 import { artifactStoreSettings, openArtifactStore } from '../src/storage/open-artifact-store.js';
-import { clustersCsv, epochsOf, readLive, s3Settings, type SseEvent } from './helpers.js';
+import { clustersCsv, epochsOf, readLive, recoverableSpec, s3Settings, type SseEvent } from './helpers.js';
 import { type DescentProcess, startProcess } from './processes.js';
 
 /**
@@ -19,15 +19,7 @@ import { type DescentProcess, startProcess } from './processes.js';
  * shared directory), sharing only Redis and an S3 server. Real processes, killed for real.
  */
 const EPOCHS = 40;
-const spirals: JobSpecInput = {
-  name: 'multi-host',
-  dataset: { builtin: 'spirals', samples: 64 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-  loss: 'binaryCrossentropy',
-  metrics: ['accuracy'],
-  optimizer: { name: 'adam', learningRate: 0.02 },
-  training: { epochs: EPOCHS, batchSize: 8, seed: 5 },
-};
+const spirals = recoverableSpec(EPOCHS, 'multi-host');
 
 describe('API and workers on separate hosts (own DATA_DIR each; shared Redis and S3 only)', () => {
   const s3 = s3Settings();

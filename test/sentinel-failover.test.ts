@@ -4,19 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SentinelGroup, startSentinelGroup } from '../src/cli/redis-sentinel.js';
-import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
-import { type Stack, epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig, xorSpec } from './helpers.js';
+import type { JobRecord } from '../src/spec/index.js';
+import { type Stack, epochsOf, eventsUntilEnd, readLive, recoverableSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
 const EPOCHS = 60;
-const spec: JobSpecInput = {
-  name: 'failover',
-  dataset: { builtin: 'spirals', samples: 64 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-  loss: 'binaryCrossentropy',
-  metrics: ['accuracy'],
-  optimizer: { name: 'adam', learningRate: 0.02 },
-  training: { epochs: EPOCHS, batchSize: 8, seed: 5 },
-};
+const spec = recoverableSpec(EPOCHS, 'failover');
 
 /**
  * Redis behind Sentinels on loopback (a primary, a replica, three Sentinels): the primary is
