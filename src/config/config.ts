@@ -22,8 +22,8 @@ export const configSchema = z.object({
     .describe("Redis Sentinels as host:port,host:port: every connection asks them for the current primary of REDIS_MASTER_NAME and follows a failover ('' = connect to REDIS_URL directly; REDIS_URL then only gives the password and database)."),
   REDIS_MASTER_NAME: z.string().min(1).default('mymaster').describe('The Sentinel master name of Descent\'s Redis (with REDIS_SENTINELS).'),
   REDIS_WAIT_REPLICAS: int(0, 0)
-    .describe('After a job is accepted, finishes or fails, wait (Redis WAIT) until this many replicas have the write, so a failover cannot lose it (0 = do not wait; see docs/running-on-several-machines.md).'),
-  REDIS_WAIT_TIMEOUT_MS: int(1_000, 1).describe('Longest a REDIS_WAIT_REPLICAS wait takes; past it the write stands on the primary alone and a warning is logged.'),
+    .describe('Before the API answers a job submission, a cancel or a dataset upload, wait (Redis WAIT) until this many replicas have its writes, so a failover cannot lose what the client was told (0 = do not wait; see docs/running-on-several-machines.md).'),
+  REDIS_WAIT_TIMEOUT_MS: int(1_000, 1).describe('Longest a REDIS_WAIT_REPLICAS wait takes; past it the API answers anyway (the write stands on the primary alone) and logs a warning.'),
   DATA_DIR: z.string().default('./data').describe('Local working directory: the artifact store unless ARTIFACT_STORE says otherwise, the artifact cache, upload temp files and the private Redis, when one is started.'),
   ARTIFACT_STORE: z
     .string()
