@@ -4,7 +4,10 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
+import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -32,6 +35,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
 
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -63,5 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
   await app.register(datasetRoutes);
+  await app.register(discoveryRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }
