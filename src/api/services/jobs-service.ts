@@ -25,6 +25,8 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
   artifacts: ArtifactStore;
+  /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
+  replicated: () => Promise<void>;
 }
 
 /** The spec limits the configuration sets. */
@@ -154,6 +156,8 @@ export class JobsService {
       await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
       throw err;
     }
+    // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
+    await this.d.replicated();
     return (await this.d.store.get(id))!;
   }
 
@@ -185,6 +189,7 @@ export class JobsService {
       const msg: ControlMessage = { type: 'cancel', jobId: id };
       await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
     }
+    await this.d.replicated();
     return this.get(id);
   }
 
