@@ -8,7 +8,7 @@ import { train } from '../src/training/train.js';
 import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
-import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
@@ -38,14 +38,15 @@ function send(message: ChildMessage): Promise<void> {
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
   const info = await backend;
   await send({ type: 'started', ...info });
-  const store = new LocalArtifactStore(msg.dataDir);
+  // Datasets read for training are cached on this host's disk when the store is remote.
+  const store = openArtifactStore(msg.store, { cache: true });
   const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
   const saved: number[] = [];
   let checkpointed: number | undefined;
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
   const data = await upload(msg.spec.dataset.id);
   const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly, stoppedAt } = await train(msg.spec, {
+  const { model, stoppedEarly, stoppedAt, engine } = await train(msg.spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
     signal: controller.signal,
@@ -61,6 +62,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
         while (saved.length > 2) await deleteCheckpoint(store, msg.jobId, saved.shift()!);
       },
     },
+    onEngine: (choice) => send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
     onEpochEnd: async (report) => {
       const verdict = msg.gated ? new Promise<StoppedBy | undefined>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
@@ -74,7 +76,15 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(stoppedAt && stoppedBy ? { stoppedBy } : {}), ...(preprocessing ? { preprocessing } : {}) });
+  const ran = { name: engine.engine, ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}) };
+  await send({
+    type: 'done',
+    numTensors: tf.memory().numTensors,
+    engine: ran,
+    ...(stoppedEarly ? { stoppedEarly } : {}),
+    ...(stoppedAt && stoppedBy ? { stoppedBy } : {}),
+    ...(preprocessing ? { preprocessing } : {}),
+  });
 }
 
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
+import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
@@ -211,6 +212,10 @@ export class TrainingRunner {
           );
           if (msg.fallbackReason) log.debug({ reason: msg.fallbackReason }, 'native TensorFlow unavailable; training on cpu');
           break;
+        case 'engine':
+          enqueue(() => this.store.setFields(jobId, { engine: JSON.stringify(msg.engine) }));
+          if (msg.engine.fallbackReason) log.info({ reason: msg.engine.fallbackReason }, 'training on the eager engine');
+          break;
         case 'epoch':
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
@@ -236,7 +241,7 @@ export class TrainingRunner {
       type: 'train',
       jobId,
       spec,
-      dataDir: this.config.DATA_DIR,
+      store: artifactStoreSettings(this.config),
       checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
       checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
       ...(claim.resumeEpoch ? { resumeEpoch: claim.resumeEpoch } : {}),
@@ -308,9 +313,10 @@ export class TrainingRunner {
         log.info('training cancelled');
         return { status: 'cancelled' };
       case 'completed': {
-        const { numTensors, stoppedEarly, stoppedBy, preprocessing } = outcome.result;
+        const { numTensors, stoppedEarly, stoppedBy, preprocessing, engine } = outcome.result;
         await this.lifecycle.complete(jobId, {
           numTensors,
+          ...(engine ? { engine } : {}),
           ...(stoppedEarly ? { stoppedEarly } : {}),
           ...(stoppedBy ? { stoppedBy } : {}),
           ...(preprocessing ? { preprocessing } : {}),

@@ -13,8 +13,9 @@ import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } f
 import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
-import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { artifactStoreSettings, openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { graphAvailability } from '../src/training/engine.js';
 import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
@@ -38,25 +39,29 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   applyNativeEnvironment(config);
   const backend = await initBackend(config.TFJS_BACKEND);
   if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
-  log.info({ backend: backend.backend }, 'tfjs backend ready');
+  const graph = graphAvailability();
+  log.info({ backend: backend.backend, graphEngine: graph.available, ...(graph.reason ? { graphEngineReason: graph.reason } : {}) }, 'tfjs backend ready');
+  const graphEngine = { available: graph.available, ...(graph.reason ? { reason: graph.reason } : {}) };
 
   const keys = redisKeys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   try {
     await assertNoEviction(redis);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
-  const bullConnection = createBlockingRedis(config.REDIS_URL);
-  const subscriber = createBlockingRedis(config.REDIS_URL);
+  const bullConnection = createBlockingRedis(config);
+  const subscriber = createBlockingRedis(config);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
-  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  // Models read for predictions are cached on this host's disk when the store is remote.
+  const artifacts = openArtifactStore(artifactStoreSettings(config), { cache: true });
   // Trials are queued from workers too (the next one when one ends), on a connection of their own.
-  const queueConnection = createRedis(config.REDIS_URL);
+  const queueConnection = createRedis(config);
   const trainingQueue = createTrainingQueue(queueConnection, keys);
   trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
-  const experiments = new ExperimentController({ jobs: store, lifecycle: new JobLifecycle(store), experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
+  const lifecycle = new JobLifecycle(store);
+  const experiments = new ExperimentController({ jobs: store, lifecycle, experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
   const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments);
   const predict = new PredictRunner(artifacts);
   training.warmUp();
@@ -77,6 +82,22 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: 4,
   });
   for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
+  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself,
+  // e.g. Redis lost mid-training on its last attempt: its record still says running, so end it,
+  // and its stream, too. A job the runner already ended is no longer running, and this is a no-op.
+  // A trial's experiment hears of it at once (else at its next sweep).
+  trainingWorker.on('failed', (job, err) => {
+    if (!job) return;
+    const { jobId, experimentId } = job.data;
+    job
+      .isFailed()
+      .then(async (final) => {
+        if (!final) return;
+        await lifecycle.fail(jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` });
+        if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
+      })
+      .catch((e: unknown) => log.warn({ err: e, jobId }, 'could not record that the job failed'));
+  });
 
   await subscriber.subscribe(keys.control);
   subscriber.on('message', (_channel, raw: string) => {
@@ -87,7 +108,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const registry = new WorkerRegistry(redis, keys);
   const beat = async () => {
     const at = Date.now();
-    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at });
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at });
     if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
   };
   const stopRetention = scheduleRetention(

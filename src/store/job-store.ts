@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import {
+  type EngineRun,
   type EpochMetrics,
   type JobError,
   type JobEvent,
@@ -59,6 +60,13 @@ if epoch ~= cur + 1 then return redis.error_reply('epoch ' .. epoch .. ' after '
 redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
+return 1
+`;
+
+/** KEYS: job hash. ARGV: field, value, ... (written only while the record exists). */
+const SET_FIELDS = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
@@ -185,12 +193,15 @@ export class JobStore {
 
   /** Asks a running trial to stop after its current epoch (its worker reads this after each epoch). */
   async requestStop(id: string, by: StoppedBy): Promise<void> {
-    await this.redis.hset(this.keys.job(id), 'stopRequested', by);
+    await this.setFields(id, { stopRequested: by });
   }
 
-  /** Sets informational fields (backend, versions) without touching the status. */
+  /**
+   * Sets informational fields (backend, versions) without touching the status, on a record that
+   * exists: a worker reporting after the job was deleted must not leave a hash behind.
+   */
   async setFields(id: string, fields: Record<string, string>): Promise<void> {
-    await this.redis.hset(this.keys.job(id), fields);
+    await this.redis.eval(SET_FIELDS, 1, this.keys.job(id), ...Object.entries(fields).flat());
   }
 
   async appendEpoch(
@@ -260,6 +271,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     epochs: Number(h.epochs ?? 0),
     history: history.map((e) => JSON.parse(e) as EpochMetrics),
     backend: (h.backend || null) as JobRecord['backend'],
+    engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,

@@ -7,8 +7,9 @@ import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
-import { createBlockingRedis, createRedis } from '../../store/redis.js';
-import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
+import { createBlockingRedis, createRedis, waitForReplicas } from '../../store/redis.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
@@ -39,12 +40,12 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const keys = redisKeys(config.REDIS_PREFIX);
   // Requests fail fast (503) while Redis is unreachable instead of queueing behind a reconnect;
   // the connections reconnect by themselves.
-  const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
-  const bull = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
+  const redis = createRedis(config, { enableOfflineQueue: false });
+  const bull = createRedis(config, { enableOfflineQueue: false });
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
-  const eventsConnection = createBlockingRedis(config.REDIS_URL);
+  const eventsConnection = createBlockingRedis(config);
   const predictEvents = createPredictEvents(eventsConnection, keys);
   const onQueueError = (err: Error) => app.log.debug({ err: err.message }, 'queue error');
   trainingQueue.on('error', onQueueError);
@@ -53,20 +54,27 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
 
   app.decorate('redis', redis);
   app.decorate('redisConnections', [redis, bull, eventsConnection]);
-  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  const artifacts = openArtifactStore(artifactStoreSettings(config));
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
+  // Before a client hears "accepted", its writes (on both connections) reach REDIS_WAIT_REPLICAS replicas.
+  const replicated = async () => {
+    const acked = await waitForReplicas([redis, bull], config.REDIS_WAIT_REPLICAS, config.REDIS_WAIT_TIMEOUT_MS);
+    if (acked < config.REDIS_WAIT_REPLICAS) {
+      app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
+    }
+  };
   const lifecycle = new JobLifecycle(store);
-  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictEvents, artifacts });
+  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictEvents, artifacts, replicated });
   app.decorate('jobs', jobs);
-  const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(redis, keys);
   const events = new EventsService(store, hub, config.SSE_HEARTBEAT_MS);
   app.decorate('events', events);
   const experimentStore = new ExperimentStore(redis, keys);
   const controller = new ExperimentController({ jobs: store, lifecycle, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS });
-  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller }));
+  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, replicated }));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));

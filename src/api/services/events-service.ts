@@ -11,6 +11,10 @@ export interface EventSink {
 }
 
 const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** A stream entry id Redis accepts: `<ms>-<seq>`, each part an unsigned 64-bit integer. */
+const isEventId = (id: string) => EVENT_ID.test(id) && id.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
 
 /** A stream to follow: a job's events or an experiment's. */
 export interface FollowedStream {
@@ -23,7 +27,7 @@ export interface FollowedStream {
 
 /** Checks a client's Last-Event-ID; returns where to start. */
 export function startAfter(lastEventId: string | undefined): string {
-  if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
+  if (lastEventId !== undefined && lastEventId !== '0' && !isEventId(lastEventId)) {
     throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
   }
   return lastEventId ?? '0';

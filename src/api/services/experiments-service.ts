@@ -25,6 +25,8 @@ export interface ExperimentsDeps {
   jobs: JobsService;
   events: EventsService;
   controller: ExperimentController;
+  /** Waits until this process's writes reach REDIS_WAIT_REPLICAS replicas. */
+  replicated: () => Promise<void>;
 }
 
 /** At most this many trial problems are listed in one 400. */
@@ -79,6 +81,8 @@ export class ExperimentsService {
     await this.d.store.create({ id, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
+    // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
+    await this.d.replicated();
     return this.get(id);
   }
 

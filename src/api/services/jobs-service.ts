@@ -26,6 +26,8 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictEvents: QueueEvents;
   artifacts: ArtifactStore;
+  /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
+  replicated: () => Promise<void>;
 }
 
 /** The spec limits the configuration sets. */
@@ -147,6 +149,8 @@ export class JobsService {
   /** Records and queues a spec that has passed every check. */
   async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
     await enqueueTraining({ lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS }, { id, spec: resolved, ...(cost ? { cost } : {}) });
+    // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
+    await this.d.replicated();
     return (await this.d.store.get(id))!;
   }
 
@@ -178,6 +182,7 @@ export class JobsService {
       const msg: ControlMessage = { type: 'cancel', jobId: id };
       await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
     }
+    await this.d.replicated();
     return this.get(id);
   }
 
