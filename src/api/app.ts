@@ -4,6 +4,9 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
+import { onClientError, onFrameworkError } from './framework-errors.js';
+import { registerJsonParser } from './json-body.js';
+import { ID_MAX_LENGTH } from './schemas.js';
 import infrastructure from './plugins/infrastructure.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
@@ -27,10 +30,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: options.logger ?? { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
+    routerOptions: { maxParamLength: ID_MAX_LENGTH },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerJsonParser(app, config.MAX_JSON_DEPTH);
 
   await app.register(swagger, {
     openapi: {

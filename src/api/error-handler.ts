@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError } from '../shared/errors.js';
+import { frameworkErrorBody } from './framework-errors.js';
 
 const toPath = (instancePath: string) =>
   instancePath
@@ -33,8 +34,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'invalid_json' : 'bad_request';
-      return reply.code(status).send({ error: { code: status === 413 ? 'body_too_large' : code, message: err.message } });
+      return reply.code(status).send(frameworkErrorBody(status, err.message, err instanceof SyntaxError ? 'FST_ERR_CTP_INVALID_JSON_BODY' : err.code));
     }
     if (isRedisUnavailable(err)) {
       request.log.warn({ err: err.message }, 'redis unavailable');

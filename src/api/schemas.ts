@@ -12,7 +12,10 @@ export const errorResponseSchema = z
   .describe('Every error has this shape.')
   .meta({ id: 'Error' });
 
-export const jobIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
+/** Longest id a path may carry; the server's `maxParamLength` is the same, so a longer one is a 414. */
+export const ID_MAX_LENGTH = 128;
+export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_MAX_LENGTH) });
+export const jobIdParamsSchema = idParamsSchema;
 
 export const listJobsQuerySchema = z.object({
   status: jobStatusSchema.optional(),

@@ -251,6 +251,14 @@ export class JobStore {
   }
 }
 
+const U64_MAX = 2n ** 64n - 1n;
+
+/** True for a complete stream id as Redis reads one: `<ms>-<seq>`, each an unsigned 64-bit integer. */
+export function isStreamId(id: string): boolean {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(id);
+  return m !== null && BigInt(m[1]!) <= U64_MAX && BigInt(m[2]!) <= U64_MAX;
+}
+
 /** Stream ids are `<ms>-<seq>`: true when `a` comes after `b`. */
 export function eventIdAfter(a: string, b: string): boolean {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint?];

@@ -4,9 +4,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
-import { errorResponseSchema } from '../schemas.js';
+import { errorResponseSchema, idParamsSchema } from '../schemas.js';
 
-const datasetIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(32).optional().describe('The `next` of the previous page.'),
@@ -77,7 +76,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
 
   r.get(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'An uploaded dataset', params: datasetIdParamsSchema, response: { 200: datasetRecordSchema, ...errors } } },
+    { schema: { tags: ['datasets'], summary: 'An uploaded dataset', params: idParamsSchema, response: { 200: datasetRecordSchema, ...errors } } },
     async (request) => app.datasets.get(request.params.id),
   );
 
@@ -87,7 +86,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['datasets'],
         summary: 'Delete an uploaded dataset (queued jobs that name it then fail with dataset_not_found)',
-        params: datasetIdParamsSchema,
+        params: idParamsSchema,
         response: { 204: z.null(), ...errors },
       },
     },

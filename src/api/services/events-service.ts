@@ -1,4 +1,4 @@
-import type { JobEvent, JobStore } from '../../store/job-store.js';
+import { isStreamId, type JobEvent, type JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
 import { DomainError, NotFoundError } from '../../shared/errors.js';
@@ -9,7 +9,6 @@ export interface EventSink {
   readonly closed: boolean;
 }
 
-const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
 
 const isTerminalEvent = (e: JobEvent) => (TERMINAL_STATUSES as readonly string[]).includes(e.type);
 
@@ -32,7 +31,7 @@ export class EventsService {
   }
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
-    if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
+    if (lastEventId !== undefined && lastEventId !== '0' && !isStreamId(lastEventId)) {
       throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);

@@ -1,0 +1,57 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ID_MAX_LENGTH } from './schemas.js';
+
+/** Descent's codes for the errors Fastify and Node's HTTP server raise themselves. */
+const CODES: Record<number, string> = {
+  400: 'bad_request',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'body_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  431: 'headers_too_large',
+};
+
+/** The `{"error": {...}}` body of a framework error with this status. */
+export function frameworkErrorBody(status: number, message: string, fastifyCode?: string) {
+  const code =
+    fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+      ? 'invalid_json'
+      : (CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request'));
+  return { error: { code, message } };
+}
+
+/**
+ * Errors Fastify raises before a route is found (a path parameter over `maxParamLength`, a
+ * malformed URL): answered in Descent's error format instead of Fastify's.
+ */
+export function onFrameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 400;
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than the ${ID_MAX_LENGTH} characters an id may have` : err.message;
+  void reply.code(status).send(frameworkErrorBody(status, message, err.code));
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request was not received in time (requestTimeout)'],
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are larger than the server accepts'],
+};
+
+/**
+ * Errors Node's HTTP server raises on the socket before Fastify sees a request (oversized
+ * headers, a request not received in time, a malformed request line), written in Descent's
+ * error format; the socket is then closed, as Node does.
+ */
+export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'the request is not valid HTTP'];
+  const body = JSON.stringify(frameworkErrorBody(status, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
