@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobRecordSchema, jobStatusSchema } from '../spec/index.js';
+import { jobListItemSchema, jobRecordSchema, jobStatusSchema } from '../spec/index.js';
 
 export const errorResponseSchema = z
   .object({
@@ -21,11 +21,18 @@ export const listJobsQuerySchema = z.object({
   status: jobStatusSchema.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional().describe('The `next` of the previous page.'),
+  view: z
+    .enum(['slim', 'full'])
+    .default('slim')
+    .describe('`slim`: records without history and without inline data; `full`: whole job records.'),
 });
 
 export const jobListSchema = z.object({
-  items: z.array(jobRecordSchema),
-  next: z.string().nullable().describe('Cursor of the next page; null on the last one.'),
+  items: z.array(z.union([jobRecordSchema, jobListItemSchema])).describe('Job list items (`view=slim`) or job records (`view=full`).'),
+  next: z
+    .string()
+    .nullable()
+    .describe('Cursor of the next page; null on the last one. A page may end before `limit` when its size reaches MAX_LIST_RESPONSE_BYTES.'),
 });
 
 export const predictBodySchema = z.strictObject({

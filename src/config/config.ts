@@ -54,6 +54,7 @@ export const configSchema = z.object({
   MAX_SAMPLE_EPOCHS: int(100_000_000, 1).describe('Most samples x epochs one job may train on.'),
   MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
+  MAX_LIST_RESPONSE_BYTES: int(8 * 1024 * 1024, 1024).describe('A page of GET /v1/jobs ends early once its records reach this size (it always holds one).'),
   MAX_JSON_DEPTH: int(32, 4, 1_000).describe('Deepest nesting of arrays and objects a JSON body may have (deeper is a 400 before it is parsed).'),
   MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024).describe('Largest dataset upload body, as sent (compressed size for gzip); streamed, never held in memory.'),
   MAX_UPLOAD_DECOMPRESSED_BYTES: int(512 * 1024 * 1024, 1024).describe('Most bytes of CSV/JSON text an upload may decompress to (stops gzip bombs).'),

@@ -161,9 +161,10 @@ export class JobsService {
     return record;
   }
 
-  async list(query: { status?: JobStatus; limit: number; cursor?: string }) {
+  async list(query: { status?: JobStatus; limit: number; cursor?: string; view: 'slim' | 'full' }) {
     try {
-      return await this.d.store.list(query);
+      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES };
+      return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
       throw err;
