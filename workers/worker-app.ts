@@ -5,7 +5,7 @@ import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { WorkerRegistry } from '../src/store/worker-registry.js';
-import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
+import type { ControlMessage, PredictJobData, TrainingJobData } from '../src/queue/queues.js';
 import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
@@ -48,8 +48,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   const training = new TrainingRunner(store, keys, artifacts, config, log, id);
-  const predict = new PredictRunner(artifacts);
+  const predict = new PredictRunner(config, redis, log);
   training.warmUp();
+  predict.warmUp();
 
   const trainingWorker = new Worker<TrainingJobData, TrainingOutcome>(TRAINING_QUEUE, training.process, {
     connection: bullConnection,
@@ -61,7 +62,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: config.JOB_ATTEMPTS,
   });
-  const predictWorker = new Worker<PredictJobData, PredictResult>(PREDICT_QUEUE, predict.process, {
+  const predictWorker = new Worker<PredictJobData, void>(PREDICT_QUEUE, predict.process, {
     connection: bullConnection,
     prefix: keys.bull,
     concurrency: 4,

@@ -53,6 +53,8 @@ export const configSchema = z.object({
   MAX_TRAINING_MEMORY_MB: int(4_096, 1).describe('Most memory a job may need by the estimate of POST /v1/models/summary (weights, gradients, optimizer state, one batch of activations).'),
   MAX_SAMPLE_EPOCHS: int(100_000_000, 1).describe('Most samples x epochs one job may train on.'),
   MAX_PREDICT_INPUTS: int(10_000, 1).describe('Most input rows one predict request may carry.'),
+  MAX_PREDICT_OUTPUT_VALUES: int(1_000_000, 1).describe('Most output values (rows x outputs per row) one predict request may ask for; more is a 422 before it runs.'),
+  PREDICT_CACHE_MB: int(1_024, 1).describe("Memory a worker's predict process may keep loaded models in (their weights); the least recently used go first."),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
   MAX_LIST_RESPONSE_BYTES: int(8 * 1024 * 1024, 1024).describe('A page of GET /v1/jobs ends early once its records reach this size (it always holds one).'),
   MAX_JSON_DEPTH: int(32, 4, 1_000).describe('Deepest nesting of arrays and objects a JSON body may have (deeper is a 400 before it is parsed).'),

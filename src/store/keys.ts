@@ -11,6 +11,8 @@ export function redisKeys(prefix: string) {
     control: `${prefix}:control`,
     /** A stream an API process's event hub watches beside the job streams, so adding a job wakes its read. */
     hubWake: (hubId: string) => `${prefix}:event-hub:${hubId}:wake`,
+    /** Predict replies for one API process, read once each and deleted (expires if that process is gone). */
+    predictReplies: (hubId: string) => `${prefix}:predict-replies:${hubId}`,
     idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
     /** An uploaded dataset's record (JSON); it exists only once the dataset's artifacts are whole. */
     dataset: (id: string) => `${prefix}:dataset:${id}`,

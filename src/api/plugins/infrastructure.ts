@@ -5,12 +5,13 @@ import type { Config } from '../../config/config.js';
 import { DatasetStore } from '../../store/dataset-store.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
-import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
+import { createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis } from '../../store/redis.js';
 import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
+import { PredictReplies } from '../services/predict-replies.js';
 import { JobsService } from '../services/jobs-service.js';
 
 declare module 'fastify' {
@@ -37,18 +38,17 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
-  const eventsConnection = createBlockingRedis(config.REDIS_URL);
-  const predictEvents = createPredictEvents(eventsConnection, keys);
+  const repliesConnection = createBlockingRedis(config.REDIS_URL);
+  const predictReplies = new PredictReplies(repliesConnection, keys);
   const onQueueError = (err: Error) => app.log.debug({ err: err.message }, 'queue error');
   trainingQueue.on('error', onQueueError);
   predictQueue.on('error', onQueueError);
-  predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictReplies, artifacts }));
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);
@@ -60,11 +60,11 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 
   app.addHook('onClose', async () => {
-    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictEvents.close(), hub.close()]);
+    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictReplies.close(), hub.close()]);
     for (const r of results) if (r.status === 'rejected') app.log.warn({ err: r.reason }, 'close failed');
     redis.disconnect();
     bull.disconnect();
-    eventsConnection.disconnect();
+    repliesConnection.disconnect();
   });
 }
 

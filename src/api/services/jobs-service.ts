@@ -1,5 +1,5 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
@@ -7,9 +7,10 @@ import type { DatasetStore } from '../../store/dataset-store.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
-import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
+import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, predictJobOptions, trainingJobOptions } from '../../queue/queues.js';
+import type { PredictReplies } from './predict-replies.js';
 import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
-import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
+import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
 import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 
@@ -21,7 +22,7 @@ export interface JobsDeps {
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
-  predictEvents: QueueEvents;
+  predictReplies: PredictReplies;
   artifacts: ArtifactStore;
 }
 
@@ -39,6 +40,13 @@ export function limitsOf(c: Config): Limits {
     maxTrainingMemoryMb: c.MAX_TRAINING_MEMORY_MB,
     maxSampleEpochs: c.MAX_SAMPLE_EPOCHS,
   };
+}
+
+/** Output values one predict row gives (the model's output shape, as the summary computes it). */
+function predictOutputValues(model: JobRecord['spec']['model']): number | undefined {
+  if (!('layers' in model) || !model.layers) return undefined;
+  const shape = summarizeModel(model as Parameters<typeof summarizeModel>[0]).summary?.outputShape;
+  return shape ? elementCount(shape) : undefined;
 }
 
 /** How long an Idempotency-Key keeps answering with the job it created. */
@@ -222,23 +230,33 @@ export class JobsService {
         message: `expected numbers of shape [${expected}], got ${typeof shape === 'string' ? shape : `[${shape.join(', ')}]`}`,
       }));
     if (bad.length > 0) throw new DomainError(400, 'invalid_inputs', 'inputs do not match the model input shape', bad);
+    const perSample = predictOutputValues(record.spec.model);
+    const maxOutputs = this.d.config.MAX_PREDICT_OUTPUT_VALUES;
+    if (perSample !== undefined && inputs.length * perSample > maxOutputs) {
+      throw new LimitExceededError([
+        { limit: 'MAX_PREDICT_OUTPUT_VALUES', path: ['inputs'], value: inputs.length * perSample, max: maxOutputs, measure: `output values (${inputs.length} rows x ${perSample})` },
+      ]);
+    }
     if ((await new WorkerRegistry(this.d.redis, this.d.keys).liveCount()) === 0) {
       throw new UnavailableError('no_worker', 'no worker is running to serve predictions');
     }
-    const job = await this.d.predictQueue.add(
-      'predict',
-      { jobId: id, inputs },
-      { removeOnComplete: { age: 60 }, removeOnFail: { age: 300 } },
-    );
-    try {
-      return await job.waitUntilFinished(this.d.predictEvents, this.d.config.PREDICT_TIMEOUT_MS);
-    } catch (err) {
-      const message = (err as Error).message;
-      if (/timed out/i.test(message)) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
-      if (message.startsWith(`${INVALID_INPUTS}:`)) {
-        throw new DomainError(400, INVALID_INPUTS, `the model cannot run on these inputs: ${message.slice(INVALID_INPUTS.length + 1).trim()}`);
-      }
-      throw new Error(`predict failed: ${message}`);
+    const requestId = randomUUID();
+    const data: PredictJobData = { jobId: id, inputs, requestId, replyTo: this.d.predictReplies.key, maxOutputValues: maxOutputs };
+    const reply = this.d.predictReplies.wait(requestId, this.d.config.PREDICT_TIMEOUT_MS);
+    await this.d.predictQueue.add('predict', data, predictJobOptions);
+    const answer = await reply;
+    if (!answer) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
+    if ('outputs' in answer) return { outputs: answer.outputs };
+    const { code, message, details } = answer.error;
+    switch (code) {
+      case 'invalid_inputs':
+        throw new DomainError(400, code, `the model cannot run on these inputs: ${message}`, details);
+      case 'output_too_large':
+        throw new DomainError(422, 'limit_exceeded', message, details);
+      case 'model_not_found':
+        throw new NotFoundError('model of job', id);
+      case 'predict_failed':
+        throw new UnavailableError(code, message);
     }
   }
 
