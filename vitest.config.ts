@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     // Native TensorFlow's start-up banner is noise in test output.
     env: { TF_CPP_MIN_LOG_LEVEL: '2' },

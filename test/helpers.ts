@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -12,12 +12,25 @@ import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
 
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed when the test file ends (test/setup.ts). */
+export function tempDir(prefix = 'descent-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A config of its own per test: unique Redis key prefix (queues included) and data directory. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'descent-test-')),
+    DATA_DIR: tempDir(),
     LOG_LEVEL: 'warn',
     TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto',
     ...overrides,

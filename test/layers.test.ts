@@ -1,8 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type LayerInput, PRESET_NAMES, type PresetName, layerSchema } from '../src/spec/index.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { buildModel, modelInputs } from '../src/training/model.js';
@@ -10,7 +7,7 @@ import { loadModel, saveModel } from '../src/training/model-io.js';
 import { orthogonalValues } from '../src/training/orthogonal.js';
 import { createRng, gaussian } from '../src/training/rng.js';
 import { train } from '../src/training/train.js';
-import { initTestBackend, resolveSpec } from './helpers.js';
+import { initTestBackend, resolveSpec, tempDir } from './helpers.js';
 
 const layers = (...l: LayerInput[]) => l.map((x) => layerSchema.parse(x));
 
@@ -43,7 +40,7 @@ describe('layers in training', () => {
 
   it('a model with an activity regularizer saves and loads (predictions unchanged)', async () => {
     const model = buildModel({ inputShape: [2], layers: layers({ type: 'dense', units: 3, activation: 'leakyRelu', activityRegularizer: { l2: 0.1 } }, { type: 'dense', units: 1 }) }, 9);
-    const store = new LocalArtifactStore(mkdtempSync(join(tmpdir(), 'descent-layers-')));
+    const store = new LocalArtifactStore(tempDir('descent-layers-'));
     await saveModel(model, store, 'activity');
     const loaded = (await loadModel(store, 'activity'))!;
     const x = tf.tensor2d([[1, -3], [-2, 0.5]]);
@@ -108,7 +105,7 @@ describe('layers in training', () => {
     }
     const json = model.toJSON(undefined, false) as { config: { layers: { config: { recurrent_initializer?: { class_name: string } } }[] } };
     expect(json.config.layers[1]!.config.recurrent_initializer?.class_name).toBe('Orthogonal');
-    const copy = await tf.models.modelFromJSON(json as unknown as tf.serialization.ConfigDict);
+    const copy = await tf.models.modelFromJSON(json);
     expect(copy.countParams()).toBe(model.countParams());
     model.dispose();
     copy.dispose();
@@ -183,12 +180,14 @@ function presetData(preset: PresetName): { x: number[][] | number[][][] | number
   return { x, y, loss: 'categoricalCrossentropy' };
 }
 
-describe('presets train', () => {
-  beforeAll(async () => {
-    await initTestBackend();
-  });
+// The pure-JS cpu backend (what a machine without native TensorFlow trains on) takes minutes for
+// the convolutional and recurrent presets where native TensorFlow takes seconds.
+await initTestBackend();
+const backend = tf.getBackend();
+const PRESET_TIMEOUT_MS = backend === 'tensorflow' ? 60_000 : 600_000;
 
-  it.each(PRESET_NAMES)('%s: the loss falls on a small dataset', async (preset) => {
+describe(`presets train (${backend} backend)`, () => {
+  it.each(PRESET_NAMES)('%s: the loss falls on a small dataset', { timeout: PRESET_TIMEOUT_MS }, async (preset) => {
     const data = presetData(preset);
     const spec = resolveSpec({
       dataset: { inline: { x: data.x, y: data.y } },

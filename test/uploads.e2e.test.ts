@@ -103,7 +103,7 @@ describe('training on an uploaded dataset (real worker and training process)', (
         else controller.close();
       },
     });
-    const chunked = await fetch(`${baseUrl}/v1/datasets?header=false`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body, duplex: 'half' } as RequestInit);
+    const chunked = await fetch(`${baseUrl}/v1/datasets?header=false`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body, duplex: 'half' });
     expect(chunked.status).toBe(413);
     expect(((await chunked.json()) as { error: { details: { limit: string } } }).error.details.limit).toBe('MAX_UPLOAD_BYTES');
   });

@@ -141,8 +141,8 @@ export class TrainingRunner {
     let writeError: unknown;
     // Records go to Redis in order; if one cannot be written (Redis down), training stops and
     // the job is retried from its last checkpoint rather than computing epochs nobody records.
-    const enqueue = (fn: () => Promise<unknown>) =>
-      (writes = writes
+    const enqueue = (fn: () => Promise<unknown>): void => {
+      writes = writes
         .then(() => (writeError === undefined ? fn() : undefined))
         .then(
           () => undefined,
@@ -150,7 +150,8 @@ export class TrainingRunner {
             writeError ??= err;
             child.kill('SIGKILL');
           },
-        ));
+        );
+    };
     let result: ChildMessage | undefined;
 
     child.on('message', (msg: ChildMessage) => {
@@ -218,7 +219,7 @@ export class TrainingRunner {
     await writes;
 
     if (entry.lost) throw new Error('the job lock was lost to another worker');
-    if (writeError !== undefined) throw writeError;
+    if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error('the job record could not be written');
     if (entry.shutdown) {
       const queuedAt = new Date().toISOString();
       await this.store.transition(jobId, ['running'], 'queued', {}, [

@@ -17,6 +17,6 @@ export function registerJsonParser(app: FastifyInstance, maxDepth: number): void
     if (jsonDepth(text, maxDepth) > maxDepth) {
       return done(new DomainError(400, 'json_too_deep', `the JSON body nests arrays or objects deeper than MAX_JSON_DEPTH=${maxDepth}`), undefined);
     }
-    parse(request, text, done);
+    void parse(request, text, done);
   });
 }

@@ -48,5 +48,5 @@ export function intervalText(o: OptionInfo): string {
 
 /** The option's row in a docs table: name, default, range, description. */
 export function optionRow(o: OptionInfo, range: string): string {
-  return `| \`${o.name}\` | ${o.default === undefined ? '—' : `\`${String(o.default)}\``} | ${range} | ${o.description ?? ''} |`;
+  return `| \`${o.name}\` | ${o.default === undefined ? '—' : `\`${typeof o.default === 'string' ? o.default : JSON.stringify(o.default)}\``} | ${range} | ${o.description ?? ''} |`;
 }

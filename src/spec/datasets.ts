@@ -209,10 +209,10 @@ export function sampleShape(value: unknown): number[] | string {
   if (typeof value === 'number') return holdsAsFloat32(value) ? [] : `${value} is not a number float32 can hold (finite, |x| < 3.4e38)`;
   if (!Array.isArray(value)) return `${JSON.stringify(value)} is not a number`;
   if (value.length === 0) return 'empty array';
-  const inner = sampleShape(value[0]!);
+  const inner = sampleShape(value[0]);
   if (typeof inner === 'string') return inner;
   for (let i = 1; i < value.length; i++) {
-    const s = sampleShape(value[i]!);
+    const s = sampleShape(value[i]);
     if (typeof s === 'string' || s.join(',') !== inner.join(',')) return `ragged at index ${i}`;
   }
   return [value.length, ...inner];

@@ -42,7 +42,7 @@ export async function captureState(
     ...(best ?? []).map((tensor, i) => ({ name: `best/${i}`, tensor })),
   ];
   const { data, specs } = await tf.io.encodeWeights(named);
-  return { epoch, history: [...history], specs, data: new Uint8Array(data as ArrayBuffer) };
+  return { epoch, history: [...history], specs, data: new Uint8Array(data) };
 }
 
 /** Restores weights and optimizer state; returns the best weights early stopping had kept. */

@@ -194,7 +194,7 @@ export class TorchOptimizer extends tf.Optimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.spec } as tf.serialization.ConfigDict;
+    return { ...this.spec };
   }
 
   static override fromConfig<T extends tf.serialization.Serializable>(

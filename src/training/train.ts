@@ -153,7 +153,7 @@ async function runEpoch(
   /** The epoch number when NaN/Inf losses end training, 0 to let them pass. */
   nanGuardEpoch: number,
 ): Promise<number[]> {
-  const n = x.shape[0]!;
+  const n = x.shape[0];
   const [xs, ys] = order
     ? tf.tidy(() => {
         const idx = tf.tensor1d(order, 'int32');

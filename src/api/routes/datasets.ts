@@ -52,7 +52,8 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
           },
           request.query,
         );
-        return reply.code(201).send(record);
+        reply.code(201);
+        return record;
       } catch (err) {
         // The rest of a refused body is not worth reading: close the connection after the answer.
         if (!request.raw.readableEnded) reply.header('connection', 'close');

@@ -63,7 +63,7 @@ export class EventsService {
         clearInterval(heartbeat);
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
-        if (err && !signal.aborted) reject(err);
+        if (err && !signal.aborted) reject(err instanceof Error ? err : new Error('the event stream failed', { cause: err }));
         else resolve();
       };
       const onAbort = () => finish();
