@@ -12,6 +12,7 @@ import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
 import { PredictRunner } from './predict-runner.js';
+import { WorkerMetrics } from './worker-metrics.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
@@ -47,8 +48,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const subscriber = createBlockingRedis(config.REDIS_URL);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
-  const training = new TrainingRunner(store, keys, artifacts, config, log, id);
   const predict = new PredictRunner(config, redis, log);
+  const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));
+  const training = new TrainingRunner(store, keys, artifacts, config, log, id, (report, spec) => metrics.epoch(report, spec));
   training.warmUp();
   predict.warmUp();
 
@@ -76,7 +78,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   });
 
   const registry = new WorkerRegistry(redis, keys);
-  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
+  const beat = async () => {
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
+    await metrics.publish(redis, keys, id);
+  };
   const stopRetention = scheduleRetention(
     redis,
     keys,

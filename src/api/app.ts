@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -8,6 +9,7 @@ import { onClientError, onFrameworkError } from './framework-errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ID_MAX_LENGTH } from './schemas.js';
 import infrastructure from './plugins/infrastructure.js';
+import metrics from './plugins/metrics.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -30,6 +32,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: options.logger ?? { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: ID_MAX_LENGTH },
     frameworkErrors: onFrameworkError,
     clientErrorHandler: onClientError,
@@ -63,6 +66,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
 
   if (options.connect !== false) await app.register(infrastructure, { config });
+  await app.register(metrics, { config });
+  // Every answer names its request id (the client's x-request-id, or a new one), which the
+  // API's logs and the job's worker logs carry too.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   await app.register(healthRoutes, { config });
   await app.register(jobRoutes);
   await app.register(eventRoutes);

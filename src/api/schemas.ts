@@ -52,6 +52,11 @@ export const healthSchema = z.object({
   version: z.string(),
 });
 
+export const readySchema = z.object({
+  status: z.literal('ready'),
+  workers: z.number().int().min(1).describe('Workers with a recent heartbeat.'),
+});
+
 /** An optimizer parameter or a built-in dataset option, with its default and valid range. */
 export const optionInfoSchema = z
   .object({

@@ -6,6 +6,8 @@ import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from '../store/keys.js'
 export interface TrainingJobData {
   jobId: string;
   spec: ResolvedJobSpec;
+  /** The x-request-id of the submission, carried into the job's logs. */
+  requestId?: string;
 }
 
 export interface PredictJobData {

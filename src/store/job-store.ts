@@ -4,6 +4,7 @@ import {
   type JobError,
   type JobEventType,
   type JobRecord,
+  JOB_STATUSES,
   type JobListItem,
   type JobSpec,
   type ListedJobSpec,
@@ -179,6 +180,20 @@ export class JobStore {
       // A status filter over a long history stops after a bounded scan and hands back a cursor.
       if (members.length < batch) return { items, next: null };
       if (scanned >= 1_000) return { items, next: encodeCursor(max.slice(1)) };
+    }
+  }
+
+  /** Jobs by status over the whole index, read in pipelined batches. */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    let max = '+';
+    for (;;) {
+      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, 1_000);
+      if (members.length === 0) return counts;
+      const pipeline = this.redis.pipeline();
+      for (const m of members) pipeline.hget(this.keys.job(m.slice(m.indexOf(':') + 1)), 'status');
+      for (const [, status] of (await pipeline.exec()) ?? []) if (typeof status === 'string' && status in counts) counts[status as JobStatus]++;
+      max = `(${members.at(-1)!}`;
     }
   }
 

@@ -8,6 +8,8 @@ export function redisKeys(prefix: string) {
     jobIndex: `${prefix}:jobs`,
     workers: `${prefix}:workers`,
     worker: (id: string) => `${prefix}:worker:${id}`,
+    /** A live worker's metrics snapshot (prom-client JSON), expiring with its heartbeat. */
+    workerMetrics: (id: string) => `${prefix}:worker:${id}:metrics`,
     control: `${prefix}:control`,
     /** A stream an API process's event hub watches beside the job streams, so adding a job wakes its read. */
     hubWake: (hubId: string) => `${prefix}:event-hub:${hubId}:wake`,

@@ -61,7 +61,7 @@ export class JobsService {
    * first request created (for 24 h, even after that job is deleted); the same key with another
    * body is refused.
    */
-  async submitIdempotent(spec: JobSpec, key: string): Promise<{ record: JobRecord; replayed: boolean }> {
+  async submitIdempotent(spec: JobSpec, key: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
     const hash = (v: string) => createHash('sha256').update(v).digest('hex');
     const slot = this.d.keys.idempotency(hash(key));
     const body = hash(JSON.stringify(spec));
@@ -69,7 +69,7 @@ export class JobsService {
     const claimed = await this.d.redis.set(slot, JSON.stringify({ id, body }), 'EX', IDEMPOTENCY_TTL_S, 'NX');
     if (claimed) {
       try {
-        return { record: await this.submit(spec, id), replayed: false };
+        return { record: await this.submit(spec, id, requestId), replayed: false };
       } catch (err) {
         // Nothing was created: the key stays free for a corrected request.
         await this.d.redis.del(slot).catch(() => 0);
@@ -134,7 +134,7 @@ export class JobsService {
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
-  async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
+  async submit(spec: JobSpec, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
     const { prepared, cost, exceeds } = await this.preflight(spec);
     if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
@@ -146,15 +146,15 @@ export class JobsService {
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    return this.enqueue(resolved, id, cost);
+    return this.enqueue(resolved, id, cost, requestId);
   }
 
   /** Records and queues a spec that has passed every check. */
-  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
+  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
     const c = this.d.config;
     await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
     try {
-      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS));
+      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved, ...(requestId ? { requestId } : {}) }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
       const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
       await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
@@ -258,6 +258,18 @@ export class JobsService {
       case 'predict_failed':
         throw new UnavailableError(code, message);
     }
+  }
+
+  /** Training queue depth by state, and how long its oldest waiting job has waited (metrics). */
+  async queueStats(now = Date.now()): Promise<{ counts: Record<string, number>; oldestWaitSeconds: number }> {
+    const counts = await this.d.trainingQueue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+    const [oldest] = await this.d.trainingQueue.getJobs(['waiting', 'prioritized'], 0, 0, true);
+    return { counts, oldestWaitSeconds: oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0 };
+  }
+
+  /** Jobs by status, counted over the job index (metrics). */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    return this.d.store.countByStatus();
   }
 
   async assertCompleted(id: string): Promise<void> {
