@@ -36,6 +36,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     routerOptions: { maxParamLength: ID_MAX_LENGTH },
     frameworkErrors: onFrameworkError,
     clientErrorHandler: onClientError,
+    // Slow clients: the whole request (headers and body) must arrive within requestTimeout, its
+    // headers within headersTimeout; Node checks open requests at connectionsCheckingInterval.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.HEADERS_TIMEOUT_MS / 4)),
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -79,6 +86,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(modelSpecRoutes);
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
-  await app.register(datasetRoutes);
+  await app.register(datasetRoutes, { uploadIdleMs: config.UPLOAD_IDLE_TIMEOUT_MS });
   return app;
 }

@@ -46,6 +46,11 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
 export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'the request is not valid HTTP'];
+  closeWithError(socket, status, message, err);
+}
+
+/** Answers on the bare socket in Descent's error format (when it can still be written), then closes it. */
+export function closeWithError(socket: Socket, status: number, message: string, err?: Error): void {
   const body = JSON.stringify(frameworkErrorBody(status, message));
   if (socket.writable) {
     socket.write(

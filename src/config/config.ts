@@ -57,6 +57,9 @@ export const configSchema = z.object({
   PREDICT_CACHE_MB: int(1_024, 1).describe("Memory a worker's predict process may keep loaded models in (their weights); the least recently used go first."),
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024).describe('Largest request body the API accepts.'),
   MAX_LIST_RESPONSE_BYTES: int(8 * 1024 * 1024, 1024).describe('A page of GET /v1/jobs ends early once its records reach this size (it always holds one).'),
+  REQUEST_TIMEOUT_MS: int(300_000, 100).describe('A request (headers and body, uploads included) must arrive within this long, however slowly it trickles; else 408 and the connection closes.'),
+  HEADERS_TIMEOUT_MS: int(20_000, 100).describe("A request's headers must arrive within this long (at most REQUEST_TIMEOUT_MS); else 408."),
+  UPLOAD_IDLE_TIMEOUT_MS: int(30_000, 100).describe('An upload whose body sends nothing for this long is answered 408 and its connection closed.'),
   MAX_JSON_DEPTH: int(32, 4, 1_000).describe('Deepest nesting of arrays and objects a JSON body may have (deeper is a 400 before it is parsed).'),
   MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024).describe('Largest dataset upload body, as sent (compressed size for gzip); streamed, never held in memory.'),
   MAX_UPLOAD_DECOMPRESSED_BYTES: int(512 * 1024 * 1024, 1024).describe('Most bytes of CSV/JSON text an upload may decompress to (stops gzip bombs).'),
@@ -69,6 +72,9 @@ export const configSchema = z.object({
   CANCEL_GRACE_MS: int(2_000, 0).describe('How long a cancelled training process may take to stop before it is killed.'),
   REDIS_CONNECT_TIMEOUT_MS: int(5_000, 0).describe('How long the API waits for Redis at start before it listens anyway (answering 503 until Redis is up).'),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
+}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
+  message: 'HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (Node refuses it)',
+  path: ['HEADERS_TIMEOUT_MS'],
 }).refine((c) => c.EVENT_STREAM_MAXLEN >= c.MAX_EPOCHS + 100, {
   message: 'EVENT_STREAM_MAXLEN must be at least MAX_EPOCHS + 100, or replays of long jobs would miss events',
   path: ['EVENT_STREAM_MAXLEN'],

@@ -1,9 +1,11 @@
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
+import { closeWithError } from '../framework-errors.js';
 import { errorResponseSchema, idParamsSchema } from '../schemas.js';
 
 const listQuerySchema = z.object({
@@ -17,7 +19,8 @@ const errors = { 400: errorResponseSchema, 404: errorResponseSchema, 503: errorR
  * plugin replaces the content-type parsers of its own routes with one that passes it through;
  * the service decides from the content type or `?format=` whether it can read it (else 415).
  */
-export async function datasetRoutes(app: FastifyInstance): Promise<void> {
+export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: number }): Promise<void> {
+  const { uploadIdleMs } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -41,6 +44,12 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const length = request.headers['content-length'];
+      // A body that stops arriving (a stalled or slow-loris client) is answered 408 and its
+      // connection closed; requestTimeout bounds the whole request however slowly it trickles.
+      // (Only on real sockets: app.inject has none.)
+      const socket = request.raw.socket instanceof Socket ? request.raw.socket : undefined;
+      const idle = () => socket && closeWithError(socket, 408, `no upload data arrived for ${uploadIdleMs} ms (UPLOAD_IDLE_TIMEOUT_MS)`);
+      if (socket) request.raw.setTimeout(uploadIdleMs, idle);
       try {
         const record = await app.datasets.upload(
           {
@@ -58,6 +67,9 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
         // The rest of a refused body is not worth reading: close the connection after the answer.
         if (!request.raw.readableEnded) reply.header('connection', 'close');
         throw err;
+      } finally {
+        request.raw.removeListener('timeout', idle);
+        socket?.setTimeout(0);
       }
     },
   );
