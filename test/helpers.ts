@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp } from '../src/api/app.js';
+import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
@@ -56,6 +57,30 @@ export async function startStack(options: { worker?: boolean; config?: Config } 
     close: async () => {
       await app.close();
       await worker?.close();
+    },
+  };
+}
+
+/**
+ * An API on a private Redis that the test stops and starts again (same port, same data
+ * directory), for outages; `close` stops both and removes the directory.
+ */
+export async function startOutageStack(): Promise<{ app: FastifyInstance; stopRedis(): Promise<void>; startRedis(): Promise<void>; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'descent-outage-'));
+  const port = await freePort();
+  let redis = await startRedisServer({ port, dir });
+  const app = await buildApp(testConfig({ REDIS_URL: redis.url }), { logger: false });
+  await app.ready();
+  return {
+    app,
+    stopRedis: () => redis.stop(),
+    startRedis: async () => {
+      redis = await startRedisServer({ port, dir });
+    },
+    close: async () => {
+      await app.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

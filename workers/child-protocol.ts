@@ -1,5 +1,5 @@
 import type { BackendName } from '../src/training/backend.js';
-import type { EpochReport } from '../src/spec/index.js';
+import type { EpochReport, JobErrorCode } from '../src/spec/index.js';
 import type { TrainResult } from '../src/training/train.js';
 import type { PreprocessingState, ResolvedJobSpec } from '../src/spec/index.js';
 
@@ -21,4 +21,4 @@ export type ChildMessage =
   | { type: 'started'; backend: BackendName; versions: Record<string, string>; fallbackReason?: string }
   | { type: 'epoch'; report: EpochReport; checkpoint?: number }
   | { type: 'done'; numTensors: number; stoppedEarly?: TrainResult['stoppedEarly']; preprocessing?: PreprocessingState }
-  | { type: 'failed'; code: string; message: string; retryable: boolean };
+  | { type: 'failed'; code: JobErrorCode; message: string; retryable: boolean };

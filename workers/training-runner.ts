@@ -12,6 +12,7 @@ import { residentBytes } from '../src/shared/process-memory.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
+import type { JobErrorCode } from '../src/spec/index.js';
 
 interface Active {
   child: ChildProcess;
@@ -287,7 +288,7 @@ export class TrainingRunner {
     throw new UnrecoverableError(message);
   };
 
-  private async fail(jobId: string, code: string, message: string): Promise<void> {
+  private async fail(jobId: string, code: JobErrorCode, message: string): Promise<void> {
     const finishedAt = new Date().toISOString();
     const error = { code, message };
     await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [

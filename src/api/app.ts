@@ -20,8 +20,8 @@ import { modelRoutes } from './routes/models.js';
 import { optimizerRoutes } from './routes/optimizers.js';
 
 export interface AppOptions {
-  /** pino options or false; default: JSON logs at the configured level. */
-  logger?: boolean | { level: string };
+  /** pino options or false; default: JSON logs at the configured level (to `stream` when given). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** false builds the routes without connecting anywhere (for generating openapi.yaml). */
   connect?: boolean;
 }
@@ -61,10 +61,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       tags: [
         { name: 'jobs', description: 'Training jobs' },
-        { name: 'datasets', description: 'Uploaded datasets' },
+        { name: 'datasets', description: 'Datasets: uploads and the built-in catalogue' },
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
-        { name: 'datasets', description: 'Datasets: the built-in catalogue' },
         { name: 'health', description: 'Service health' },
       ],
     },

@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { ConnectionClosedError } from 'bullmq';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { DomainError } from '../shared/errors.js';
-import { frameworkErrorBody } from './framework-errors.js';
+import { type ApiErrorCode, DomainError } from '../shared/errors.js';
+import { isRedisOutage } from '../store/redis.js';
+import type { ErrorResponse } from './schemas.js';
 
 const toPath = (instancePath: string) =>
   instancePath
@@ -9,50 +11,57 @@ const toPath = (instancePath: string) =>
     .filter(Boolean)
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 
+/** Fastify's own 4xx errors (body parsing, content types), by their `code`. */
+const FASTIFY_CODES: Readonly<Record<string, ApiErrorCode>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+};
+
+function clientErrorCode(err: FastifyError, status: number): ApiErrorCode {
+  const known = FASTIFY_CODES[err.code];
+  if (known) return known;
+  // secure-json-parse refuses __proto__ and constructor.prototype keys with a SyntaxError.
+  if (err instanceof SyntaxError) return 'invalid_json';
+  if (status === 413) return 'body_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 404) return 'not_found';
+  return 'bad_request';
+}
+
+const body = (code: ApiErrorCode, message: string, details?: unknown): ErrorResponse => ({
+  error: { code, message, ...(details !== undefined ? { details } : {}) },
+});
+
 /**
  * The one place errors become HTTP responses: domain errors keep their status and code,
- * request validation becomes a 400 listing every offending path, and anything unexpected is
- * logged with the request id and answered with a generic 500.
+ * request validation becomes a 400 listing every offending path, Fastify's own client errors
+ * keep their status with a Descent code, a Redis outage (told by error class and connection
+ * state) is a 503, and anything else is logged with the request id and answered with a generic 500.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof DomainError) {
-      return reply.code(err.status).send({
-        error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) },
-      });
-    }
+    if (err instanceof DomainError) return reply.code(err.status).send(body(err.code, err.message, err.details));
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext ?? 'body';
       const details = err.validation.map((v) => ({ path: toPath(v.instancePath), message: v.message, code: v.keyword }));
-      return reply.code(400).send({
-        error: {
-          code: where === 'body' ? 'invalid_spec' : 'invalid_request',
-          message: `the request ${where} has ${details.length} problem(s)`,
-          details,
-        },
-      });
+      return reply
+        .code(400)
+        .send(body(where === 'body' ? 'invalid_spec' : 'invalid_request', `the request ${where} has ${details.length} problem(s)`, details));
     }
     const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      return reply.code(status).send(frameworkErrorBody(status, err.message, err instanceof SyntaxError ? 'FST_ERR_CTP_INVALID_JSON_BODY' : err.code));
-    }
-    if (isRedisUnavailable(err)) {
+    if (status >= 400 && status < 500) return reply.code(status).send(body(clientErrorCode(err, status), err.message));
+    const connections = app.hasDecorator('redisConnections') ? app.redisConnections : [];
+    if (err instanceof ConnectionClosedError || isRedisOutage(err, connections)) {
       request.log.warn({ err: err.message }, 'redis unavailable');
-      return reply.code(503).send({ error: { code: 'unavailable', message: 'the job store (Redis) is unreachable; retry shortly' } });
+      return reply.code(503).send(body('redis_unavailable', 'the job store (Redis) is unreachable; retry shortly'));
     }
-    if (status === 503) return reply.code(503).send({ error: { code: 'unavailable', message: err.message } });
-    request.log.error({ err, reqId: request.id }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'internal', message: `internal error (request ${request.id})` } });
+    if (status === 503) return reply.code(503).send(body('unavailable', err.message));
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(body('internal', `internal error (request ${request.id})`));
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } }),
-  );
-}
-
-function isRedisUnavailable(err: Error): boolean {
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    /ECONNREFUSED|Connection is closed|Stream isn't writeable|enableOfflineQueue|ETIMEDOUT/.test(err.message)
-  );
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(body('not_found', `no route ${request.method} ${request.url}`)));
 }

@@ -1,11 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ID_MAX_LENGTH } from './schemas.js';
+import type { ApiErrorCode } from '../shared/errors.js';
+import { type ErrorResponse, ID_MAX_LENGTH } from './schemas.js';
 
-/** Descent's codes for the errors Fastify and Node's HTTP server raise themselves. */
-const CODES: Record<number, string> = {
-  400: 'bad_request',
+/** Descent's codes for the errors Fastify and Node's HTTP server answer before a route runs. */
+const CODES: Readonly<Partial<Record<number, ApiErrorCode>>> = {
   404: 'not_found',
   408: 'request_timeout',
   413: 'body_too_large',
@@ -15,12 +15,8 @@ const CODES: Record<number, string> = {
 };
 
 /** The `{"error": {...}}` body of a framework error with this status. */
-export function frameworkErrorBody(status: number, message: string, fastifyCode?: string) {
-  const code =
-    fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastifyCode === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-      ? 'invalid_json'
-      : (CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request'));
-  return { error: { code, message } };
+export function frameworkErrorBody(status: number, message: string): ErrorResponse {
+  return { error: { code: CODES[status] ?? 'bad_request', message } };
 }
 
 /**
@@ -30,7 +26,7 @@ export function frameworkErrorBody(status: number, message: string, fastifyCode?
 export function onFrameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode ?? 400;
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than the ${ID_MAX_LENGTH} characters an id may have` : err.message;
-  void reply.code(status).send(frameworkErrorBody(status, message, err.code));
+  void reply.code(status).send(frameworkErrorBody(status, message));
 }
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {

@@ -1,16 +1,29 @@
 import { z } from 'zod';
 import { jobListItemSchema, jobRecordSchema, jobStatusSchema } from '../spec/index.js';
+import { apiErrorCodeSchema } from '../shared/errors.js';
 
 export const errorResponseSchema = z
   .object({
     error: z.object({
-      code: z.string().describe('Stable machine-readable code.'),
+      code: apiErrorCodeSchema,
       message: z.string(),
       details: z.unknown().optional().describe('For invalid_spec: [{path, message}] with every offending path.'),
     }),
   })
   .describe('Every error has this shape.')
   .meta({ id: 'Error' });
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+/** The error responses of a route, by status: `...errorResponses(400, 404)` in its `response`. */
+export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof errorResponseSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, errorResponseSchema])) as Record<S, typeof errorResponseSchema>;
+}
+
+/**
+ * A response without a body (204): `z.undefined()` is what @fastify/swagger documents as no
+ * content (`z.null()` would be a JSON `null`).
+ */
+export const noContentSchema = z.undefined().describe('No content.');
 
 /** Longest id a path may carry; the server's `maxParamLength` is the same, so a longer one is a 414. */
 export const ID_MAX_LENGTH = 128;
@@ -45,29 +58,7 @@ export const eventsQuerySchema = z.object({
   lastEventId: z.string().max(64).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
 });
 
-export const healthSchema = z.object({
-  status: z.literal('ok'),
-  backend: z.enum(['tensorflow', 'cpu', 'wasm']).nullable().describe('Training backend of the live workers (null: none yet).'),
-  workers: z.array(z.object({ id: z.string(), backend: z.string(), host: z.string(), pid: z.number() })),
-  version: z.string(),
-});
-
 export const readySchema = z.object({
   status: z.literal('ready'),
   workers: z.number().int().min(1).describe('Workers with a recent heartbeat.'),
 });
-
-/** An optimizer parameter or a built-in dataset option, with its default and valid range. */
-export const optionInfoSchema = z
-  .object({
-    name: z.string(),
-    type: z.string(),
-    default: z.unknown().optional(),
-    minimum: z.number().optional(),
-    exclusiveMinimum: z.number().optional(),
-    maximum: z.number().optional(),
-    exclusiveMaximum: z.number().optional(),
-    enum: z.array(z.unknown()).optional(),
-    description: z.string().optional(),
-  })
-  .meta({ id: 'OptionInfo' });

@@ -1,34 +1,37 @@
 import { z } from 'zod';
-import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionRow } from './option-info.js';
+import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionInfoSchema, optionRow } from './option-info.js';
 import {
-  type BuiltinDatasetMeta,
-  type BuiltinDatasetName,
-  type LabelKind,
   BUILTIN_DATASETS,
   BUILTIN_DATASET_NAMES,
+  datasetKindSchema,
   datasetSchema,
+  datasetTaskSchema,
   describeDataset,
+  labelKindSchema,
   shapeText,
 } from '../spec/datasets.js';
-import { type Loss, defaultLoss } from '../spec/job-spec.js';
+import { defaultLoss, lossSchema } from '../spec/job-spec.js';
 
-export interface BuiltinDatasetInfo {
-  name: BuiltinDatasetName;
-  description: string;
-  kind: BuiltinDatasetMeta['kind'];
-  source?: string;
-  task: BuiltinDatasetMeta['task'];
-  options: OptionInfo[];
-  /** Samples with the default options; `maxSamples` for real data. */
-  samples: number;
-  maxSamples?: number;
-  /** Shapes, labels and loss with the default options. */
-  inputShape: number[];
-  targetShape: number[];
-  labels: LabelKind;
-  classes?: number;
-  defaultLoss: Loss;
-}
+/** An entry of GET /v1/datasets/builtin and docs/datasets.md. */
+export const builtinDatasetInfoSchema = z
+  .object({
+    name: z.enum(BUILTIN_DATASET_NAMES),
+    description: z.string(),
+    kind: datasetKindSchema,
+    source: z.string().optional().describe('Where real data comes from.'),
+    task: datasetTaskSchema,
+    options: z.array(optionInfoSchema).describe('Options the dataset takes, with defaults and valid ranges.'),
+    samples: z.number().int().describe('Samples with the default options.'),
+    maxSamples: z.number().int().optional().describe('Real data: how many samples exist.'),
+    inputShape: z.array(z.number().int()).describe('Shape of one input sample, with the default options (the model inputShape).'),
+    targetShape: z.array(z.number().int()).describe('Shape of one target, with the default options.'),
+    labels: labelKindSchema.describe('Kind of targets, with the default options.'),
+    classes: z.number().int().optional(),
+    defaultLoss: lossSchema.describe('The loss a job on this dataset gets when its spec names none.'),
+  })
+  .meta({ id: 'BuiltinDatasetInfo' });
+export type BuiltinDatasetInfo = z.infer<typeof builtinDatasetInfoSchema>;
+export const builtinDatasetCatalogSchema = z.object({ items: z.array(builtinDatasetInfoSchema) });
 
 /** Every built-in dataset with its options (defaults and ranges read off the schema) and default shapes. */
 export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {

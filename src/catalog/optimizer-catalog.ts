@@ -1,14 +1,23 @@
 import { z } from 'zod';
-import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionRow } from './option-info.js';
-import { type OptimizerName, DECOUPLED_DECAY, optimizerSchema } from '../spec/optimizers.js';
+import { type JsonProperty, type OptionInfo, intervalText, optionInfo, optionInfoSchema, optionRow } from './option-info.js';
+import { type OptimizerName, DECOUPLED_DECAY, OPTIMIZER_NAMES, optimizerSchema } from '../spec/optimizers.js';
 
-interface OptimizerDoc {
-  title: string;
-  /** The update rule in LaTeX; g_t is the gradient at step t (t counts from 1). */
-  rule: string;
-  when: string;
-  reference: string;
-}
+/** An entry of GET /v1/optimizers and docs/optimizers.md. */
+export const optimizerInfoSchema = z
+  .object({
+    name: z.enum(OPTIMIZER_NAMES),
+    title: z.string(),
+    rule: z.string().describe('The update rule in LaTeX; g_t is the gradient at step t (t counts from 1).'),
+    when: z.string().describe('When to use it, in one sentence.'),
+    reference: z.string().describe('The PyTorch equivalent.'),
+    weightDecay: z.enum(['coupled', 'decoupled']),
+    parameters: z.array(optionInfoSchema),
+  })
+  .meta({ id: 'OptimizerInfo' });
+export type OptimizerInfo = z.infer<typeof optimizerInfoSchema>;
+export const optimizerCatalogSchema = z.object({ items: z.array(optimizerInfoSchema) });
+
+type OptimizerDoc = Pick<OptimizerInfo, 'title' | 'rule' | 'when' | 'reference'>;
 
 const G = 'g_t = \\nabla_w L(w_{t-1}) + \\lambda w_{t-1}';
 
@@ -87,12 +96,6 @@ export const OPTIMIZER_DOCS: Record<OptimizerName, OptimizerDoc> = {
     reference: 'Chen et al. 2023, as lucidrains/lion-pytorch (not in torch.optim)',
   },
 };
-
-export interface OptimizerInfo extends OptimizerDoc {
-  name: OptimizerName;
-  parameters: OptionInfo[];
-  weightDecay: 'coupled' | 'decoupled';
-}
 
 /** Every optimizer with its parameters, defaults and valid ranges, read off the zod schemas. */
 export function optimizerCatalog(): OptimizerInfo[] {

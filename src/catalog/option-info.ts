@@ -1,19 +1,25 @@
+import { z } from 'zod';
+
 /**
  * One option of a catalogue entry (an optimizer's parameter, a built-in dataset's option), as
  * GET /v1/optimizers, GET /v1/datasets/builtin and the generated docs show it: read off the
  * JSON Schema zod derives from the spec's own schemas, so the ranges shown are the ones enforced.
  */
-export interface OptionInfo {
-  name: string;
-  type: string;
-  default?: unknown;
-  minimum?: number;
-  exclusiveMinimum?: number;
-  maximum?: number;
-  exclusiveMaximum?: number;
-  enum?: unknown[];
-  description?: string;
-}
+export const optionInfoSchema = z
+  .object({
+    name: z.string(),
+    type: z.string(),
+    default: z.unknown().optional(),
+    minimum: z.number().optional(),
+    exclusiveMinimum: z.number().optional(),
+    maximum: z.number().optional(),
+    exclusiveMaximum: z.number().optional(),
+    enum: z.array(z.unknown()).optional(),
+    description: z.string().optional(),
+  })
+  .describe('An optimizer parameter or a built-in dataset option, with its default and valid range.')
+  .meta({ id: 'OptionInfo' });
+export type OptionInfo = z.infer<typeof optionInfoSchema>;
 
 /** A property of `z.toJSONSchema(schema, { io: 'input' })`. */
 export type JsonProperty = Omit<OptionInfo, 'name' | 'type'> & { type?: string };

@@ -1,46 +1,50 @@
-import type { InnerLayerSpec, LayerSpec } from '../spec/layers.js';
+import { z } from 'zod';
+import { type InnerLayerSpec, type LayerSpec, type LayerType, LAYER_TYPES } from '../spec/layers.js';
 import { type GraphIssue, type ModelGraph, type ModelSpec, resolveGraph } from '../spec/model.js';
 import { type OptimizerSpec, optimizerSchema, optimizerSlots } from '../spec/optimizers.js';
 import { elementCount, shapeText } from '../spec/datasets.js';
 
-/**
+/*
  * Shapes, parameter counts, FLOPs and memory of a model, computed from its spec alone (no
  * tfjs): the API answers POST /v1/models/summary and refuses oversized jobs with it before they
  * are queued. Shapes exclude the batch axis; parameter counts equal tfjs' countParams() (a test
  * checks every layer type).
  */
-export interface LayerSummary {
-  name: string;
-  type: LayerSpec['type'];
-  inputs: string[];
-  outputShape: number[];
-  params: number;
-  trainableParams: number;
-  /** Forward pass, per sample; a multiply-add counts 2. */
-  flops: number;
-}
 
-export interface ModelSummary {
-  inputs: { name: string; shape: number[] }[];
-  layers: LayerSummary[];
-  outputShape: number[];
-  totalParams: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-  /** Forward pass, per sample; training costs about 3 times this (forward + backward). */
-  flopsPerSample: number;
-}
+const shapeOut = z.array(z.number().int());
 
-export interface MemoryEstimate {
-  batchSize: number;
-  /** Weights, their gradients and the optimizer's state, float32. */
-  parametersBytes: number;
-  gradientsBytes: number;
-  optimizerStateBytes: number;
-  /** Layer outputs of one batch kept for the backward pass, and their gradients. */
-  activationsBytes: number;
-  totalBytes: number;
-}
+export const layerSummarySchema = z.object({
+  name: z.string(),
+  type: z.enum(LAYER_TYPES as [LayerType, ...LayerType[]]),
+  inputs: z.array(z.string()),
+  outputShape: shapeOut.describe('Without the batch axis.'),
+  params: z.number(),
+  trainableParams: z.number(),
+  flops: z.number().describe('Forward pass, per sample (a multiply-add counts 2).'),
+});
+export type LayerSummary = z.infer<typeof layerSummarySchema>;
+
+export const modelSummarySchema = z.object({
+  inputs: z.array(z.object({ name: z.string(), shape: shapeOut })),
+  layers: z.array(layerSummarySchema),
+  outputShape: shapeOut,
+  totalParams: z.number(),
+  trainableParams: z.number(),
+  nonTrainableParams: z.number().describe('e.g. batch normalization moving statistics.'),
+  flopsPerSample: z.number().describe('Forward pass; a training step costs about 3x this per sample.'),
+});
+export type ModelSummary = z.infer<typeof modelSummarySchema>;
+
+/** Memory of one training step, float32 throughout. */
+export const memoryEstimateSchema = z.object({
+  batchSize: z.number().int(),
+  parametersBytes: z.number(),
+  gradientsBytes: z.number(),
+  optimizerStateBytes: z.number(),
+  activationsBytes: z.number().describe('Layer outputs of one batch, kept for the backward pass, and their gradients.'),
+  totalBytes: z.number(),
+});
+export type MemoryEstimate = z.infer<typeof memoryEstimateSchema>;
 
 const BYTES = 4;
 

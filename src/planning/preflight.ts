@@ -3,11 +3,12 @@
  * model expanded and worked out layer by layer, checked against its data, and measured against
  * the configured limits.
  */
+import { z } from 'zod';
 import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetShape, elementCount, shapeText } from '../spec/datasets.js';
 import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from '../spec/job-spec.js';
 import { type Activation, layerWidth } from '../spec/layers.js';
-import { type ModelSpec, expandModel, resolveGraph, valuesPerSample } from '../spec/model.js';
-import { type MemoryEstimate, type ModelSummary, estimateTrainingMemory, summarizeModel } from './model-summary.js';
+import { type ModelSpec, expandModel, expandedModelSchema, resolveGraph, valuesPerSample } from '../spec/model.js';
+import { type MemoryEstimate, type ModelSummary, estimateTrainingMemory, memoryEstimateSchema, modelSummarySchema, summarizeModel } from './model-summary.js';
 import { inlineClasses, preparedShape } from '../spec/preprocessing.js';
 
 /** Units the output layer needs for these targets and this loss (undefined when unknown). */
@@ -192,14 +193,31 @@ export interface Limits {
   maxSampleEpochs: number;
 }
 
-export interface LimitViolation {
-  limit: string;
-  path: (string | number)[];
-  value: number;
-  max: number;
-  /** What `value` counts, when the path alone does not say (e.g. `parameters` for the model). */
-  measure?: string;
-}
+export const limitViolationSchema = z.object({
+  limit: z.string().describe('The configuration variable that sets the limit.'),
+  path: z.array(z.union([z.string(), z.number()])),
+  value: z.number(),
+  max: z.number(),
+  measure: z.string().optional().describe('What `value` counts, when the path alone does not say (e.g. `parameters` for the model).'),
+});
+export type LimitViolation = z.infer<typeof limitViolationSchema>;
+
+/** POST /v1/models/summary: the expanded model, its summary, cost and the limits it would exceed. */
+export const summaryReportSchema = modelSummarySchema
+  .extend({
+    model: expandedModelSchema,
+    samples: z.number().int().nullable().describe("The dataset's size, when the spec names one whose size is known."),
+    trainingFlops: z
+      .number()
+      .nullable()
+      .describe('Whole job, forward and backward (about 3x the forward FLOPs per sample x samples x epochs), when samples are known.'),
+    memory: memoryEstimateSchema
+      .nullable()
+      .describe('Training memory at the batch size (null: batch size `full` of a dataset whose size is not known).'),
+    exceeds: z.array(limitViolationSchema).describe('Server limits this job would exceed (POST /v1/jobs refuses it with 422); empty when it fits.'),
+  })
+  .meta({ id: 'ModelSummary' });
+export type SummaryReport = z.infer<typeof summaryReportSchema>;
 
 /**
  * The memory one training step of the spec needs, when its batch size is known: a number, or

@@ -1,16 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Every `error.code` an API response can carry: stable and machine-readable (the message is for
+ * people and may change). Domain errors are typed with it, and the OpenAPI document lists it.
+ */
+export const API_ERROR_CODES = [
+  // 400: the request is wrong
+  'invalid_spec',
+  'invalid_request',
+  'invalid_json',
+  'json_too_deep',
+  'bad_request',
+  'invalid_cursor',
+  'invalid_event_id',
+  'invalid_inputs',
+  'malformed_dataset',
+  'invalid_upload_option',
+  'upload_aborted',
+  // 404, 409, 410
+  'not_found',
+  'job_finished',
+  'job_not_completed',
+  'job_deleted',
+  // 408, 413, 414, 415, 431: what Fastify and Node's HTTP server refuse themselves
+  'request_timeout',
+  'body_too_large',
+  'upload_too_large',
+  'uri_too_long',
+  'unsupported_media_type',
+  'headers_too_large',
+  // 422: well-formed, but over a limit or against an earlier request
+  'limit_exceeded',
+  'idempotency_key_reused',
+  // 503: retry later
+  'redis_unavailable',
+  'no_worker',
+  'predict_timeout',
+  'predict_failed',
+  'unavailable',
+  // 500: a fault of the service (the body says no more; the log has the rest)
+  'internal',
+] as const;
+export const apiErrorCodeSchema = z.enum(API_ERROR_CODES).describe('Stable machine-readable code.');
+export type ApiErrorCode = z.infer<typeof apiErrorCodeSchema>;
+
+/** The HTTP statuses a domain error can have: client mistakes and "retry later", never a 500. */
+export type DomainErrorStatus = 400 | 404 | 409 | 410 | 413 | 415 | 422 | 503;
+
 /**
  * Domain errors: services throw these and never touch the HTTP reply; the API's one error
  * handler maps `status` and `code` to the response.
  */
 export class DomainError extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly status: DomainErrorStatus,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/** A request the API cannot take as it is (a bad cursor, event id, inputs ...). */
+export class BadRequestError extends DomainError {
+  constructor(code: ApiErrorCode, message: string, details?: unknown) {
+    super(400, code, message, details);
   }
 }
 
@@ -40,14 +97,30 @@ export class LimitExceededError extends DomainError {
   }
 }
 
+/** The resource is in a state that does not allow the request (a finished job cannot be cancelled). */
 export class ConflictError extends DomainError {
-  constructor(code: string, message: string) {
+  constructor(code: ApiErrorCode, message: string) {
     super(409, code, message);
   }
 }
 
+/** The resource existed and was deleted. */
+export class GoneError extends DomainError {
+  constructor(code: ApiErrorCode, message: string) {
+    super(410, code, message);
+  }
+}
+
+/** Well-formed but refused: over a limit, or against what an earlier request established. */
+export class UnprocessableError extends DomainError {
+  constructor(code: ApiErrorCode, message: string, details?: unknown) {
+    super(422, code, message, details);
+  }
+}
+
+/** A dependency (Redis, a worker) cannot serve the request now; the client may retry. */
 export class UnavailableError extends DomainError {
-  constructor(code: string, message: string) {
-    super(503, code, message);
+  constructor(code: ApiErrorCode, message: string, options?: ErrorOptions) {
+    super(503, code, message, undefined, options);
   }
 }

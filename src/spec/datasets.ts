@@ -4,13 +4,19 @@ import { z } from 'zod';
 export const BUILTIN_OPTION_KEYS = ['samples', 'noise', 'seed', 'classes', 'features', 'factor', 'labels', 'shape', 'timesteps', 'offset'] as const;
 export type BuiltinOption = (typeof BUILTIN_OPTION_KEYS)[number];
 
+export const datasetKindSchema = z
+  .enum(['synthetic', 'real', 'sequence'])
+  .describe('synthetic: generated from a seed; real: measured data; sequence: windows of a series, for RNNs.');
+export const datasetTaskSchema = z.enum(['binary', 'classification', 'regression']);
+export const labelKindSchema = z.enum(['binary', 'onehot', 'index', 'regression']);
+export type LabelKind = z.infer<typeof labelKindSchema>;
+
 export interface BuiltinDatasetMeta {
   description: string;
-  /** `synthetic`: generated from the seed; `real`: measured data shipped with Descent; `sequence`: windows of a series, for RNNs. */
-  kind: 'synthetic' | 'real' | 'sequence';
+  kind: z.infer<typeof datasetKindSchema>;
   options: readonly BuiltinOption[];
   defaults: Partial<Record<'samples' | 'noise' | 'classes' | 'features' | 'factor' | 'timesteps' | 'offset', number>> & { shape?: 'image' | 'flat' };
-  task: 'binary' | 'classification' | 'regression';
+  task: z.infer<typeof datasetTaskSchema>;
   /** Real data: how many samples exist (offset + samples may not exceed it). */
   maxSamples?: number;
   /** Where real data comes from. */
@@ -126,7 +132,11 @@ export const BUILTIN_DATASETS: Record<BuiltinDatasetName, BuiltinDatasetMeta> = 
 export const BUILTIN_DATASET_NAMES = Object.keys(BUILTIN_DATASETS) as [BuiltinDatasetName, ...BuiltinDatasetName[]];
 
 type Nested = number | Nested[];
-const nestedNumbers: z.ZodType<Nested> = z.lazy(() => z.union([z.number(), z.array(nestedNumbers)]));
+// A named component: a recursive schema without an id becomes an inline `__shared` definition
+// whose $ref no OpenAPI tool resolves.
+const nestedNumbers: z.ZodType<Nested> = z
+  .lazy(() => z.union([z.number(), z.array(nestedNumbers)]))
+  .meta({ id: 'NestedNumbers', description: 'A number or a (nested) array of numbers.' });
 
 export const datasetSchema = z
   .strictObject({
@@ -246,8 +256,6 @@ function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx)
     }
   }
 }
-
-export type LabelKind = 'binary' | 'onehot' | 'index' | 'regression';
 
 export interface DatasetShape {
   samples: number;

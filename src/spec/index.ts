@@ -1,3 +1,4 @@
+export * from './backends.js';
 export * from './datasets.js';
 export * from './preprocessing.js';
 export * from './job-spec.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendNameSchema } from './backends.js';
 import { datasetSchema, type DatasetSpec } from './datasets.js';
 import { type JobSpec, jobSpecSchema, trainingSchema } from './job-spec.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
@@ -9,8 +10,8 @@ export type JobStatus = z.infer<typeof jobStatusSchema>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 export const isTerminal = (s: JobStatus): boolean => TERMINAL_STATUSES.includes(s);
 
-/** Why a job failed; `code` is stable and machine-readable. */
-export const ERROR_CODES = [
+/** Why a job failed: the `code` of the record's `error` and of the `failed` event, stable and machine-readable. */
+export const JOB_ERROR_CODES = [
   'invalid_model',
   'training_error',
   'worker_crashed',
@@ -19,8 +20,19 @@ export const ERROR_CODES = [
   'out_of_memory',
   'dataset_unavailable',
   'dataset_not_found',
+  'enqueue_failed',
+  'cancelled',
 ] as const;
-export const jobErrorSchema = z.object({ code: z.string(), message: z.string() });
+export const jobErrorCodeSchema = z
+  .enum(JOB_ERROR_CODES)
+  .describe(
+    'invalid_model: tfjs cannot build the model; training_error: training threw; worker_crashed: the training process died on every attempt; ' +
+      'diverged: the loss became NaN or infinite; timeout: over maxRuntimeSeconds; out_of_memory: over the training process memory cap; ' +
+      'dataset_unavailable / dataset_not_found: the data could not be loaded / was deleted; enqueue_failed: the queue refused the job; ' +
+      'cancelled: stopped while training.',
+  );
+export type JobErrorCode = z.infer<typeof jobErrorCodeSchema>;
+export const jobErrorSchema = z.object({ code: jobErrorCodeSchema, message: z.string() });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
 export const epochMetricsSchema = z
@@ -59,7 +71,7 @@ export const jobRecordSchema = z.object({
   epoch: z.number().int().min(0).describe('Epochs completed so far.'),
   epochs: z.number().int().min(1).describe('Epochs asked for.'),
   history: z.array(epochMetricsSchema),
-  backend: z.string().nullable().describe('tfjs backend that trained the job: tensorflow | cpu | wasm.'),
+  backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),

@@ -50,11 +50,11 @@ export const modelSchema = z
 export type ModelInput = z.output<typeof modelSchema>;
 
 /** A model with its layers spelled out: what the engine builds and the job record shows. */
-export interface ModelSpec {
-  inputShape?: number[];
-  inputs?: { name: string; shape: number[] }[];
-  layers: LayerSpec[];
-}
+export const expandedModelSchema = z
+  .object({ inputShape: shapeSchema.optional(), inputs: z.array(modelInputSchema).optional(), layers: z.array(layerSchema) })
+  .describe('The model with its layers spelled out (presets expanded, defaults filled in).')
+  .meta({ id: 'ExpandedModel' });
+export type ModelSpec = z.infer<typeof expandedModelSchema>;
 
 /** Values one sample feeds the model: its input's size, or all its inputs' together (split in order). */
 export function valuesPerSample(model: Pick<ModelSpec, 'inputShape' | 'inputs'>): number {

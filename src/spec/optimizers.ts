@@ -113,7 +113,7 @@ export const optimizerSchema = z
 
 export type OptimizerSpec = z.infer<typeof optimizerSchema>;
 export type OptimizerName = OptimizerSpec['name'];
-export const OPTIMIZER_NAMES = optimizerSchema.options.map((o) => o.shape.name.value);
+export const OPTIMIZER_NAMES = optimizerSchema.options.map((o) => o.shape.name.value) as [OptimizerName, ...OptimizerName[]];
 
 /** Optimizers whose weightDecay shrinks the weights directly instead of joining the gradient. */
 export const DECOUPLED_DECAY: readonly OptimizerName[] = ['adamw', 'lion'];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DatasetShape } from './datasets.js';
+import { type DatasetShape, labelKindSchema } from './datasets.js';
 
 /**
  * Uploaded datasets: the options of `POST /v1/datasets` (query string) and the record the API
@@ -62,7 +62,7 @@ export const datasetRecordSchema = z
     label: z.string().describe('The column that became the targets.'),
     inputShape: z.array(z.number().int()).describe('Shape of one sample (a job model.inputShape must equal it).'),
     targetShape: z.array(z.number().int()).describe('Shape of one target.'),
-    labels: z.enum(['binary', 'onehot', 'index', 'regression']).describe('How the targets are encoded; picks the default loss.'),
+    labels: labelKindSchema.describe('How the targets are encoded; picks the default loss.'),
     classes: z.number().int().optional().describe('Number of classes (classification).'),
     classNames: z.array(z.string()).optional().describe('Class i is classNames[i] (sorted distinct label values).'),
     bytes: z.object({
@@ -75,6 +75,13 @@ export const datasetRecordSchema = z
   .describe('An uploaded dataset.')
   .meta({ id: 'DatasetRecord' });
 export type DatasetRecord = z.infer<typeof datasetRecordSchema>;
+
+/** A page of GET /v1/datasets. */
+export const datasetPageSchema = z.object({
+  items: z.array(datasetRecordSchema),
+  next: z.string().nullable().describe('Cursor of the next page; null on the last one.'),
+});
+export type DatasetPage = z.infer<typeof datasetPageSchema>;
 
 /** The shapes a job spec is checked against, from an uploaded dataset's record. */
 export function uploadedDatasetShape(record: DatasetRecord): DatasetShape {

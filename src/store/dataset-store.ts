@@ -1,11 +1,6 @@
 import type { Redis } from 'ioredis';
-import { datasetRecordSchema, type DatasetRecord } from '../spec/index.js';
+import { datasetRecordSchema, type DatasetPage, type DatasetRecord } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
-
-export interface DatasetPage {
-  items: DatasetRecord[];
-  next: string | null;
-}
 
 /**
  * Records of uploaded datasets in Redis: what the API lists and what a job's `{"id"}` is checked

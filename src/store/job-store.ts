@@ -360,7 +360,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     epoch: Number(h.epoch ?? 0),
     epochs: Number(h.epochs ?? 0),
     history: history.map((e) => JSON.parse(e) as EpochMetrics),
-    backend: h.backend || null,
+    backend: (h.backend || null) as JobRecord['backend'],
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors/index.js';
 
 /**
  * A connection for request/response commands. It fails fast while Redis is unreachable
@@ -56,4 +57,22 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
         'Fix: redis-cli CONFIG SET maxmemory-policy noeviction (and set it in redis.conf).',
     );
   }
+}
+
+/** Node's socket error codes for a server that cannot be reached. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Whether a failed command means Redis cannot be reached (the API answers 503, not 500), told by
+ * the error's class or socket code, never by its message: ioredis' MaxRetriesPerRequestError, a
+ * socket error, or the plain `Error` ioredis rejects commands with on a connection that is not
+ * ready (not writeable, closed), recognised by asking `connections` for their state. A
+ * ReplyError is Redis answering, so never an outage.
+ */
+export function isRedisOutage(err: unknown, connections: readonly Pick<Redis, 'status'>[]): boolean {
+  if (err instanceof MaxRetriesPerRequestError) return true;
+  if (!(err instanceof Error) || err instanceof ReplyError) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) return true;
+  return Object.getPrototypeOf(err) === Error.prototype && connections.some((c) => c.status !== 'ready');
 }

@@ -1,18 +1,21 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { backendNameSchema } from '../spec/backends.js';
 import type { RedisKeys } from './keys.js';
 
 /** A worker whose heartbeat is older than this is taken for gone. */
 export const WORKER_TTL_MS = 15_000;
 
 /** What a live worker says about itself on every heartbeat. */
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  backend: string;
-  version: string;
-  at: number;
-}
+export const workerInfoSchema = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  backend: backendNameSchema,
+  version: z.string().describe('Descent version the worker runs.'),
+  at: z.number().describe('Time of the heartbeat (ms since the epoch).'),
+});
+export type WorkerInfo = z.infer<typeof workerInfoSchema>;
 
 /**
  * The live training workers: each worker beats (a record that expires, and its id scored by

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../spec/backends.js';
 
-export type BackendName = 'tensorflow' | 'cpu';
+export type { BackendName };
 
 export interface BackendInfo {
   backend: BackendName;

@@ -17,6 +17,8 @@ import { JobsService } from '../services/jobs-service.js';
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    /** Every Redis connection of this process, for telling an outage from a fault (error handler). */
+    redisConnections: readonly Redis[];
     jobs: JobsService;
     events: EventsService;
     datasets: DatasetsService;
@@ -45,6 +47,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   predictQueue.on('error', onQueueError);
 
   app.decorate('redis', redis);
+  app.decorate('redisConnections', [redis, bull, repliesConnection]);
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);

@@ -4,15 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
-import { datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
+import { datasetPageSchema, datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { closeWithError } from '../framework-errors.js';
-import { errorResponseSchema, idParamsSchema } from '../schemas.js';
+import { errorResponses, idParamsSchema, noContentSchema } from '../schemas.js';
 
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(32).optional().describe('The `next` of the previous page.'),
 });
-const errors = { 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema };
+const errors = errorResponses(400, 404, 503);
 
 /**
  * Dataset uploads. The body is handed to the service as a stream (never buffered here), so this
@@ -39,7 +39,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
           'row per line. A malformed row is a 400 whose `details` give `row` (1-based data row), `line` and `column`; ' +
           'an upload over a limit is a 413 naming the limit.',
         querystring: uploadOptionsSchema,
-        response: { 201: datasetRecordSchema, 413: errorResponseSchema, 415: errorResponseSchema, ...errors },
+        response: { 201: datasetRecordSchema, ...errorResponses(413, 415), ...errors },
       },
     },
     async (request, reply) => {
@@ -81,7 +81,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
         tags: ['datasets'],
         summary: 'List uploaded datasets, newest first',
         querystring: listQuerySchema,
-        response: { 200: z.object({ items: z.array(datasetRecordSchema), next: z.string().nullable() }), ...errors },
+        response: { 200: datasetPageSchema, ...errors },
       },
     },
     async (request) => app.datasets.list(request.query),
@@ -100,12 +100,12 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
         tags: ['datasets'],
         summary: 'Delete an uploaded dataset (queued jobs that name it then fail with dataset_not_found)',
         params: idParamsSchema,
-        response: { 204: z.null(), ...errors },
+        response: { 204: noContentSchema, ...errors },
       },
     },
     async (request, reply) => {
       await app.datasets.remove(request.params.id);
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 }

@@ -1,31 +1,42 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { redisKeys } from '../../store/keys.js';
-import { type WorkerInfo, WorkerRegistry } from '../../store/worker-registry.js';
+import { type WorkerInfo, WorkerRegistry, workerInfoSchema } from '../../store/worker-registry.js';
+import { backendNameSchema } from '../../spec/index.js';
 import { DESCENT_VERSION } from '../../shared/versions.js';
 import { UnavailableError } from '../../shared/errors.js';
 import type { Config } from '../../config/config.js';
-import { z } from 'zod';
-import { errorResponseSchema, healthSchema, readySchema } from '../schemas.js';
+import { errorResponses, readySchema } from '../schemas.js';
+
+export const healthSchema = z
+  .object({
+    status: z.literal('ok'),
+    backend: backendNameSchema.nullable().describe('Training backend of most live workers (null: no worker is live).'),
+    workers: z.array(workerInfoSchema.pick({ id: true, backend: true, host: true, pid: true })),
+    version: z.string(),
+  })
+  .meta({ id: 'Health' });
+export type Health = z.infer<typeof healthSchema>;
 
 export async function healthRoutes(app: FastifyInstance, opts: { config: Config }): Promise<void> {
   const registry = new WorkerRegistry(app.redis, redisKeys(opts.config.REDIS_PREFIX));
   app.withTypeProvider<ZodTypeProvider>().get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Ready to take jobs', response: { 200: healthSchema, 503: errorResponseSchema } } },
-    async () => {
+    { schema: { tags: ['health'], summary: 'Ready to take jobs', response: { 200: healthSchema, ...errorResponses(503) } } },
+    async (): Promise<Health> => {
       let workers: WorkerInfo[];
       try {
         workers = await registry.live();
-      } catch {
-        throw new UnavailableError('redis_unavailable', 'Redis is unreachable');
+      } catch (err) {
+        throw new UnavailableError('redis_unavailable', 'Redis is unreachable', { cause: err });
       }
-      const counts = new Map<string, number>();
+      const counts = new Map<WorkerInfo['backend'], number>();
       for (const w of workers) counts.set(w.backend, (counts.get(w.backend) ?? 0) + 1);
       const backend = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
       return {
-        status: 'ok' as const,
-        backend: backend as 'tensorflow' | 'cpu' | 'wasm' | null,
+        status: 'ok',
+        backend,
         workers: workers.map(({ id, backend, host, pid }) => ({ id, backend, host, pid })),
         version: DESCENT_VERSION,
       };
@@ -39,7 +50,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { config: Config 
         tags: ['health'],
         summary: 'Ready to serve: Redis answers and at least one worker is live (503 otherwise)',
         description: 'For load balancers and orchestrators; `/healthz` stays the liveness check of this process.',
-        response: { 200: readySchema, 503: errorResponseSchema },
+        response: { 200: readySchema, ...errorResponses(503) },
       },
     },
     async () => {

@@ -3,15 +3,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobRecordSchema, jobSpecSchema } from '../../spec/index.js';
 import {
-  errorResponseSchema,
+  errorResponses,
   jobIdParamsSchema,
   jobListSchema,
   listJobsQuerySchema,
   predictBodySchema,
+  noContentSchema,
   predictResponseSchema,
 } from '../schemas.js';
 
-const errors = { 400: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema, 503: errorResponseSchema };
+const errors = errorResponses(400, 404, 409, 422, 503);
 
 export async function jobRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -27,7 +28,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
           'first one created, with `Idempotent-Replayed: true`, instead of creating another.',
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
         body: jobSpecSchema,
-        response: { 202: jobRecordSchema, 410: errorResponseSchema, ...errors },
+        response: { 202: jobRecordSchema, ...errorResponses(410), ...errors },
       },
     },
     async (request, reply) => {
@@ -46,12 +47,12 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
         tags: ['jobs'],
         summary: 'Delete a job: its record, events and trained model (a queued or running job is cancelled first)',
         params: jobIdParamsSchema,
-        response: { 204: z.null(), ...errors },
+        response: { 204: noContentSchema, ...errors },
       },
     },
     async (request, reply) => {
       await app.jobs.remove(request.params.id);
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 

@@ -2,59 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidSpecError, NotFoundError } from '../../shared/errors.js';
-import { PRESETS, PRESET_NAMES, activationSchema, datasetSchema, expandModel, jobSpecSchema, layerSchema, shapeSchema } from '../../spec/index.js';
-import { summarizeModel } from '../../planning/index.js';
-import { errorResponseSchema } from '../schemas.js';
+import { PRESETS, PRESET_NAMES, activationSchema, datasetSchema, expandModel, expandedModelSchema, jobSpecSchema, shapeSchema } from '../../spec/index.js';
+import { type SummaryReport, summarizeModel, summaryReportSchema } from '../../planning/index.js';
+import { errorResponses } from '../schemas.js';
 
 const summaryBodySchema = jobSpecSchema
   .extend({ dataset: datasetSchema.optional() })
   .describe('A job spec (the dataset may be left out); only `model` is required.');
 
-const shapeOut = z.array(z.number().int());
-const layerSummarySchema = z.object({
-  name: z.string(),
-  type: z.string(),
-  inputs: z.array(z.string()),
-  outputShape: shapeOut.describe('Without the batch axis.'),
-  params: z.number(),
-  trainableParams: z.number(),
-  flops: z.number().describe('Forward pass, per sample (a multiply-add counts 2).'),
-});
-
-const modelOut = z
-  .object({ inputShape: shapeOut.optional(), inputs: z.array(z.object({ name: z.string(), shape: shapeOut })).optional(), layers: z.array(layerSchema) })
-  .describe('The model with its layers spelled out (presets expanded, defaults filled in).');
-
-const summarySchema = z
-  .object({
-    model: modelOut,
-    inputs: z.array(z.object({ name: z.string(), shape: shapeOut })),
-    layers: z.array(layerSummarySchema),
-    outputShape: shapeOut,
-    totalParams: z.number(),
-    trainableParams: z.number(),
-    nonTrainableParams: z.number().describe('e.g. batch normalization moving statistics.'),
-    flopsPerSample: z.number().describe('Forward pass; a training step costs about 3x this per sample.'),
-    samples: z.number().int().nullable().describe("The dataset's size, when the spec names one whose size is known."),
-    trainingFlops: z.number().nullable().describe('Whole job, forward and backward (about 3x the forward FLOPs per sample x samples x epochs), when samples are known.'),
-    memory: z
-      .object({
-        batchSize: z.number().int(),
-        parametersBytes: z.number(),
-        gradientsBytes: z.number(),
-        optimizerStateBytes: z.number(),
-        activationsBytes: z.number().describe('Layer outputs of one batch, kept for the backward pass, and their gradients.'),
-        totalBytes: z.number(),
-      })
-      .nullable()
-      .describe('Training memory at the batch size (null: batch size `full` of a dataset whose size is not known).'),
-    exceeds: z
-      .array(z.object({ limit: z.string(), path: z.array(z.union([z.string(), z.number()])), value: z.number(), max: z.number(), measure: z.string().optional() }))
-      .describe('Server limits this job would exceed (POST /v1/jobs refuses it with 422); empty when it fits.'),
-  })
-  .meta({ id: 'ModelSummary' });
-
 const presetSchema = z.object({ name: z.enum(PRESET_NAMES), description: z.string() }).meta({ id: 'Preset' });
+const expandedPresetSchema = presetSchema.extend({ model: expandedModelSchema }).meta({ id: 'ExpandedPreset' });
 
 const presetQuerySchema = z.object({
   inputShape: z
@@ -79,10 +36,10 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
           'Takes the body POST /v1/jobs takes (dataset optional). The same checks run before a job is queued: a job whose ' +
           '`exceeds` is not empty is refused with 422.',
         body: summaryBodySchema,
-        response: { 200: summarySchema, 400: errorResponseSchema },
+        response: { 200: summaryReportSchema, ...errorResponses(400, 503) },
       },
     },
-    async (request) => {
+    async (request): Promise<SummaryReport> => {
       const spec = request.body;
       const { prepared, summary, samples, memory, cost, exceeds } = await app.jobs.preflight(spec);
       return {
@@ -116,7 +73,7 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
         summary: 'A preset expanded to the layers it stands for, for an input shape and output size',
         params: z.object({ name: z.string() }),
         querystring: presetQuerySchema,
-        response: { 200: z.object({ name: z.enum(PRESET_NAMES), description: z.string(), model: modelOut }), 400: errorResponseSchema, 404: errorResponseSchema },
+        response: { 200: expandedPresetSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => {

@@ -3,13 +3,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors.js';
 import { modelKeys } from '../../storage/artifact-keys.js';
-import { errorResponseSchema, jobIdParamsSchema } from '../schemas.js';
+import { type ErrorResponse, errorResponses, jobIdParamsSchema } from '../schemas.js';
 
-const errors = { 404: errorResponseSchema, 409: errorResponseSchema };
+const errors = errorResponses(404, 409, 503);
 const modelJsonSchema = z
   .object({ format: z.string(), modelTopology: z.unknown(), weightsManifest: z.array(z.object({ paths: z.array(z.string()), weights: z.array(z.unknown()) })) })
   .passthrough()
   .describe('A tfjs layers model.json.');
+const weightsSchema = z.string().meta({ format: 'binary' });
 
 /**
  * The trained model as a tfjs layers model. `GET /v1/jobs/:id/model` serves model.json with its
@@ -47,10 +48,20 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     async (request) => modelJson(request.params.id, ''),
   );
 
-  // Binary body: typed params, no response serializer.
-  app.withTypeProvider<ZodTypeProvider>().get<{ Params: z.infer<typeof jobIdParamsSchema> }>(
+  // A binary body: the 200 is documented as octet-stream content; only errors are serialized as JSON.
+  r.get<{ Params: z.infer<typeof jobIdParamsSchema>; Reply: Buffer | ErrorResponse }>(
     '/v1/jobs/:id/model/weights.bin',
-    { schema: { tags: ['models'], summary: 'The trained weights (binary, application/octet-stream)', params: jobIdParamsSchema } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The trained weights (binary, application/octet-stream)',
+        params: jobIdParamsSchema,
+        response: {
+          200: { description: "The weight data that model.json's weightsManifest describes.", content: { 'application/octet-stream': { schema: weightsSchema } } },
+          ...errors,
+        },
+      },
+    },
     async (request, reply) => {
       await app.jobs.assertCompleted(request.params.id);
       const data = await app.artifacts.get(modelKeys(request.params.id).weights);

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
 import { datasetKeys } from '../../storage/artifact-keys.js';
 import { type UploadBody, ingestUpload } from '../../uploads/ingest.js';
-import type { DatasetPage, DatasetStore } from '../../store/dataset-store.js';
-import { type DatasetRecord, type DatasetShape, type UploadOptions, uploadedDatasetShape } from '../../spec/index.js';
-import { DomainError, NotFoundError } from '../../shared/errors.js';
+import type { DatasetStore } from '../../store/dataset-store.js';
+import { type DatasetPage, type DatasetRecord, type DatasetShape, type UploadOptions, uploadedDatasetShape } from '../../spec/index.js';
+import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 
 export interface DatasetsDeps {
@@ -75,7 +75,7 @@ export class DatasetsService {
 
   async list(query: { limit: number; cursor?: string }): Promise<DatasetPage> {
     const offset = query.cursor === undefined ? 0 : Number(query.cursor);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
     return this.d.store.list(query.limit, offset);
   }
 

@@ -1,7 +1,7 @@
 import { isStreamId, type JobEvent, type JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
-import { DomainError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 
 export interface EventSink {
   event(e: JobEvent): void;
@@ -32,7 +32,7 @@ export class EventsService {
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
     if (lastEventId !== undefined && lastEventId !== '0' && !isStreamId(lastEventId)) {
-      throw new DomainError(400, 'invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
+      throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
     return lastEventId ?? '0';

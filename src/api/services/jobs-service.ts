@@ -9,9 +9,9 @@ import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, predictJobOptions, trainingJobOptions } from '../../queue/queues.js';
 import type { PredictReplies } from './predict-replies.js';
-import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
+import { type JobError, type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
-import { ConflictError, DomainError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 
 export interface JobsDeps {
@@ -78,10 +78,10 @@ export class JobsService {
     }
     const previous = JSON.parse((await this.d.redis.get(slot)) ?? '{}') as { id?: string; body?: string };
     if (previous.body !== body) {
-      throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+      throw new UnprocessableError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     }
     const record = await this.d.store.get(previous.id!);
-    if (!record) throw new DomainError(410, 'job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
+    if (!record) throw new GoneError('job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
     return { record, replayed: true };
   }
 
@@ -156,7 +156,7 @@ export class JobsService {
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved, ...(requestId ? { requestId } : {}) }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message });
+      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message } satisfies JobError);
       await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
       throw err;
     }
@@ -174,7 +174,7 @@ export class JobsService {
       const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES };
       return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw new DomainError(400, 'invalid_cursor', 'the cursor is not one this API returned');
+      if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
       throw err;
     }
   }
@@ -229,7 +229,7 @@ export class JobsService {
         path: ['inputs', i],
         message: `expected numbers of shape [${expected}], got ${typeof shape === 'string' ? shape : `[${shape.join(', ')}]`}`,
       }));
-    if (bad.length > 0) throw new DomainError(400, 'invalid_inputs', 'inputs do not match the model input shape', bad);
+    if (bad.length > 0) throw new BadRequestError('invalid_inputs', 'inputs do not match the model input shape', bad);
     const perSample = predictOutputValues(record.spec.model);
     const maxOutputs = this.d.config.MAX_PREDICT_OUTPUT_VALUES;
     if (perSample !== undefined && inputs.length * perSample > maxOutputs) {
@@ -250,9 +250,9 @@ export class JobsService {
     const { code, message, details } = answer.error;
     switch (code) {
       case 'invalid_inputs':
-        throw new DomainError(400, code, `the model cannot run on these inputs: ${message}`, details);
+        throw new BadRequestError(code, `the model cannot run on these inputs: ${message}`, details);
       case 'output_too_large':
-        throw new DomainError(422, 'limit_exceeded', message, details);
+        throw new UnprocessableError('limit_exceeded', message, details);
       case 'model_not_found':
         throw new NotFoundError('model of job', id);
       case 'predict_failed':
