@@ -5,7 +5,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
-import { onClientError, onFrameworkError } from './framework-errors.js';
+import { documentFrameworkErrors, onClientError, onFrameworkError } from './framework-errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ID_MAX_LENGTH } from './schemas.js';
 import infrastructure from './plugins/infrastructure.js';
@@ -48,6 +48,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerJsonParser(app, config.MAX_JSON_DEPTH);
+  documentFrameworkErrors(app);
 
   await app.register(swagger, {
     openapi: {

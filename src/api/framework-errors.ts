@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiErrorCode } from '../shared/errors.js';
-import { type ErrorResponse, ID_MAX_LENGTH } from './schemas.js';
+import { type ErrorResponse, errorResponseSchema, ID_MAX_LENGTH } from './schemas.js';
 
 /** Descent's codes for the errors Fastify and Node's HTTP server answer before a route runs. */
 const CODES: Readonly<Partial<Record<number, ApiErrorCode>>> = {
@@ -55,4 +55,17 @@ export function closeWithError(socket: Socket, status: number, message: string, 
     );
   }
   socket.destroy(err);
+}
+
+/**
+ * Documents on every route the errors the server itself can answer it with: 408 (too slow) and
+ * 431 (oversized headers) anywhere, 414 where a path parameter may be over `maxParamLength`.
+ * Registered before the routes, so the OpenAPI document lists them too.
+ */
+export function documentFrameworkErrors(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.schema) return;
+    const own = { 408: errorResponseSchema, 431: errorResponseSchema, ...(route.url.includes(':') ? { 414: errorResponseSchema } : {}) };
+    route.schema.response = { ...own, ...(route.schema.response as object | undefined) };
+  });
 }
