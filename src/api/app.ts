@@ -8,8 +8,11 @@ import { registerErrorHandling } from './error-handler.js';
 import { documentFrameworkErrors, onClientError, onFrameworkError } from './framework-errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ID_MAX_LENGTH } from './schemas.js';
+import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
 import metrics from './plugins/metrics.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -50,6 +53,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   registerJsonParser(app, config.MAX_JSON_DEPTH);
   documentFrameworkErrors(app);
 
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -87,5 +91,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
   await app.register(datasetRoutes, { uploadIdleMs: config.UPLOAD_IDLE_TIMEOUT_MS });
+  await app.register(discoveryRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }

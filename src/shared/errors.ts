@@ -17,6 +17,8 @@ export const API_ERROR_CODES = [
   'malformed_dataset',
   'invalid_upload_option',
   'upload_aborted',
+  // 403: a browser page on an origin CORS_ORIGINS does not list
+  'origin_not_allowed',
   // 404, 409, 410
   'not_found',
   'job_finished',
@@ -45,7 +47,7 @@ export const apiErrorCodeSchema = z.enum(API_ERROR_CODES).describe('Stable machi
 export type ApiErrorCode = z.infer<typeof apiErrorCodeSchema>;
 
 /** The HTTP statuses a domain error can have: client mistakes and "retry later", never a 500. */
-export type DomainErrorStatus = 400 | 404 | 409 | 410 | 413 | 415 | 422 | 503;
+export type DomainErrorStatus = 400 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 503;
 
 /**
  * Domain errors: services throw these and never touch the HTTP reply; the API's one error

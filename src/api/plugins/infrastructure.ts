@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { DatasetStore } from '../../store/dataset-store.js';
+import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
@@ -51,7 +52,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictReplies, artifacts }));
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictReplies, artifacts }));
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);

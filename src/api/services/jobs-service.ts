@@ -4,12 +4,13 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
+import type { JobLifecycle } from '../../store/job-lifecycle.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, predictJobOptions, trainingJobOptions } from '../../queue/queues.js';
 import type { PredictReplies } from './predict-replies.js';
-import { type JobError, type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
+import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
 import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
@@ -19,6 +20,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  lifecycle: JobLifecycle;
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
@@ -152,12 +154,12 @@ export class JobsService {
   /** Records and queues a spec that has passed every check. */
   async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
     const c = this.d.config;
-    await this.d.store.create({ id, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
+    await this.d.lifecycle.create({ id, name: resolved.name ?? null, spec: resolved, ...(cost ? { cost } : {}) });
     try {
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved, ...(requestId ? { requestId } : {}) }, trainingJobOptions(id, c.JOB_ATTEMPTS));
     } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message } satisfies JobError);
-      await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
+      // Best effort: Redis itself may be what failed; the error that reaches the client is the queue's.
+      await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
       throw err;
     }
     return (await this.d.store.get(id))!;
@@ -181,11 +183,7 @@ export class JobsService {
 
   /** Cancels a queued or running job; cancelling a cancelled job again is a no-op. */
   async cancel(id: string): Promise<JobRecord> {
-    const at = new Date().toISOString();
-    const result = await this.d.store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
-      { type: 'status', data: { status: 'cancelled', at } },
-      { type: 'cancelled', data: { status: 'cancelled', at } },
-    ]);
+    const result = await this.d.lifecycle.cancel(id);
     if (!result.ok) {
       if (result.previous === undefined) throw new NotFoundError('job', id);
       if (result.previous !== 'cancelled') throw new ConflictError('job_finished', `job ${id} already ${result.previous}`);
