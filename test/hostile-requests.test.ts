@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStreamId } from '../src/store/job-store.js';
 import { jsonDepth } from '../src/shared/json-depth.js';
 import { type Stack, eventsUntilEnd, expectHealthy, startStack, submit, xorSpec } from './helpers.js';
 
@@ -27,18 +26,6 @@ describe('jsonDepth', () => {
     expect(jsonDepth('{"a":[1,[2]],"b":{}}')).toBe(3);
     expect(jsonDepth('["[[[[", "\\"[[["]')).toBe(1);
     expect(jsonDepth(nested(1_000_000), 10)).toBe(11);
-  });
-});
-
-describe('isStreamId', () => {
-  it('takes what Redis takes as a complete stream id', () => {
-    expect(isStreamId('1700000000000-0')).toBe(true);
-    expect(isStreamId('18446744073709551615-18446744073709551615')).toBe(true);
-    expect(isStreamId('18446744073709551616-0')).toBe(false);
-    expect(isStreamId('99999999999999999999-0')).toBe(false);
-    expect(isStreamId('1-99999999999999999999')).toBe(false);
-    expect(isStreamId('1')).toBe(false);
-    expect(isStreamId('a-1')).toBe(false);
   });
 });
 

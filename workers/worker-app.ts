@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { WorkerRegistry } from '../src/store/worker-registry.js';
 import type { ControlMessage, PredictJobData, TrainingJobData } from '../src/queue/queues.js';
@@ -11,6 +12,8 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { graphAvailability } from '../src/training/engine.js';
+import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
@@ -34,7 +37,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   applyNativeEnvironment(config);
   const backend = await initBackend(config.TFJS_BACKEND);
   if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
-  log.info({ backend: backend.backend }, 'tfjs backend ready');
+  const graph = graphAvailability();
+  log.info({ backend: backend.backend, graphEngine: graph.available, ...(graph.reason ? { graphEngineReason: graph.reason } : {}) }, 'tfjs backend ready');
+  const graphEngine = { available: graph.available, ...(graph.reason ? { reason: graph.reason } : {}) };
 
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL);
@@ -70,6 +75,17 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: 4,
   });
   for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
+  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself,
+  // e.g. Redis lost mid-training on its last attempt: its record still says running, so end it,
+  // and its stream, too. A job the runner already ended is no longer running, and this is a no-op.
+  const lifecycle = new JobLifecycle(store);
+  trainingWorker.on('failed', (job, err) => {
+    if (!job) return;
+    job
+      .isFailed()
+      .then((final) => (final ? lifecycle.fail(job.data.jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` }) : undefined))
+      .catch((e: unknown) => log.warn({ err: e, jobId: job.data.jobId }, 'could not record that the job failed'));
+  });
 
   await subscriber.subscribe(keys.control);
   subscriber.on('message', (_channel, raw: string) => {
@@ -79,7 +95,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
 
   const registry = new WorkerRegistry(redis, keys);
   const beat = async () => {
-    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
+    const at = Date.now();
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at });
+    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
     await metrics.publish(redis, keys, id);
   };
   const stopRetention = scheduleRetention(

@@ -73,6 +73,13 @@ export class BadRequestError extends DomainError {
   }
 }
 
+/** 403: the request is well-formed but not allowed from where it comes. */
+export class ForbiddenError extends DomainError {
+  constructor(code: ApiErrorCode, message: string) {
+    super(403, code, message);
+  }
+}
+
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string) {
     super(404, 'not_found', `${what} ${JSON.stringify(id)} does not exist`);

@@ -211,12 +211,9 @@ export const shapeText = (shape: readonly number[]): string => `[${shape.join(',
 /** How many values a tensor of this shape holds. */
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** True when float32, what tensors and stored datasets hold, keeps the number finite (1e39 would become Infinity). */
-export const holdsAsFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
-
 /** The shape of one sample, or an error message when the samples are ragged or a value does not fit float32. */
 export function sampleShape(value: unknown): number[] | string {
-  if (typeof value === 'number') return holdsAsFloat32(value) ? [] : `${value} is not a number float32 can hold (finite, |x| < 3.4e38)`;
+  if (typeof value === 'number') return fitsFloat32(value) ? [] : `${value} is not a number float32 can hold (finite, |x| < 3.4e38)`;
   if (!Array.isArray(value)) return `${JSON.stringify(value)} is not a number`;
   if (value.length === 0) return 'empty array';
   const inner = sampleShape(value[0]);
@@ -226,6 +223,19 @@ export function sampleShape(value: unknown): number[] | string {
     if (typeof s === 'string' || s.join(',') !== inner.join(',')) return `ragged at index ${i}`;
   }
   return [value.length, ...inner];
+}
+
+/** Whether float32, the precision data trains in, holds `v` as a finite number (1e39 would become Infinity). */
+export const fitsFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
+
+/** The first number of a sample that float32 cannot hold. */
+function outOfFloat32(sample: Nested): number | undefined {
+  if (typeof sample === 'number') return fitsFloat32(sample) ? undefined : sample;
+  for (const v of sample) {
+    const bad = outOfFloat32(v);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
 }
 
 function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx): void {
@@ -251,6 +261,14 @@ function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx)
           message: `sample ${i} has shape [${typeof s === 'string' ? s : s.join(', ')}], sample 0 has ${shapeText(first)}`,
           path: ['inline', key, i],
         });
+        break;
+      }
+    }
+    // Infinity in the data trains nothing and fits preprocessing statistics no JSON holds.
+    for (let i = 0; i < rows.length; i++) {
+      const bad = outOfFloat32(rows[i]!);
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `sample ${i} holds ${bad}, beyond float32, the precision data trains in`, path: ['inline', key, i] });
         break;
       }
     }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import {
+  type EngineRun,
   type EpochMetrics,
   type JobError,
   type JobEvent,
@@ -61,6 +62,13 @@ if epoch ~= cur + 1 then return redis.error_reply('epoch ' .. epoch .. ' after '
 redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
+return 1
+`;
+
+/** KEYS: job hash. ARGV: field, value, ... (written only while the record exists). */
+const SET_FIELDS = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
@@ -234,9 +242,12 @@ export class JobStore {
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
   }
 
-  /** Sets informational fields (backend, versions) without touching the status. */
+  /**
+   * Sets informational fields (backend, versions) without touching the status, on a record that
+   * exists: a worker reporting after the job was deleted must not leave a hash behind.
+   */
   async setFields(id: string, fields: Record<string, string>): Promise<void> {
-    await this.redis.hset(this.keys.job(id), fields);
+    await this.redis.eval(SET_FIELDS, 1, this.keys.job(id), ...Object.entries(fields).flat());
   }
 
   async appendEpoch(
@@ -308,14 +319,6 @@ export class JobStore {
   }
 }
 
-const U64_MAX = 2n ** 64n - 1n;
-
-/** True for a complete stream id as Redis reads one: `<ms>-<seq>`, each an unsigned 64-bit integer. */
-export function isStreamId(id: string): boolean {
-  const m = /^(\d{1,20})-(\d{1,20})$/.exec(id);
-  return m !== null && BigInt(m[1]!) <= U64_MAX && BigInt(m[2]!) <= U64_MAX;
-}
-
 /** Stream ids are `<ms>-<seq>`: true when `a` comes after `b`. */
 export function eventIdAfter(a: string, b: string): boolean {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint?];
@@ -358,6 +361,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     epochs: Number(h.epochs ?? 0),
     history: history.map((e) => JSON.parse(e) as EpochMetrics),
     backend: (h.backend || null) as JobRecord['backend'],
+    engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,

@@ -12,6 +12,10 @@ export const workerInfoSchema = z.object({
   host: z.string(),
   pid: z.number().int(),
   backend: backendNameSchema,
+  graphEngine: z
+    .object({ available: z.boolean(), reason: z.string().optional() })
+    .optional()
+    .describe('Whether this worker can run the graph training engine, and why not.'),
   version: z.string().describe('Descent version the worker runs.'),
   at: z.number().describe('Time of the heartbeat (ms since the epoch).'),
 });
@@ -35,6 +39,12 @@ export class WorkerRegistry {
       .zadd(this.keys.workers, info.at, info.id)
       .zremrangebyscore(this.keys.workers, 0, info.at - WORKER_TTL_MS)
       .exec();
+  }
+
+  /** The worker's record while its heartbeat is live, else undefined. */
+  async get(id: string): Promise<WorkerInfo | undefined> {
+    const raw = await this.redis.get(this.keys.worker(id));
+    return raw ? (JSON.parse(raw) as WorkerInfo) : undefined;
   }
 
   async deregister(id: string): Promise<void> {

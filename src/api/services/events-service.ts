@@ -1,4 +1,4 @@
-import { isStreamId, type JobEvent, type JobStore } from '../../store/job-store.js';
+import type { JobEvent, JobStore } from '../../store/job-store.js';
 import { isTerminal, TERMINAL_STATUSES } from '../../spec/index.js';
 import type { EventHub } from './event-hub.js';
 import { BadRequestError, NotFoundError } from '../../shared/errors.js';
@@ -9,6 +9,11 @@ export interface EventSink {
   readonly closed: boolean;
 }
 
+const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** A stream entry id Redis accepts: `<ms>-<seq>`, each part an unsigned 64-bit integer. */
+const isEventId = (id: string) => EVENT_ID.test(id) && id.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
 
 const isTerminalEvent = (e: JobEvent) => (TERMINAL_STATUSES as readonly string[]).includes(e.type);
 
@@ -31,7 +36,7 @@ export class EventsService {
   }
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
-    if (lastEventId !== undefined && lastEventId !== '0' && !isStreamId(lastEventId)) {
+    if (lastEventId !== undefined && lastEventId !== '0' && !isEventId(lastEventId)) {
       throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
