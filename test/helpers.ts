@@ -241,3 +241,11 @@ export async function initTestBackend(): Promise<void> {
 }
 
 export const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.epoch);
+
+/** After a hostile request: the API still answers health checks and takes a valid spec. */
+export async function expectHealthy(app: FastifyInstance): Promise<void> {
+  const health = await app.inject('/healthz');
+  if (health.statusCode !== 200) throw new Error(`healthz answered ${health.statusCode} ${health.body}`);
+  const summary = await app.inject({ method: 'POST', url: '/v1/models/summary', payload: xorSpec() });
+  if (summary.statusCode !== 200) throw new Error(`a valid summary answered ${summary.statusCode} ${summary.body}`);
+}

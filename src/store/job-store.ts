@@ -6,7 +6,11 @@ import {
   type JobEvent,
   type JobEventData,
   type JobRecord,
+  JOB_STATUSES,
+  type JobListItem,
   type JobSpec,
+  type ListedJobSpec,
+  listedSpec,
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
@@ -74,7 +78,17 @@ export interface ListOptions {
   status?: JobStatus;
   cursor?: string;
   limit: number;
+  /** `slim` (default): no history, no inline data; `full`: whole records. */
+  view?: 'slim' | 'full';
+  /**
+   * A page stops before its records' stored size passes this (it always holds at least one
+   * record), so a response stays far below what one string can hold.
+   */
+  maxBytes?: number;
 }
+
+/** The record fields a slim list item is made of (the spec and the history stay in Redis). */
+const SLIM_FIELDS = ['id', 'name', 'status', 'listedSpec', 'cost', 'preprocessing', 'createdAt', 'startedAt', 'finishedAt', 'epoch', 'epochs', 'backend', 'versions', 'attempts', 'checkpoint', 'error'] as const;
 
 export class JobStore {
   constructor(
@@ -94,6 +108,8 @@ export class JobStore {
       name: input.name ?? '',
       status: 'queued',
       spec: JSON.stringify(input.spec),
+      // Lists read this instead of the spec, whose inline data may be megabytes.
+      listedSpec: JSON.stringify(listedSpec(input.spec)),
       createdAt,
       epoch: '0',
       epochs: String(input.spec.training.epochs),
@@ -138,25 +154,70 @@ export class JobStore {
   }
 
   /** Newest first; `cursor` is the `next` of the previous page. */
-  async list(options: ListOptions): Promise<{ items: JobRecord[]; next: string | null }> {
-    const items: JobRecord[] = [];
+  async list(options: ListOptions & { view?: 'slim' }): Promise<{ items: JobListItem[]; next: string | null }>;
+  async list(options: ListOptions & { view: 'full' }): Promise<{ items: JobRecord[]; next: string | null }>;
+  async list(options: ListOptions): Promise<{ items: (JobRecord | JobListItem)[]; next: string | null }> {
+    const items: (JobRecord | JobListItem)[] = [];
+    const maxBytes = options.maxBytes ?? Infinity;
+    let bytes = 0;
     let max = options.cursor ? `(${decodeCursor(options.cursor)}` : '+';
     const batch = Math.max(options.limit, 50);
     let scanned = 0;
     for (;;) {
       const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, batch);
       for (const member of members) {
+        const id = member.slice(member.indexOf(':') + 1);
+        if (options.status && (await this.getStatus(id)) !== options.status) {
+          scanned++;
+          max = `(${member}`;
+          continue;
+        }
+        const loaded = options.view === 'full' ? await this.loadFull(id) : await this.loadSlim(id);
+        if (loaded && items.length > 0 && bytes + loaded.bytes > maxBytes) return { items, next: encodeCursor(max.slice(1)) };
         scanned++;
         max = `(${member}`;
-        const record = await this.get(member.slice(member.indexOf(':') + 1));
-        if (!record || (options.status && record.status !== options.status)) continue;
-        items.push(record);
+        if (!loaded) continue;
+        bytes += loaded.bytes;
+        items.push(loaded.item);
         if (items.length === options.limit) return { items, next: encodeCursor(member) };
       }
       // A status filter over a long history stops after a bounded scan and hands back a cursor.
       if (members.length < batch) return { items, next: null };
       if (scanned >= 1_000) return { items, next: encodeCursor(max.slice(1)) };
     }
+  }
+
+  /** Jobs by status over the whole index, read in pipelined batches. */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    let max = '+';
+    for (;;) {
+      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, 1_000);
+      if (members.length === 0) return counts;
+      const pipeline = this.redis.pipeline();
+      for (const m of members) pipeline.hget(this.keys.job(m.slice(m.indexOf(':') + 1)), 'status');
+      for (const [, status] of (await pipeline.exec()) ?? []) if (typeof status === 'string' && status in counts) counts[status as JobStatus]++;
+      max = `(${members.at(-1)!}`;
+    }
+  }
+
+  private async loadFull(id: string): Promise<{ item: JobRecord; bytes: number } | undefined> {
+    const [hash, history] = await Promise.all([this.redis.hgetall(this.keys.job(id)), this.redis.lrange(this.keys.history(id), 0, -1)]);
+    if (!hash.id) return undefined;
+    const bytes = Object.values(hash).reduce((n, v) => n + v.length, 0) + history.reduce((n, v) => n + v.length + 1, 0);
+    return { item: toRecord(hash, history), bytes };
+  }
+
+  private async loadSlim(id: string): Promise<{ item: JobListItem; bytes: number } | undefined> {
+    const values = await this.redis.hmget(this.keys.job(id), ...SLIM_FIELDS);
+    if (!values[0]) return undefined;
+    const h: Record<string, string> = {};
+    SLIM_FIELDS.forEach((f, i) => values[i] !== null && (h[f] = values[i]!));
+    // Records written before lists had their own spec field: slim the full one once here.
+    h.listedSpec ??= JSON.stringify(listedSpec(JSON.parse((await this.redis.hget(this.keys.job(id), 'spec')) ?? '{}') as JobSpec));
+    const { spec: _spec, history: _history, ...rest } = toRecord({ ...h, spec: 'null' }, []);
+    const bytes = Object.values(h).reduce((n, v) => n + v.length, 0);
+    return { item: { ...rest, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
   }
 
   async transition(
