@@ -61,7 +61,7 @@ describe('error handler: every failure in one error format, through the real app
 
   it('400 and 414: a URL the router cannot read, or a path parameter over its length limit', async () => {
     errorBody(await app.inject('/v1/jobs/%E0%A4%A'), 400, 'bad_request');
-    errorBody(await app.inject(`/v1/jobs/${'a'.repeat(200)}`), 414, 'bad_request');
+    errorBody(await app.inject(`/v1/jobs/${'a'.repeat(200)}`), 414, 'uri_too_long');
   });
 
   it('413: a body over BODY_LIMIT_BYTES', async () => {

@@ -261,3 +261,11 @@ export async function spawnWorker(config: Config, env: Record<string, string> = 
   await worker.ready;
   return { child: worker.child, exited: worker.exited };
 }
+
+/** After a hostile request: the API still answers health checks and takes a valid spec. */
+export async function expectHealthy(app: FastifyInstance): Promise<void> {
+  const health = await app.inject('/healthz');
+  if (health.statusCode !== 200) throw new Error(`healthz answered ${health.statusCode} ${health.body}`);
+  const summary = await app.inject({ method: 'POST', url: '/v1/models/summary', payload: xorSpec() });
+  if (summary.statusCode !== 200) throw new Error(`a valid summary answered ${summary.statusCode} ${summary.body}`);
+}

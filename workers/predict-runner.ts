@@ -1,74 +1,92 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { INVALID_INPUTS, type PredictJobData, type PredictResult } from '../src/queue/queues.js';
-import type { ArtifactStore } from '../src/storage/artifact-store.js';
-import { loadModel } from '../src/training/model-io.js';
-import { modelInputs } from '../src/training/model.js';
-import { tf } from '../src/training/backend.js';
-import { applyScaling, fittedPreprocessing } from '../src/training/preprocessing.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/config.js';
+import type { PredictJobData, PredictReply } from '../src/queue/queues.js';
+import { resolveEntry } from '../src/shared/entry.js';
+import type { Logger } from '../src/shared/logger.js';
+import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
+import type { PredictParentMessage, PredictRequest, PredictResponse } from './predict-protocol.js';
+
+const CHILD = resolveEntry(import.meta.url, './predict-child');
 
 /**
- * Answers predict requests from trained models. Runs in the worker process (tfjs lives there,
- * never in the API), with a small LRU of loaded models.
+ * Answers predict requests in a long-lived child process of its own (tfjs-node cannot run in
+ * worker threads), so this process's event loop stays free to renew training jobs' locks
+ * however heavy a prediction is. Replies go to the asking API process's reply list, never
+ * into BullMQ's return values (its event stream would keep them).
  */
 export class PredictRunner {
-  private readonly cache = new Map<string, tf.LayersModel>();
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<string, (response: PredictResponse) => void>();
+  private closed = false;
 
   constructor(
-    private readonly store: ArtifactStore,
-    private readonly cacheSize = 8,
+    private readonly config: Config,
+    private readonly redis: Redis,
+    private readonly log: Logger,
   ) {}
 
-  private async model(jobId: string): Promise<tf.LayersModel> {
-    const cached = this.cache.get(jobId);
-    if (cached) {
-      this.cache.delete(jobId);
-      this.cache.set(jobId, cached);
-      return cached;
-    }
-    const model = await loadModel(this.store, jobId);
-    if (!model) throw new UnrecoverableError(`model_not_found: no trained model is stored for job ${jobId}`);
-    this.cache.set(jobId, model);
-    while (this.cache.size > this.cacheSize) {
-      const [oldest, m] = this.cache.entries().next().value as [string, tf.LayersModel];
-      this.cache.delete(oldest);
-      m.dispose();
-    }
-    return model;
+  /** The predict process's pid (forked on first use). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
-  readonly process = async (job: Job<PredictJobData, PredictResult>): Promise<PredictResult> => {
-    const model = await this.model(job.data.jobId);
-    let output: tf.Tensor;
-    try {
-      output = tf.tidy(() => {
-        const result = model.predict(modelInputs(model, inputTensor(model, job.data.inputs)));
-        return Array.isArray(result) ? result[0]! : result;
-      });
-    } catch (err) {
-      // The inputs have the right shape (the API checked) but the model cannot take their values,
-      // e.g. embedding ids out of range: the caller's mistake, not worth a retry.
-      throw new UnrecoverableError(`${INVALID_INPUTS}: ${(err as Error).message}`);
-    }
-    try {
-      return { outputs: (await output.array()) as unknown[] };
-    } finally {
-      output.dispose();
-    }
+  private process_(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    const c = this.config;
+    const child = fork(CHILD.path, [c.TFJS_BACKEND, String(c.PREDICT_CACHE_MB)], {
+      execArgv: [...CHILD.execArgv, `--max-old-space-size=${c.CHILD_MAX_MEMORY_MB}`],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (msg: PredictResponse) => {
+      if (msg.type === 'ready') return;
+      this.pending.get(msg.requestId)?.(msg);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (!this.closed) this.log.warn({ code, signal }, 'predict process exited');
+      // Whatever it was running is lost: answer those requests rather than let them time out.
+      for (const [requestId, resolve] of this.pending) {
+        resolve({ type: 'error', requestId, code: 'predict_failed', message: `the predict process exited (${signal ?? code})` });
+      }
+    });
+    const init: PredictParentMessage = { type: 'init', store: artifactStoreSettings(c) };
+    child.send(init);
+    this.child = child;
+    return child;
+  }
+
+  /** Forks the predict process ahead of the first request. */
+  warmUp(): void {
+    this.process_();
+  }
+
+  readonly process = async (job: Job<PredictJobData>): Promise<void> => {
+    const { requestId, jobId, inputs, maxOutputValues, replyTo } = job.data;
+    const response = await new Promise<PredictResponse>((resolve) => {
+      this.pending.set(requestId, resolve);
+      const request: PredictRequest = { type: 'predict', requestId, jobId, inputs, maxOutputValues };
+      this.process_().send(request);
+    });
+    this.pending.delete(requestId);
+    const reply: PredictReply =
+      response.type === 'result'
+        ? { requestId, outputs: response.outputs }
+        : response.type === 'error'
+          ? { requestId, error: { code: response.code, message: response.message, ...(response.details !== undefined ? { details: response.details } : {}) } }
+          : { requestId, error: { code: 'predict_failed', message: 'unexpected answer from the predict process' } };
+    // The list outlives no request: the API reads each reply once, and a list whose reader is
+    // gone expires.
+    await this.redis
+      .multi()
+      .rpush(replyTo, JSON.stringify(reply))
+      .pexpire(replyTo, this.config.PREDICT_TIMEOUT_MS * 2)
+      .exec();
   };
 
   close(): void {
-    for (const m of this.cache.values()) m.dispose();
-    this.cache.clear();
+    this.closed = true;
+    this.child?.kill('SIGKILL');
   }
-}
-
-/** The inputs as a tensor, scaled as the model's training data was (the statistics travel in model.json). */
-function inputTensor(model: tf.LayersModel, inputs: unknown[]): tf.Tensor {
-  const scaling = fittedPreprocessing(model)?.inputs;
-  const x = tf.tensor(inputs as number[][]);
-  if (!scaling) return x;
-  // Rows are shaped like the dataset's samples; scaling is per channel, their last axis.
-  const scaled = tf.tensor(applyScaling(x.dataSync(), scaling), x.shape);
-  x.dispose();
-  return scaled;
 }

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
@@ -9,11 +8,12 @@ import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
+import type { EpochReport, ResolvedJobSpec, StoppedBy } from '../src/spec/index.js';
 import { resolveEntry } from '../src/shared/entry.js';
+import { residentBytes } from '../src/shared/process-memory.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ExperimentController } from '../src/queue/experiment-controller.js';
-import type { StoppedBy } from '../src/spec/index.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 import { type Kill, type Outcome, type RunFacts, decideOutcome } from './training-outcome.js';
 
@@ -67,6 +67,8 @@ export class TrainingRunner {
     private readonly logger: Logger,
     private readonly workerId: string,
     private readonly experiments?: ExperimentController,
+    /** Told of every epoch the child reports (the worker's metrics). */
+    private readonly onEpoch?: (report: EpochReport, spec: ResolvedJobSpec) => void,
   ) {
     this.lifecycle = new JobLifecycle(store);
   }
@@ -161,7 +163,8 @@ export class TrainingRunner {
       this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return undefined;
     }
-    const log = this.logger.child({ jobId, attempt: start.attempt });
+    // The request id of the submission ties the job's logs to the API's.
+    const log = this.logger.child({ jobId, attempt: start.attempt, ...(job.data.requestId ? { reqId: job.data.requestId } : {}) });
     log.info('training started');
     return {
       jobId,
@@ -217,6 +220,7 @@ export class TrainingRunner {
           if (msg.engine.fallbackReason) log.info({ reason: msg.engine.fallbackReason }, 'training on the eager engine');
           break;
         case 'epoch':
+          this.onEpoch?.(msg.report, spec);
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
             if (outcome === 'lock_lost') {
@@ -339,11 +343,6 @@ export class TrainingRunner {
 
 /** Resident memory of a process in MB, from /proc (Linux); undefined elsewhere or once it is gone. */
 function residentMb(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
-  } catch {
-    return undefined;
-  }
+  const bytes = residentBytes(pid);
+  return bytes === undefined ? undefined : Math.round(bytes / 1024 / 1024);
 }

@@ -9,7 +9,7 @@ import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { WorkerRegistry } from '../src/store/worker-registry.js';
-import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
+import type { ControlMessage, PredictJobData, TrainingJobData } from '../src/queue/queues.js';
 import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
@@ -18,6 +18,7 @@ import { initBackend, type BackendInfo } from '../src/training/backend.js';
 import { graphAvailability } from '../src/training/engine.js';
 import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
+import { WorkerMetrics } from './worker-metrics.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
@@ -54,7 +55,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const bullConnection = createBlockingRedis(config);
   const subscriber = createBlockingRedis(config);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
-  // Models read for predictions are cached on this host's disk when the store is remote.
+  // Models read for training are cached on this host's disk when the store is remote.
   const artifacts = openArtifactStore(artifactStoreSettings(config), { cache: true });
   // Trials are queued from workers too (the next one when one ends), on a connection of their own.
   const queueConnection = createRedis(config);
@@ -62,9 +63,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
   const lifecycle = new JobLifecycle(store);
   const experiments = new ExperimentController({ jobs: store, lifecycle, experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS });
-  const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments);
-  const predict = new PredictRunner(artifacts);
+  const predict = new PredictRunner(config, redis, log);
+  const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));
+  const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments, (report, spec) => metrics.epoch(report, spec));
   training.warmUp();
+  predict.warmUp();
 
   const trainingWorker = new Worker<TrainingJobData, TrainingOutcome>(TRAINING_QUEUE, training.process, {
     connection: bullConnection,
@@ -76,7 +79,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: config.JOB_ATTEMPTS,
   });
-  const predictWorker = new Worker<PredictJobData, PredictResult>(PREDICT_QUEUE, predict.process, {
+  const predictWorker = new Worker<PredictJobData, void>(PREDICT_QUEUE, predict.process, {
     connection: bullConnection,
     prefix: keys.bull,
     concurrency: 4,
@@ -110,6 +113,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     const at = Date.now();
     await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at });
     if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
+    await metrics.publish(redis, keys, id);
   };
   const stopRetention = scheduleRetention(
     redis,

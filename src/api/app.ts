@@ -1,11 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
-import { frameworkErrorHandler, registerErrorHandling } from './error-handler.js';
+import { registerErrorHandling } from './error-handler.js';
+import { documentFrameworkErrors, onClientError, onFrameworkError } from './framework-errors.js';
+import { registerJsonParser } from './json-body.js';
+import { ID_MAX_LENGTH } from './schemas.js';
 import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
+import metrics from './plugins/metrics.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
@@ -31,11 +36,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: options.logger ?? { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
-    frameworkErrors: frameworkErrorHandler,
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: ID_MAX_LENGTH },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
+    // Slow clients: the whole request (headers and body) must arrive within requestTimeout, its
+    // headers within headersTimeout; Node checks open requests at connectionsCheckingInterval.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.HEADERS_TIMEOUT_MS / 4)),
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerJsonParser(app, config.MAX_JSON_DEPTH);
+  documentFrameworkErrors(app);
 
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(swagger, {
@@ -62,6 +79,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
 
   if (options.connect !== false) await app.register(infrastructure, { config });
+  await app.register(metrics, { config });
+  // Every answer names its request id (the client's x-request-id, or a new one), which the
+  // API's logs and the job's worker logs carry too.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   await app.register(healthRoutes, { config });
   await app.register(jobRoutes);
   await app.register(eventRoutes);
@@ -70,7 +93,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(modelSpecRoutes);
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
-  await app.register(datasetRoutes);
+  await app.register(datasetRoutes, { uploadIdleMs: config.UPLOAD_IDLE_TIMEOUT_MS });
   await app.register(discoveryRoutes);
   await app.register(dashboardRoutes);
   return app;

@@ -15,7 +15,7 @@ export interface EnqueueDeps {
  */
 export async function enqueueTraining(
   d: EnqueueDeps,
-  input: { id: string; spec: ResolvedJobSpec; cost?: ModelCost; experiment?: { id: string; trial: number } },
+  input: { id: string; spec: ResolvedJobSpec; cost?: ModelCost; experiment?: { id: string; trial: number }; requestId?: string },
 ): Promise<void> {
   await d.lifecycle.create({ id: input.id, name: input.spec.name ?? null, spec: input.spec, ...(input.cost ? { cost: input.cost } : {}), ...(input.experiment ? { experiment: input.experiment } : {}) });
   try {
@@ -28,6 +28,11 @@ export async function enqueueTraining(
 }
 
 /** What BullMQ carries for a job. */
-export function trainingJobData(input: { id: string; spec: ResolvedJobSpec; experiment?: { id: string } }): TrainingJobData {
-  return { jobId: input.id, spec: input.spec, ...(input.experiment ? { experimentId: input.experiment.id } : {}) };
+export function trainingJobData(input: { id: string; spec: ResolvedJobSpec; experiment?: { id: string }; requestId?: string }): TrainingJobData {
+  return {
+    jobId: input.id,
+    spec: input.spec,
+    ...(input.experiment ? { experimentId: input.experiment.id } : {}),
+    ...(input.requestId ? { requestId: input.requestId } : {}),
+  };
 }

@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions } from 'bullmq';
 import type { ResolvedJobSpec } from '../spec/index.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from '../store/keys.js';
 
@@ -8,19 +8,33 @@ export interface TrainingJobData {
   spec: ResolvedJobSpec;
   /** Set for an experiment's trial: its worker consults the experiment after every epoch. */
   experimentId?: string;
+  /** The x-request-id of the submission, carried into the job's logs. */
+  requestId?: string;
 }
 
 export interface PredictJobData {
   jobId: string;
   inputs: unknown[];
+  /** Names this request in its reply. */
+  requestId: string;
+  /** The Redis list the API process that asked reads replies from (see PredictReplies). */
+  replyTo: string;
+  /** The most output values the reply may carry (MAX_PREDICT_OUTPUT_VALUES). */
+  maxOutputValues: number;
 }
-
-/** The prefix of a predict job's failure when the model cannot run on the inputs it was given. */
-export const INVALID_INPUTS = 'invalid_inputs';
 
 export interface PredictResult {
   outputs: unknown[];
 }
+
+/** Why a predict request failed, as a typed code the API maps to a status. */
+export type PredictErrorCode = 'invalid_inputs' | 'output_too_large' | 'model_not_found' | 'predict_failed';
+
+/**
+ * A predict reply. It travels through a short-lived list that the asking API process reads
+ * once (never through BullMQ's return values, which its event stream would keep).
+ */
+export type PredictReply = { requestId: string } & (PredictResult | { error: { code: PredictErrorCode; message: string; details?: unknown } });
 
 export function createTrainingQueue(connection: ConnectionOptions, keys: RedisKeys): Queue<TrainingJobData> {
   return new Queue<TrainingJobData>(TRAINING_QUEUE, { connection, prefix: keys.bull });
@@ -30,9 +44,8 @@ export function createPredictQueue(connection: ConnectionOptions, keys: RedisKey
   return new Queue<PredictJobData, PredictResult>(PREDICT_QUEUE, { connection, prefix: keys.bull });
 }
 
-export function createPredictEvents(connection: ConnectionOptions, keys: RedisKeys): QueueEvents {
-  return new QueueEvents(PREDICT_QUEUE, { connection, prefix: keys.bull });
-}
+/** A predict job leaves nothing behind in BullMQ: its inputs and its (empty) result go at once. */
+export const predictJobOptions = { removeOnComplete: true, removeOnFail: true } as const;
 
 export function trainingJobOptions(jobId: string, attempts: number) {
   return {

@@ -9,6 +9,7 @@ export const API_ERROR_CODES = [
   'invalid_spec',
   'invalid_request',
   'invalid_json',
+  'json_too_deep',
   'bad_request',
   'invalid_cursor',
   'invalid_event_id',
@@ -24,10 +25,13 @@ export const API_ERROR_CODES = [
   'job_not_completed',
   'job_deleted',
   'experiment_finished',
-  // 413, 415
+  // 408, 413, 414, 415, 431: what Fastify and Node's HTTP server refuse themselves
+  'request_timeout',
   'body_too_large',
   'upload_too_large',
+  'uri_too_long',
   'unsupported_media_type',
+  'headers_too_large',
   // 422: well-formed, but over a limit or against an earlier request
   'limit_exceeded',
   'idempotency_key_reused',
@@ -35,6 +39,7 @@ export const API_ERROR_CODES = [
   'redis_unavailable',
   'no_worker',
   'predict_timeout',
+  'predict_failed',
   'unavailable',
   // 500: a fault of the service (the body says no more; the log has the rest)
   'internal',

@@ -211,9 +211,9 @@ export const shapeText = (shape: readonly number[]): string => `[${shape.join(',
 /** How many values a tensor of this shape holds. */
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The shape of one sample, or an error message when the samples are ragged. */
+/** The shape of one sample, or an error message when the samples are ragged or a value does not fit float32. */
 export function sampleShape(value: unknown): number[] | string {
-  if (typeof value === 'number') return Number.isFinite(value) ? [] : 'not a finite number';
+  if (typeof value === 'number') return fitsFloat32(value) ? [] : `${value} is not a number float32 can hold (finite, |x| < 3.4e38)`;
   if (!Array.isArray(value)) return `${JSON.stringify(value)} is not a number`;
   if (value.length === 0) return 'empty array';
   const inner = sampleShape(value[0]);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backendNameSchema } from './backends.js';
-import { jobSpecSchema } from './job-spec.js';
+import { datasetSchema, type DatasetSpec } from './datasets.js';
+import { type JobSpec, jobSpecSchema, trainingSchema } from './job-spec.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -89,3 +90,39 @@ export const jobRecordSchema = z.object({
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
+/** A dataset as job lists show it: an inline dataset's `x` and `y` replaced by their sample count. */
+export const listedDatasetSchema = z
+  .strictObject({
+    ...datasetSchema.shape,
+    inline: z.strictObject({ samples: z.number().int().describe('Samples the inline dataset carries (its data is in the full view).') }).optional(),
+  })
+  .describe('The dataset; an inline one shows its sample count instead of its data.');
+
+/** The spec as job lists show it: everything but inline data. */
+export const listedJobSpecSchema = jobSpecSchema.extend({
+  dataset: listedDatasetSchema,
+  training: trainingSchema.extend({ validationData: listedDatasetSchema.optional() }),
+});
+export type ListedJobSpec = z.infer<typeof listedJobSpecSchema>;
+
+/** A job in a list (GET /v1/jobs): the record without its history and without inline data. */
+export const jobListItemSchema = jobRecordSchema
+  .omit({ spec: true, history: true })
+  .extend({ spec: listedJobSpecSchema.describe('The resolved spec, inline data left out (`?view=full` has it).') })
+  .meta({ id: 'JobListItem' });
+export type JobListItem = z.infer<typeof jobListItemSchema>;
+
+const listedDataset = (d: DatasetSpec): z.infer<typeof listedDatasetSchema> => {
+  if (!d.inline) return d as z.infer<typeof listedDatasetSchema>;
+  return { ...d, inline: { samples: d.inline.x.length } };
+};
+
+/** The spec without its inline data, as lists show it. */
+export function listedSpec(spec: JobSpec): ListedJobSpec {
+  const { validationData, ...training } = spec.training;
+  return {
+    ...spec,
+    dataset: listedDataset(spec.dataset),
+    training: { ...training, ...(validationData ? { validationData: listedDataset(validationData) } : {}) },
+  };
+}

@@ -6,7 +6,11 @@ import {
   type JobEvent,
   type JobEventData,
   type JobRecord,
+  JOB_STATUSES,
+  type JobListItem,
   type JobSpec,
+  type ListedJobSpec,
+  listedSpec,
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
@@ -77,7 +81,17 @@ export interface ListOptions {
   experimentId?: string;
   cursor?: string;
   limit: number;
+  /** `slim` (default): no history, no inline data; `full`: whole records. */
+  view?: 'slim' | 'full';
+  /**
+   * A page stops before its records' stored size passes this (it always holds at least one
+   * record), so a response stays far below what one string can hold.
+   */
+  maxBytes?: number;
 }
+
+/** The record fields a slim list item is made of (the spec and the history stay in Redis). */
+const SLIM_FIELDS = ['id', 'name', 'status', 'listedSpec', 'cost', 'preprocessing', 'createdAt', 'startedAt', 'finishedAt', 'epoch', 'epochs', 'backend', 'engine', 'versions', 'attempts', 'checkpoint', 'error', 'experimentId', 'trial', 'stoppedBy'] as const;
 
 export class JobStore {
   constructor(
@@ -97,6 +111,8 @@ export class JobStore {
       name: input.name ?? '',
       status: 'queued',
       spec: JSON.stringify(input.spec),
+      // Lists read this instead of the spec, whose inline data may be megabytes.
+      listedSpec: JSON.stringify(listedSpec(input.spec)),
       createdAt,
       epoch: '0',
       epochs: String(input.spec.training.epochs),
@@ -142,26 +158,77 @@ export class JobStore {
   }
 
   /** Newest first; `cursor` is the `next` of the previous page. */
-  async list(options: ListOptions): Promise<{ items: JobRecord[]; next: string | null }> {
-    const items: JobRecord[] = [];
+  async list(options: ListOptions & { view?: 'slim' }): Promise<{ items: JobListItem[]; next: string | null }>;
+  async list(options: ListOptions & { view: 'full' }): Promise<{ items: JobRecord[]; next: string | null }>;
+  async list(options: ListOptions): Promise<{ items: (JobRecord | JobListItem)[]; next: string | null }> {
+    const items: (JobRecord | JobListItem)[] = [];
+    const maxBytes = options.maxBytes ?? Infinity;
+    let bytes = 0;
     let max = options.cursor ? `(${decodeCursor(options.cursor)}` : '+';
     const batch = Math.max(options.limit, 50);
     let scanned = 0;
     for (;;) {
       const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, batch);
       for (const member of members) {
+        const id = member.slice(member.indexOf(':') + 1);
+        if (!(await this.matches(id, options))) {
+          scanned++;
+          max = `(${member}`;
+          continue;
+        }
+        const loaded = options.view === 'full' ? await this.loadFull(id) : await this.loadSlim(id);
+        if (loaded && items.length > 0 && bytes + loaded.bytes > maxBytes) return { items, next: encodeCursor(max.slice(1)) };
         scanned++;
         max = `(${member}`;
-        const record = await this.get(member.slice(member.indexOf(':') + 1));
-        if (!record || (options.status && record.status !== options.status)) continue;
-        if (options.experimentId && record.experimentId !== options.experimentId) continue;
-        items.push(record);
+        if (!loaded) continue;
+        bytes += loaded.bytes;
+        items.push(loaded.item);
         if (items.length === options.limit) return { items, next: encodeCursor(member) };
       }
       // A status filter over a long history stops after a bounded scan and hands back a cursor.
       if (members.length < batch) return { items, next: null };
       if (scanned >= 1_000) return { items, next: encodeCursor(max.slice(1)) };
     }
+  }
+
+  /** Jobs by status over the whole index, read in pipelined batches. */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    let max = '+';
+    for (;;) {
+      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, 1_000);
+      if (members.length === 0) return counts;
+      const pipeline = this.redis.pipeline();
+      for (const m of members) pipeline.hget(this.keys.job(m.slice(m.indexOf(':') + 1)), 'status');
+      for (const [, status] of (await pipeline.exec()) ?? []) if (typeof status === 'string' && status in counts) counts[status as JobStatus]++;
+      max = `(${members.at(-1)!}`;
+    }
+  }
+
+  /** Whether a job passes a list's filters (read before the record is loaded). */
+  private async matches(id: string, options: ListOptions): Promise<boolean> {
+    if (!options.status && !options.experimentId) return true;
+    const [status, experimentId] = await this.redis.hmget(this.keys.job(id), 'status', 'experimentId');
+    return (!options.status || status === options.status) && (!options.experimentId || experimentId === options.experimentId);
+  }
+
+  private async loadFull(id: string): Promise<{ item: JobRecord; bytes: number } | undefined> {
+    const [hash, history] = await Promise.all([this.redis.hgetall(this.keys.job(id)), this.redis.lrange(this.keys.history(id), 0, -1)]);
+    if (!hash.id) return undefined;
+    const bytes = Object.values(hash).reduce((n, v) => n + v.length, 0) + history.reduce((n, v) => n + v.length + 1, 0);
+    return { item: toRecord(hash, history), bytes };
+  }
+
+  private async loadSlim(id: string): Promise<{ item: JobListItem; bytes: number } | undefined> {
+    const values = await this.redis.hmget(this.keys.job(id), ...SLIM_FIELDS);
+    if (!values[0]) return undefined;
+    const h: Record<string, string> = {};
+    SLIM_FIELDS.forEach((f, i) => values[i] !== null && (h[f] = values[i]!));
+    // Records written before lists had their own spec field: slim the full one once here.
+    h.listedSpec ??= JSON.stringify(listedSpec(JSON.parse((await this.redis.hget(this.keys.job(id), 'spec')) ?? '{}') as JobSpec));
+    const { spec: _spec, history: _history, ...rest } = toRecord({ ...h, spec: 'null' }, []);
+    const bytes = Object.values(h).reduce((n, v) => n + v.length, 0);
+    return { item: { ...rest, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
   }
 
   async transition(

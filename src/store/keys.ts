@@ -8,9 +8,13 @@ export function redisKeys(prefix: string) {
     jobIndex: `${prefix}:jobs`,
     workers: `${prefix}:workers`,
     worker: (id: string) => `${prefix}:worker:${id}`,
+    /** A live worker's metrics snapshot (prom-client JSON), expiring with its heartbeat. */
+    workerMetrics: (id: string) => `${prefix}:worker:${id}:metrics`,
     control: `${prefix}:control`,
     /** A stream an API process's event hub watches beside the job streams, so adding a job wakes its read. */
     hubWake: (hubId: string) => `${prefix}:event-hub:${hubId}:wake`,
+    /** Predict replies for one API process, read once each and deleted (expires if that process is gone). */
+    predictReplies: (hubId: string) => `${prefix}:predict-replies:${hubId}`,
     idempotency: (hash: string) => `${prefix}:idempotency:${hash}`,
     /** An uploaded dataset's record (JSON); it exists only once the dataset's artifacts are whole. */
     dataset: (id: string) => `${prefix}:dataset:${id}`,

@@ -1,4 +1,5 @@
 import { MalformedUploadError } from './upload-errors.js';
+import { jsonDepth } from '../shared/json-depth.js';
 
 /** One cell as read: CSV gives strings, JSON numbers or strings. */
 export type Cell = string | number;
@@ -292,6 +293,9 @@ class JsonRows {
 
   add(text: string, line: number): void {
     const row = ++this.count;
+    // A row is an array or object of cells; deeper nesting is refused before anything recursive
+    // (the error message's JSON.stringify among them) walks it.
+    if (jsonDepth(text, 2) > 2) throw new MalformedUploadError('a cell is a nested array or object, not a number or a string', { row, line });
     let value: unknown;
     try {
       value = JSON.parse(text);

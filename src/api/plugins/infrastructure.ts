@@ -6,13 +6,14 @@ import { DatasetStore } from '../../store/dataset-store.js';
 import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
-import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
+import { createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis, waitForReplicas } from '../../store/redis.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
+import { PredictReplies } from '../services/predict-replies.js';
 import { JobsService } from '../services/jobs-service.js';
 import { ExperimentsService } from '../services/experiments-service.js';
 import { ExperimentStore } from '../../store/experiment-store.js';
@@ -45,15 +46,14 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
-  const eventsConnection = createBlockingRedis(config);
-  const predictEvents = createPredictEvents(eventsConnection, keys);
+  const repliesConnection = createBlockingRedis(config);
+  const predictReplies = new PredictReplies(repliesConnection, keys);
   const onQueueError = (err: Error) => app.log.debug({ err: err.message }, 'queue error');
   trainingQueue.on('error', onQueueError);
   predictQueue.on('error', onQueueError);
-  predictEvents.on('error', onQueueError);
 
   app.decorate('redis', redis);
-  app.decorate('redisConnections', [redis, bull, eventsConnection]);
+  app.decorate('redisConnections', [redis, bull, repliesConnection]);
   const artifacts = openArtifactStore(artifactStoreSettings(config));
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
@@ -65,7 +65,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
     }
   };
   const lifecycle = new JobLifecycle(store);
-  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictEvents, artifacts, replicated });
+  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictReplies, artifacts, replicated });
   app.decorate('jobs', jobs);
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated });
   app.decorate('datasets', datasetsService);
@@ -82,11 +82,11 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 
   app.addHook('onClose', async () => {
-    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictEvents.close(), hub.close()]);
+    const results = await Promise.allSettled([trainingQueue.close(), predictQueue.close(), predictReplies.close(), hub.close()]);
     for (const r of results) if (r.status === 'rejected') app.log.warn({ err: r.reason }, 'close failed');
     redis.disconnect();
     bull.disconnect();
-    eventsConnection.disconnect();
+    repliesConnection.disconnect();
   });
 }
 

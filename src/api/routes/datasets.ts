@@ -1,12 +1,13 @@
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetPageSchema, datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
-import { errorResponses, noContentSchema } from '../schemas.js';
+import { closeWithError } from '../framework-errors.js';
+import { errorResponses, idParamsSchema, noContentSchema } from '../schemas.js';
 
-const datasetIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(32).optional().describe('The `next` of the previous page.'),
@@ -18,7 +19,8 @@ const errors = errorResponses(400, 404, 503);
  * plugin replaces the content-type parsers of its own routes with one that passes it through;
  * the service decides from the content type or `?format=` whether it can read it (else 415).
  */
-export async function datasetRoutes(app: FastifyInstance): Promise<void> {
+export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: number }): Promise<void> {
+  const { uploadIdleMs } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -42,6 +44,12 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const length = request.headers['content-length'];
+      // A body that stops arriving (a stalled or slow-loris client) is answered 408 and its
+      // connection closed; requestTimeout bounds the whole request however slowly it trickles.
+      // (Only on real sockets: app.inject has none.)
+      const socket = request.raw.socket instanceof Socket ? request.raw.socket : undefined;
+      const idle = () => socket && closeWithError(socket, 408, `no upload data arrived for ${uploadIdleMs} ms (UPLOAD_IDLE_TIMEOUT_MS)`);
+      if (socket) request.raw.setTimeout(uploadIdleMs, idle);
       try {
         const record = await app.datasets.upload(
           {
@@ -59,6 +67,9 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
         // The rest of a refused body is not worth reading: close the connection after the answer.
         if (!request.raw.readableEnded) reply.header('connection', 'close');
         throw err;
+      } finally {
+        request.raw.removeListener('timeout', idle);
+        socket?.setTimeout(0);
       }
     },
   );
@@ -78,7 +89,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
 
   r.get(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'An uploaded dataset', params: datasetIdParamsSchema, response: { 200: datasetRecordSchema, ...errors } } },
+    { schema: { tags: ['datasets'], summary: 'An uploaded dataset', params: idParamsSchema, response: { 200: datasetRecordSchema, ...errors } } },
     async (request) => app.datasets.get(request.params.id),
   );
 
@@ -88,7 +99,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['datasets'],
         summary: 'Delete an uploaded dataset (queued jobs that name it then fail with dataset_not_found)',
-        params: datasetIdParamsSchema,
+        params: idParamsSchema,
         response: { 204: noContentSchema, ...errors },
       },
     },

@@ -7,7 +7,7 @@ import { backendNameSchema } from '../../spec/index.js';
 import { DESCENT_VERSION } from '../../shared/versions.js';
 import { UnavailableError } from '../../shared/errors.js';
 import type { Config } from '../../config/config.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, readySchema } from '../schemas.js';
 
 export const healthSchema = z
   .object({
@@ -51,6 +51,47 @@ export async function healthRoutes(app: FastifyInstance, opts: { config: Config 
         workers: workers.map(({ id, backend, graphEngine, host, pid }) => ({ id, backend, graphEngine: graphEngine?.available ?? false, host, pid })),
         version: DESCENT_VERSION,
       };
+    },
+  );
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Ready to serve: Redis answers and at least one worker is live (503 otherwise)',
+        description: 'For load balancers and orchestrators; `/healthz` stays the liveness check of this process.',
+        response: { 200: readySchema, ...errorResponses(503) },
+      },
+    },
+    async () => {
+      let workers: number;
+      try {
+        workers = await registry.liveCount();
+      } catch {
+        throw new UnavailableError('redis_unavailable', 'Redis is unreachable');
+      }
+      if (workers === 0) throw new UnavailableError('no_worker', 'no worker is live: jobs would queue and predictions would time out');
+      return { status: 'ready' as const, workers };
+    },
+  );
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'HTTP latency by route and status, jobs by status, training queue depth and oldest wait, live workers, SSE clients, ' +
+          "Redis reachability, and the live workers' epoch durations, samples per second and process memory.",
+        produces: ['text/plain'],
+        response: { 200: z.string().describe('Prometheus text format 0.0.4.') },
+      },
+    },
+    async (_request, reply) => {
+      const { contentType, body } = await app.metricsText();
+      return reply.type(contentType).send(body);
     },
   );
 }

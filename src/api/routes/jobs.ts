@@ -33,8 +33,8 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      if (!key) return reply.code(202).send(await app.jobs.submit(request.body));
-      const { record, replayed } = await app.jobs.submitIdempotent(request.body, key);
+      if (!key) return reply.code(202).send(await app.jobs.submit(request.body, undefined, request.id));
+      const { record, replayed } = await app.jobs.submitIdempotent(request.body, key, request.id);
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(202).send(record);
     },

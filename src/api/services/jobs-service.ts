@@ -1,5 +1,5 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
@@ -8,11 +8,12 @@ import type { JobLifecycle } from '../../store/job-lifecycle.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
-import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData } from '../../queue/queues.js';
+import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, predictJobOptions } from '../../queue/queues.js';
 import { enqueueTraining } from '../../queue/enqueue.js';
+import type { PredictReplies } from './predict-replies.js';
 import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
-import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
-import { BadRequestError, ConflictError, DomainError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
+import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
+import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 
 export interface JobsDeps {
@@ -24,7 +25,7 @@ export interface JobsDeps {
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
-  predictEvents: QueueEvents;
+  predictReplies: PredictReplies;
   artifacts: ArtifactStore;
   /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
   replicated: () => Promise<void>;
@@ -46,6 +47,13 @@ export function limitsOf(c: Config): Limits {
   };
 }
 
+/** Output values one predict row gives (the model's output shape, as the summary computes it). */
+function predictOutputValues(model: JobRecord['spec']['model']): number | undefined {
+  if (!('layers' in model) || !model.layers) return undefined;
+  const shape = summarizeModel(model as Parameters<typeof summarizeModel>[0]).summary?.outputShape;
+  return shape ? elementCount(shape) : undefined;
+}
+
 /** How long an Idempotency-Key keeps answering with the job it created. */
 export const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 
@@ -58,7 +66,7 @@ export class JobsService {
    * first request created (for 24 h, even after that job is deleted); the same key with another
    * body is refused.
    */
-  async submitIdempotent(spec: JobSpec, key: string): Promise<{ record: JobRecord; replayed: boolean }> {
+  async submitIdempotent(spec: JobSpec, key: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
     const hash = (v: string) => createHash('sha256').update(v).digest('hex');
     const slot = this.d.keys.idempotency(hash(key));
     const body = hash(JSON.stringify(spec));
@@ -66,7 +74,7 @@ export class JobsService {
     const claimed = await this.d.redis.set(slot, JSON.stringify({ id, body }), 'EX', IDEMPOTENCY_TTL_S, 'NX');
     if (claimed) {
       try {
-        return { record: await this.submit(spec, id), replayed: false };
+        return { record: await this.submit(spec, id, requestId), replayed: false };
       } catch (err) {
         // Nothing was created: the key stays free for a corrected request.
         await this.d.redis.del(slot).catch(() => 0);
@@ -131,7 +139,7 @@ export class JobsService {
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
-  async submit(spec: JobSpec, id: string = randomUUID()): Promise<JobRecord> {
+  async submit(spec: JobSpec, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
     const { prepared, cost, exceeds } = await this.preflight(spec);
     if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
@@ -143,12 +151,15 @@ export class JobsService {
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    return this.enqueue(resolved, id, cost);
+    return this.enqueue(resolved, id, cost, requestId);
   }
 
   /** Records and queues a spec that has passed every check. */
-  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost): Promise<JobRecord> {
-    await enqueueTraining({ lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS }, { id, spec: resolved, ...(cost ? { cost } : {}) });
+  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
+    await enqueueTraining(
+      { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS },
+      { id, spec: resolved, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}) },
+    );
     // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
     await this.d.replicated();
     return (await this.d.store.get(id))!;
@@ -160,9 +171,10 @@ export class JobsService {
     return record;
   }
 
-  async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string }) {
+  async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string; view: 'slim' | 'full' }) {
     try {
-      return await this.d.store.list(query);
+      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES };
+      return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
       throw err;
@@ -216,25 +228,47 @@ export class JobsService {
         path: ['inputs', i],
         message: `expected numbers of shape [${expected}], got ${typeof shape === 'string' ? shape : `[${shape.join(', ')}]`}`,
       }));
-    if (bad.length > 0) throw new DomainError(400, 'invalid_inputs', 'inputs do not match the model input shape', bad);
+    if (bad.length > 0) throw new BadRequestError('invalid_inputs', 'inputs do not match the model input shape', bad);
+    const perSample = predictOutputValues(record.spec.model);
+    const maxOutputs = this.d.config.MAX_PREDICT_OUTPUT_VALUES;
+    if (perSample !== undefined && inputs.length * perSample > maxOutputs) {
+      throw new LimitExceededError([
+        { limit: 'MAX_PREDICT_OUTPUT_VALUES', path: ['inputs'], value: inputs.length * perSample, max: maxOutputs, measure: `output values (${inputs.length} rows x ${perSample})` },
+      ]);
+    }
     if ((await new WorkerRegistry(this.d.redis, this.d.keys).liveCount()) === 0) {
       throw new UnavailableError('no_worker', 'no worker is running to serve predictions');
     }
-    const job = await this.d.predictQueue.add(
-      'predict',
-      { jobId: id, inputs },
-      { removeOnComplete: { age: 60 }, removeOnFail: { age: 300 } },
-    );
-    try {
-      return await job.waitUntilFinished(this.d.predictEvents, this.d.config.PREDICT_TIMEOUT_MS);
-    } catch (err) {
-      const message = (err as Error).message;
-      if (/timed out/i.test(message)) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
-      if (message.startsWith(`${INVALID_INPUTS}:`)) {
-        throw new DomainError(400, INVALID_INPUTS, `the model cannot run on these inputs: ${message.slice(INVALID_INPUTS.length + 1).trim()}`);
-      }
-      throw new Error(`predict failed: ${message}`);
+    const requestId = randomUUID();
+    const data: PredictJobData = { jobId: id, inputs, requestId, replyTo: this.d.predictReplies.key, maxOutputValues: maxOutputs };
+    const reply = this.d.predictReplies.wait(requestId, this.d.config.PREDICT_TIMEOUT_MS);
+    await this.d.predictQueue.add('predict', data, predictJobOptions);
+    const answer = await reply;
+    if (!answer) throw new UnavailableError('predict_timeout', 'no worker answered the predict request in time');
+    if ('outputs' in answer) return { outputs: answer.outputs };
+    const { code, message, details } = answer.error;
+    switch (code) {
+      case 'invalid_inputs':
+        throw new BadRequestError(code, `the model cannot run on these inputs: ${message}`, details);
+      case 'output_too_large':
+        throw new UnprocessableError('limit_exceeded', message, details);
+      case 'model_not_found':
+        throw new NotFoundError('model of job', id);
+      case 'predict_failed':
+        throw new UnavailableError(code, message);
     }
+  }
+
+  /** Training queue depth by state, and how long its oldest waiting job has waited (metrics). */
+  async queueStats(now = Date.now()): Promise<{ counts: Record<string, number>; oldestWaitSeconds: number }> {
+    const counts = await this.d.trainingQueue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+    const [oldest] = await this.d.trainingQueue.getJobs(['waiting', 'prioritized'], 0, 0, true);
+    return { counts, oldestWaitSeconds: oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0 };
+  }
+
+  /** Jobs by status, counted over the job index (metrics). */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    return this.d.store.countByStatus();
   }
 
   async assertCompleted(id: string): Promise<void> {
