@@ -4,7 +4,12 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
+import access from './plugins/access.js';
 import infrastructure from './plugins/infrastructure.js';
+import rateLimits from './plugins/rate-limit.js';
+import requestGuards from './plugins/request-guards.js';
+import { adminRoutes } from './routes/admin.js';
+import { sessionRoutes } from './routes/session.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -48,14 +53,29 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'health', description: 'Service health' },
+        { name: 'admin', description: 'API keys, sessions, tenants and quotas' },
       ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`npm run keys -- create`), when AUTH is required.' },
+          session: { type: 'apiKey', in: 'cookie', name: 'descent_session', description: 'A browser session from POST /v1/session (writes also send X-CSRF-Token).' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
 
-  if (options.connect !== false) await app.register(infrastructure, { config });
+  await app.register(requestGuards, { config });
+  await app.register(access, { config });
+  if (options.connect !== false) {
+    await app.register(infrastructure, { config });
+    await app.register(rateLimits, { config });
+  }
   await app.register(healthRoutes, { config });
+  await app.register(sessionRoutes, { config });
+  await app.register(adminRoutes);
   await app.register(jobRoutes);
   await app.register(eventRoutes);
   await app.register(modelRoutes);

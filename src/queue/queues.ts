@@ -32,10 +32,15 @@ export function createPredictEvents(connection: ConnectionOptions, keys: RedisKe
   return new QueueEvents(PREDICT_QUEUE, { connection, prefix: keys.bull });
 }
 
-export function trainingJobOptions(jobId: string, attempts: number) {
+/**
+ * `priority` is the owning tenant's turn (lower runs first, FIFO within a turn): every training
+ * job has one, since BullMQ serves jobs without a priority before any prioritized job.
+ */
+export function trainingJobOptions(jobId: string, attempts: number, priority: number) {
   return {
     jobId,
     attempts,
+    priority,
     backoff: { type: 'exponential', delay: 1_000 },
     // The job record in Descent's own keys is the source of truth; BullMQ's copy can go.
     removeOnComplete: true,

@@ -8,7 +8,11 @@ import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis } from '../../store/redis.js';
 import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
+import { ApiKeyStore } from '../../store/api-key-store.js';
+import { SessionStore } from '../../store/session-store.js';
+import { TenantStore } from '../../store/tenant-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
+import { QuotaService } from '../services/quota-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
 import { JobsService } from '../services/jobs-service.js';
@@ -22,6 +26,9 @@ declare module 'fastify' {
     events: EventsService;
     datasets: DatasetsService;
     artifacts: ArtifactStore;
+    apiKeys: ApiKeyStore;
+    sessions: SessionStore;
+    quotas: QuotaService;
   }
 }
 
@@ -51,8 +58,14 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const artifacts = new LocalArtifactStore(config.DATA_DIR);
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts }));
-  const datasetsService = new DatasetsService({ config, store: datasets, artifacts });
+  const quotas = new QuotaService(config, new TenantStore(redis, keys));
+  app.decorate('quotas', quotas);
+  app.decorate('apiKeys', new ApiKeyStore(redis, keys));
+  app.decorate('sessions', new SessionStore(redis, keys));
+  app.owners.job = (id) => store.tenantOf(id);
+  app.owners.dataset = async (id) => (await datasets.getOwned(id))?.tenant;
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts, quotas }));
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, quotas });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);
   app.decorate('events', new EventsService(store, hub, config.SSE_HEARTBEAT_MS));
@@ -71,7 +84,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 }
 
-export default fp(infrastructure, { name: 'infrastructure' });
+export default fp(infrastructure, { name: 'infrastructure', dependencies: ['access'] });
 
 /** Resolves once the connection is ready, or after `ms` (requests then answer 503 until it is). */
 function waitReady(redis: Redis, ms: number): Promise<void> {

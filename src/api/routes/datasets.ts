@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetPageSchema, datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { errorResponses, noContentSchema } from '../schemas.js';
+import { visibleTenant } from '../../shared/access.js';
 
 const datasetIdParamsSchema = z.object({ id: z.string().min(1).max(128) });
 const listQuerySchema = z.object({
@@ -37,7 +38,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
           'row per line. A malformed row is a 400 whose `details` give `row` (1-based data row), `line` and `column`; ' +
           'an upload over a limit is a 413 naming the limit.',
         querystring: uploadOptionsSchema,
-        response: { 201: datasetRecordSchema, ...errorResponses(413, 415), ...errors },
+        response: { 201: datasetRecordSchema, ...errorResponses(413, 415, 422), ...errors },
       },
     },
     async (request, reply) => {
@@ -52,6 +53,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
             contentLength: length === undefined ? undefined : Number(length),
           },
           request.query,
+          request.principal.tenant,
         );
         reply.code(201);
         return record;
@@ -73,7 +75,7 @@ export async function datasetRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: datasetPageSchema, ...errors },
       },
     },
-    async (request) => app.datasets.list(request.query),
+    async (request) => app.datasets.list(request.query, visibleTenant(request.principal)),
   );
 
   r.get(
