@@ -37,7 +37,9 @@ async function requestGuards(app: FastifyInstance, opts: { config: Config; allow
     if (origin === undefined) return;
     let sameOrigin = false;
     try {
-      sameOrigin = new URL(origin).host.toLowerCase() === (request.headers.host ?? '').toLowerCase();
+      const from = new URL(origin);
+      // Through URL both sides, so a default port written or not compares equal.
+      sameOrigin = from.host === new URL(`${from.protocol}//${request.headers.host ?? ''}`).host;
     } catch {
       // "null" (sandboxed frames, file: pages) and garbage are cross-site.
     }
