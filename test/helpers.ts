@@ -8,7 +8,7 @@ import { buildApp } from '../src/api/app.js';
 import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema } from '../src/spec/index.js';
+import { type JobSpecInput, type LayerInput, type ResolvedJobSpec, jobSpecSchema, newJobEventSchema } from '../src/spec/index.js';
 import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
@@ -115,7 +115,7 @@ export interface SseEvent {
   data: Record<string, unknown>;
 }
 
-/** Parses a text/event-stream body into its events (comments dropped). */
+/** Parses a text/event-stream body into its events (comments dropped); each must match its event schema. */
 export function parseSse(text: string): SseEvent[] {
   return text
     .split('\n\n')
@@ -129,7 +129,10 @@ export function parseSse(text: string): SseEvent[] {
       return fields;
     })
     .filter((f) => f.event !== undefined)
-    .map((f) => ({ id: f.id!, event: f.event!, data: JSON.parse(f.data ?? '{}') as Record<string, unknown> }));
+    .map((f) => {
+      const { type, data } = newJobEventSchema.parse({ type: f.event, data: JSON.parse(f.data ?? '{}') });
+      return { id: f.id!, event: type, data: data as Record<string, unknown> };
+    });
 }
 
 export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<string> {

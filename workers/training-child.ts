@@ -4,10 +4,10 @@
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
-import { DivergedError, InvalidModelError, TrainingAbortedError, train } from '../src/training/train.js';
-import { DatasetError } from '../src/training/datasets.js';
+import { train } from '../src/training/train.js';
+import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
-import { DatasetNotFoundError, loadUploadedDataset } from '../src/training/uploaded-dataset.js';
+import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
@@ -70,16 +70,6 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
-function classify(err: unknown): Extract<ChildMessage, { type: 'failed' }> {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof InvalidModelError) return { type: 'failed', code: 'invalid_model', message, retryable: false };
-  if (err instanceof DivergedError) return { type: 'failed', code: 'diverged', message, retryable: false };
-  if (err instanceof DatasetNotFoundError) return { type: 'failed', code: 'dataset_not_found', message, retryable: false };
-  if (err instanceof DatasetError) return { type: 'failed', code: 'dataset_unavailable', message, retryable: false };
-  if (err instanceof TrainingAbortedError) return { type: 'failed', code: 'cancelled', message, retryable: false };
-  return { type: 'failed', code: 'training_error', message, retryable: false };
-}
-
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.
 process.on('disconnect', () => process.exit(1));
 
@@ -89,7 +79,7 @@ process.on('message', (msg: ParentMessage) => {
     return;
   }
   run(msg)
-    .catch((err: unknown) => send(classify(err)))
+    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err), retryable: false }))
     .finally(() => {
       process.removeAllListeners('disconnect');
       process.disconnect();

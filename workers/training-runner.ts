@@ -6,12 +6,13 @@ import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
+import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
-import type { JobErrorCode } from '../src/spec/index.js';
+import { type Kill, type Outcome, type RunFacts, decideOutcome } from './training-outcome.js';
 
 interface Active {
   child: ChildProcess;
@@ -21,8 +22,20 @@ interface Active {
   /** The job lock went to another worker. */
   lost?: boolean;
   /** Why the worker killed the child itself, when it did. */
-  killed?: { code: 'timeout' | 'out_of_memory'; message: string };
+  killed?: Kill;
   killTimer?: NodeJS.Timeout;
+}
+
+/** A job this worker has started: what supervising and finishing it need. */
+interface Claim {
+  jobId: string;
+  spec: TrainingJobData['spec'];
+  attempt: number;
+  maxAttempts: number;
+  /** Continue from the checkpoint of this epoch. */
+  resumeEpoch?: number;
+  fence: LockFence;
+  log: Logger;
 }
 
 export interface TrainingOutcome {
@@ -41,6 +54,8 @@ export class TrainingRunner {
   private spare: ChildProcess | undefined;
   private stopped = false;
 
+  private readonly lifecycle: JobLifecycle;
+
   constructor(
     private readonly store: JobStore,
     private readonly keys: RedisKeys,
@@ -48,7 +63,9 @@ export class TrainingRunner {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly workerId: string,
-  ) {}
+  ) {
+    this.lifecycle = new JobLifecycle(store);
+  }
 
   get activeJobs(): string[] {
     return [...this.active.keys()];
@@ -111,30 +128,44 @@ export class TrainingRunner {
     if (!this.spare && !this.stopped) this.spare = this.forkChild();
   }
 
+  /** Trains one job: claims it, supervises its training process, then applies the outcome. */
   readonly process = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
+    const claim = await this.claim(job, token);
+    if (!claim) return { status: 'skipped' };
+    const facts = await this.supervise(claim);
+    return this.apply(decideOutcome(facts), claim, job, token);
+  };
+
+  /** Moves the job to running (a new attempt), unless it is no longer runnable (cancelled, gone). */
+  private async claim(job: Job<TrainingJobData>, token: string | undefined): Promise<Claim | undefined> {
     const { jobId, spec } = job.data;
     const record = await this.store.get(jobId);
-    if (!record) return { status: 'skipped' };
-    // Every start counts, also a pick-up after a crashed worker (BullMQ's attemptsMade does not).
-    const attempt = record.attempts + 1;
-    const resumeEpoch = record.checkpointEpoch ?? undefined;
-    const at = new Date().toISOString();
-    const resumed = attempt > 1 ? { resumed: true, fromEpoch: resumeEpoch ?? 0 } : {};
-    const start = await this.store.transition(
-      jobId,
-      ['queued', 'running'],
-      'running',
-      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), error: '' },
-      [{ type: 'status', data: { status: 'running', at, attempt, worker: this.workerId, ...resumed } }],
-    );
-    if (!start.ok) {
+    if (!record) return undefined;
+    const start = await this.lifecycle.start(record, this.workerId);
+    if (!start.started) {
       this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
-      return { status: 'skipped' };
+      return undefined;
     }
-    const fence = token ? { lockKey: this.keys.trainingLock(jobId), token } : undefined;
-    const log = this.logger.child({ jobId, attempt });
+    const log = this.logger.child({ jobId, attempt: start.attempt });
     log.info('training started');
+    return {
+      jobId,
+      spec,
+      attempt: start.attempt,
+      maxAttempts: job.opts.attempts ?? 1,
+      ...(start.resumeEpoch ? { resumeEpoch: start.resumeEpoch } : {}),
+      fence: token ? { lockKey: this.keys.trainingLock(jobId), token } : undefined,
+      log,
+    };
+  }
 
+  /**
+   * Runs the job's training process to its end: relays its epochs to the job record in order
+   * (the write queue), ends it on the deadline, the memory limit, a lost lock or a lost Redis,
+   * and reports what happened.
+   */
+  private async supervise(claim: Claim): Promise<RunFacts> {
+    const { jobId, spec, fence, log } = claim;
     const child = this.takeChild();
     const entry: Active = { child, cancelled: false };
     this.active.set(jobId, entry);
@@ -153,7 +184,7 @@ export class TrainingRunner {
           },
         );
     };
-    let result: ChildMessage | undefined;
+    let result: RunFacts['result'];
 
     child.on('message', (msg: ChildMessage) => {
       switch (msg.type) {
@@ -168,8 +199,7 @@ export class TrainingRunner {
           break;
         case 'epoch':
           enqueue(async () => {
-            const { learningRate: _lr, durationMs: _d, ...metrics } = msg.report;
-            const outcome = await this.store.appendEpoch(jobId, metrics, { ...msg.report, epochs: spec.training.epochs }, fence, msg.checkpoint);
+            const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
             if (outcome === 'lock_lost') {
               // Another worker owns the job now: stop, and write nothing more.
               entry.lost = true;
@@ -190,9 +220,9 @@ export class TrainingRunner {
       dataDir: this.config.DATA_DIR,
       checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
       checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
-      ...(resumeEpoch ? { resumeEpoch } : {}),
+      ...(claim.resumeEpoch ? { resumeEpoch: claim.resumeEpoch } : {}),
     } satisfies ParentMessage);
-    const kill = (code: 'timeout' | 'out_of_memory', message: string) => {
+    const kill = (code: Kill['code'], message: string) => {
       entry.killed ??= { code, message };
       child.kill('SIGKILL');
     };
@@ -207,9 +237,7 @@ export class TrainingRunner {
       if (rss !== undefined && rss > limitMb) kill('out_of_memory', `the training process used ${rss} MB, over CHILD_MAX_MEMORY_MB=${limitMb}`);
     }, 500);
 
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
+    const exit = await new Promise<RunFacts['exit']>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     clearTimeout(entry.killTimer);
     clearTimeout(deadline);
     clearInterval(memoryWatch);
@@ -218,79 +246,53 @@ export class TrainingRunner {
     // compete with the job's first epochs for the cores.
     this.warmUp();
     await writes;
+    return {
+      exit,
+      ...(result ? { result } : {}),
+      cancelled: entry.cancelled,
+      shutdown: entry.shutdown ?? false,
+      lockLost: entry.lost ?? false,
+      ...(writeError !== undefined ? { writeError } : {}),
+      ...(entry.killed ? { killed: entry.killed } : {}),
+      attempt: claim.attempt,
+      maxAttempts: claim.maxAttempts,
+      heapLimitMb: limitMb,
+    };
+  }
 
-    if (entry.lost) throw new Error('the job lock was lost to another worker');
-    if (writeError !== undefined) throw writeError instanceof Error ? writeError : new Error('the job record could not be written');
-    if (entry.shutdown) {
-      const queuedAt = new Date().toISOString();
-      await this.store.transition(jobId, ['running'], 'queued', {}, [
-        { type: 'status', data: { status: 'queued', at: queuedAt, reason: 'worker_shutdown', checkpointEpoch: (await this.store.get(jobId))?.checkpointEpoch ?? null } },
-      ]);
-      // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
-      await job.moveToDelayed(Date.now(), token);
-      log.info('training stopped for shutdown; job returned to the queue');
-      throw new DelayedError();
+  /** Records the outcome through the job lifecycle and tells BullMQ what became of the job. */
+  private async apply(outcome: Outcome, claim: Claim, job: Job<TrainingJobData>, token: string | undefined): Promise<TrainingOutcome> {
+    const { jobId, log } = claim;
+    switch (outcome.kind) {
+      case 'lock_lost':
+        throw new Error('the job lock was lost to another worker');
+      case 'store_lost':
+        throw outcome.error instanceof Error ? outcome.error : new Error('the job record could not be written');
+      case 'requeue_for_shutdown':
+        await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown' });
+        // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
+        await job.moveToDelayed(Date.now(), token);
+        log.info('training stopped for shutdown; job returned to the queue');
+        throw new DelayedError();
+      case 'cancelled':
+        log.info('training cancelled');
+        return { status: 'cancelled' };
+      case 'completed': {
+        const { numTensors, stoppedEarly, preprocessing } = outcome.result;
+        await this.lifecycle.complete(jobId, { numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
+        await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
+        log.info({ numTensors }, 'training completed');
+        return { status: 'completed' };
+      }
+      case 'retry':
+        await this.lifecycle.requeue(jobId, { reason: 'worker_crashed', message: outcome.message, attempt: claim.attempt });
+        log.warn({ message: outcome.message }, 'training process died; the job will be retried');
+        throw new Error(outcome.message);
+      case 'failed':
+        await this.lifecycle.fail(jobId, outcome.error);
+        log.warn({ error: outcome.error }, 'training failed');
+        throw new UnrecoverableError(outcome.error.message);
     }
-    if (entry.cancelled) {
-      log.info('training cancelled');
-      return { status: 'cancelled' };
-    }
-    if (result?.type === 'done') {
-      const finishedAt = new Date().toISOString();
-      const record = await this.store.get(jobId);
-      const summary = {
-        status: 'completed',
-        at: finishedAt,
-        epoch: record?.epoch ?? 0,
-        final: record?.history.at(-1) ?? null,
-        numTensors: result.numTensors,
-        ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
-        ...(result.preprocessing ? { preprocessing: result.preprocessing } : {}),
-      };
-      const fields = { finishedAt, ...(result.preprocessing ? { preprocessing: JSON.stringify(result.preprocessing) } : {}) };
-      await this.store.transition(jobId, ['running'], 'completed', fields, [
-        { type: 'status', data: { status: 'completed', at: finishedAt } },
-        { type: 'completed', data: summary },
-      ]);
-      await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
-      log.info({ numTensors: result.numTensors }, 'training completed');
-      return { status: 'completed' };
-    }
-    // V8 aborts (SIGABRT, exit 134) when the heap limit is hit.
-    if (!entry.killed && !result && (exit.signal === 'SIGABRT' || exit.code === 134)) {
-      entry.killed = { code: 'out_of_memory', message: `the training process ran out of memory (heap limit ${limitMb} MB)` };
-    }
-    if (entry.killed) {
-      await this.fail(jobId, entry.killed.code, entry.killed.message);
-      throw new UnrecoverableError(entry.killed.message);
-    }
-    if (result?.type === 'failed' && !result.retryable) {
-      await this.fail(jobId, result.code, result.message);
-      throw new UnrecoverableError(result.message);
-    }
-    // The child died without a word: an infrastructure fault, worth another attempt.
-    const message = `training process exited (${exit.signal ?? `code ${exit.code}`}) before finishing`;
-    const attempts = job.opts.attempts ?? 1;
-    if (attempt < attempts) {
-      const retryAt = new Date().toISOString();
-      await this.store.transition(jobId, ['running'], 'queued', {}, [
-        { type: 'status', data: { status: 'queued', at: retryAt, reason: 'worker_crashed', message, attempt } },
-      ]);
-      log.warn({ exit }, 'training process died; the job will be retried');
-      throw new Error(message);
-    }
-    await this.fail(jobId, 'worker_crashed', message);
-    throw new UnrecoverableError(message);
-  };
-
-  private async fail(jobId: string, code: JobErrorCode, message: string): Promise<void> {
-    const finishedAt = new Date().toISOString();
-    const error = { code, message };
-    await this.store.transition(jobId, ['running'], 'failed', { finishedAt, error: JSON.stringify(error) }, [
-      { type: 'status', data: { status: 'failed', at: finishedAt } },
-      { type: 'failed', data: { status: 'failed', at: finishedAt, error } },
-    ]);
-    this.logger.warn({ jobId, error }, 'training failed');
   }
 }
 

@@ -40,12 +40,6 @@ export const epochMetricsSchema = z
   .describe('Metrics at the end of one epoch (val_* for the validation split).');
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 
-/** One finished epoch as training reports it: its metrics, the learning rate it used and how long it took. */
-export interface EpochReport extends EpochMetrics {
-  learningRate: number;
-  durationMs: number;
-}
-
 export const modelCostSchema = z
   .object({
     totalParams: z.number(),
@@ -79,5 +73,3 @@ export const jobRecordSchema = z.object({
 }).meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
-export const EVENT_TYPES = ['status', 'epoch', ...TERMINAL_STATUSES] as const;
-export type JobEventType = (typeof EVENT_TYPES)[number];

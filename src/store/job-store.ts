@@ -2,27 +2,19 @@ import type { Redis } from 'ioredis';
 import {
   type EpochMetrics,
   type JobError,
-  type JobEventType,
+  type JobEvent,
+  type JobEventData,
   type JobRecord,
   type JobSpec,
   type JobStatus,
   type ModelCost,
+  type NewJobEvent,
   type PreprocessingState,
 } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
 
-export interface JobEvent {
-  /** The Redis stream entry id; SSE sends it as the event id. */
-  id: string;
-  type: JobEventType;
-  data: Record<string, unknown>;
-}
-
-export interface NewEvent {
-  type: JobEventType;
-  data: Record<string, unknown>;
-}
+export type { JobEvent };
 
 /**
  * Moves a job between states atomically: the status check, the record update and the
@@ -86,7 +78,11 @@ export class JobStore {
     private readonly maxlen: number,
   ) {}
 
-  async create(input: { id: string; tenant: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost }): Promise<void> {
+  /** Writes a new queued job and its first event (the job lifecycle's `create` says which). */
+  async create(
+    input: { id: string; tenant: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost },
+    event: NewJobEvent & { type: 'status' },
+  ): Promise<void> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
@@ -105,7 +101,7 @@ export class JobStore {
       .hset(this.keys.job(input.id), record)
       .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
       .zadd(this.keys.tenantJobs(input.tenant), 0, indexMember(input.createdAt, input.id))
-      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', 'status', 'data', JSON.stringify({ status: 'queued', at: createdAt }))
+      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', event.type, 'data', JSON.stringify(event.data))
       .exec();
   }
 
@@ -174,7 +170,7 @@ export class JobStore {
     from: readonly JobStatus[],
     to: JobStatus,
     fields: Record<string, string>,
-    events: NewEvent[],
+    events: NewJobEvent[],
   ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
     const result = (await this.redis.eval(
       TRANSITION,
@@ -199,7 +195,7 @@ export class JobStore {
   async appendEpoch(
     id: string,
     metrics: EpochMetrics,
-    eventData: Record<string, unknown>,
+    eventData: JobEventData<'epoch'>,
     fence: { lockKey: string; token: string } | undefined,
     checkpointEpoch?: number,
   ): Promise<AppendResult> {
@@ -272,10 +268,11 @@ export function eventIdAfter(a: string, b: string): boolean {
   return am !== bm ? am > bm : (as ?? 0n) > (bs ?? 0n);
 }
 
+/** An entry as the job lifecycle wrote it, through the event schemas (so it is not parsed again on every read). */
 function parseEntry(entryId: string, kv: string[]): JobEvent {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < kv.length; i += 2) fields[kv[i]!] = kv[i + 1]!;
-  return { id: entryId, type: fields.type as JobEventType, data: JSON.parse(fields.data ?? '{}') as Record<string, unknown> };
+  return { id: entryId, type: fields.type, data: JSON.parse(fields.data ?? '{}') as unknown } as JobEvent;
 }
 
 /** Index members sort by creation time: zero-padded epoch milliseconds, then the id. */

@@ -9,6 +9,7 @@ import {
 import { IRIS } from './iris-data.js';
 import { mnistDigits } from './mnist-data.js';
 import { createRng, deriveSeed, gaussian } from './rng.js';
+import { DatasetError } from './errors.js';
 
 /** A dataset as flat row-major arrays, ready to become tensors. */
 export interface Dataset {
@@ -19,8 +20,6 @@ export interface Dataset {
   targetShape: number[];
   labels: LabelKind;
 }
-
-export class DatasetError extends Error {}
 
 /**
  * Generates (built-in) or flattens (inline) a dataset. `jobSeed` seeds generators without their

@@ -11,6 +11,7 @@ import {
 } from '../spec/index.js';
 import { SeededOrthogonal } from './orthogonal.js';
 import { deriveSeed } from './rng.js';
+import { InvalidModelError } from './errors.js';
 
 
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
@@ -272,8 +273,6 @@ function reseedBackward(layer: tf.layers.Layer, inner: Extract<InnerLayerSpec, {
 }
 
 /** The model a spec describes cannot be built (bad graph or shapes): retrying will not help. */
-export class InvalidModelError extends Error {}
-
 /**
  * A fresh, uncompiled model whose initial weights depend only on the spec and seed: layer i
  * draws from deriveSeed(seed, 100 + i), so adding a layer at the end leaves the others' weights

@@ -1,6 +1,7 @@
 import { type InputScaling, type Preprocessing, type PreprocessingState, type ResolvedJobSpec, describeDataset, elementCount } from '../spec/index.js';
 import type * as tf from '@tensorflow/tfjs';
-import { type Dataset, DatasetError } from './datasets.js';
+import type { Dataset } from './datasets.js';
+import { DatasetError } from './errors.js';
 
 /**
  * Input scaling is fitted on the training samples, per channel (the last axis of a sample). The

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { type EpochReport, type ResolvedJobSpec } from '../spec/index.js';
+import { type EpochReport, type ResolvedJobSpec, type StoppedEarly } from '../spec/index.js';
 import { effectiveBatchSize } from '../planning/index.js';
 import { type Dataset, loadDataset, loadHoldout } from './datasets.js';
-import { InvalidModelError, buildModel, modelInputs } from './model.js';
+import { DivergedError, InvalidModelError, TrainingAbortedError, TrainingError } from './errors.js';
+import { buildModel, modelInputs } from './model.js';
 import { attachPreprocessing, prepareData } from './preprocessing.js';
 import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
@@ -29,19 +30,9 @@ export interface TrainResult {
   model: tf.LayersModel;
   history: EpochReport[];
   /** Set when early stopping ended training before the last epoch. */
-  stoppedEarly?: { epoch: number; bestEpoch: number; restoredBestWeights: boolean };
+  stoppedEarly?: StoppedEarly;
 }
 
-/** A batch loss became NaN or infinite (training.terminateOnNaN). */
-export class DivergedError extends Error {}
-
-export class TrainingAbortedError extends Error {
-  constructor() {
-    super('training was aborted');
-  }
-}
-
-export { InvalidModelError };
 
 /**
  * Trains a model on the spec's dataset and returns it (the caller disposes it). Batches come from
@@ -96,11 +87,13 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       if (verdict === 'stop' && last && last.epoch < t.epochs) return stopEarly(last.epoch);
     }
 
-    for (let epoch = history.length + 1; epoch <= t.epochs; epoch++) {
+    const firstEpoch = history.length + 1;
+    for (let epoch = firstEpoch; epoch <= t.epochs; epoch++) {
       const started = performance.now();
       optimizer.learningRate = scheduler.rate(epoch - 1);
       const order = t.shuffle ? permutation(n, createRng(deriveSeed(seed, 1_000 + epoch))) : undefined;
-      const sums = await runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal, t.terminateOnNaN ? epoch : 0);
+      const first = epoch === firstEpoch;
+      const sums = await firstContact(first, () => runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal, t.terminateOnNaN ? epoch : 0));
       const report: EpochReport = {
         epoch,
         loss: finite(sums[0]!),
@@ -108,7 +101,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
         learningRate: optimizer.learningRate,
         durationMs: 0,
       };
-      if (split.val) Object.assign(report, await evaluate(model, split.val.x, split.val.y, batchSize, spec.metrics));
+      if (split.val) Object.assign(report, await firstContact(first, () => evaluate(model, split.val!.x, split.val!.y, batchSize, spec.metrics)));
       report.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       history.push(report);
       scheduler.observe(epoch - 1, report);
@@ -129,9 +122,6 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     return { model, history };
   } catch (err) {
     model.dispose();
-    if (err instanceof Error && !(err instanceof TrainingAbortedError) && !(err instanceof InvalidModelError) && !(err instanceof DivergedError)) {
-      if (/shape|rank|dimension|incompatible|expected/i.test(err.message)) throw new InvalidModelError(err.message);
-    }
     throw err;
   } finally {
     tf.dispose(tensors);
@@ -141,6 +131,20 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
 }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/**
+ * The first epoch of a run is where the model meets the data, and tfjs checks shapes and dtypes
+ * there: an error it throws then (not one of the engine's own) means the model cannot train on
+ * this data. Later epochs see the same shapes, so what they throw is a training error.
+ */
+async function firstContact<T>(first: boolean, step: () => Promise<T>): Promise<T> {
+  if (!first) return step();
+  try {
+    return await step();
+  } catch (err) {
+    throw err instanceof TrainingError ? err : new InvalidModelError(err instanceof Error ? err.message : String(err));
+  }
+}
 
 /** One pass over the data; returns sample-weighted means of [loss, ...metrics]. */
 async function runEpoch(

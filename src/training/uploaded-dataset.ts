@@ -1,9 +1,7 @@
 import { readStoredDataset } from '../storage/stored-dataset.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
-import { type Dataset, DatasetError } from './datasets.js';
-
-/** The job names an uploaded dataset that no longer exists (deleted after the job was queued). */
-export class DatasetNotFoundError extends DatasetError {}
+import type { Dataset } from './datasets.js';
+import { DatasetNotFoundError } from './errors.js';
 
 /** An uploaded dataset from the artifact store, as the engine trains on it. */
 export async function loadUploadedDataset(store: ArtifactStore, id: string): Promise<Dataset> {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { DatasetStore } from '../../store/dataset-store.js';
+import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
@@ -64,7 +65,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   app.decorate('sessions', new SessionStore(redis, keys));
   app.owners.job = (id) => store.tenantOf(id);
   app.owners.dataset = async (id) => (await datasets.getOwned(id))?.tenant;
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, datasets, trainingQueue, predictQueue, predictEvents, artifacts, quotas }));
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictEvents, artifacts, quotas }));
   const datasetsService = new DatasetsService({ config, store: datasets, artifacts, quotas });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);

@@ -1,7 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { JobEvent } from '../../store/job-store.js';
+import { z } from 'zod';
+import { EVENT_TYPES, type JobEvent, type JobEventType, jobEventDataSchemas } from '../../spec/index.js';
 import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+
+const sseMessageOf = <T extends JobEventType>(event: T) =>
+  z.object({
+    id: z.string().describe('The `id:` line: the stream entry id, for Last-Event-ID.'),
+    event: z.literal(event).describe('The `event:` line.'),
+    data: jobEventDataSchemas[event].describe('The `data:` line, as JSON.'),
+  });
+
+/**
+ * One message of the stream, as OpenAPI can show it: the `id:`, `event:` and `data:` lines of
+ * each event type, the data from the schemas the job lifecycle writes with.
+ */
+export const jobStreamMessageSchema = z
+  // Documentation only (the route writes the stream itself), so the tuple type can stay loose.
+  .discriminatedUnion('event', EVENT_TYPES.map(sseMessageOf) as [ReturnType<typeof sseMessageOf>, ...ReturnType<typeof sseMessageOf>[]])
+  .describe('One server-sent event (the lines `id:`, `event:`, `data:`, then a blank line).')
+  .meta({ id: 'JobStreamEvent' });
 
 export async function eventRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -24,7 +42,11 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
           '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s.',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
-        response: { 400: errorResponseSchema, 404: errorResponseSchema },
+        response: {
+          200: { description: 'The event stream.', content: { 'text/event-stream': { schema: jobStreamMessageSchema } } },
+          400: errorResponseSchema,
+          404: errorResponseSchema,
+        },
       },
     },
     async (request, reply) => {

@@ -4,11 +4,12 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
+import type { JobLifecycle } from '../../store/job-lifecycle.js';
 import { InvalidCursorError, type JobStore } from '../../store/job-store.js';
 import type { RedisKeys } from '../../store/keys.js';
 import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, INVALID_INPUTS, type PredictJobData, type PredictResult, type TrainingJobData, trainingJobOptions } from '../../queue/queues.js';
-import { type JobError, type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
+import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec } from '../../planning/index.js';
 import { BadRequestError, ConflictError, DomainError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
@@ -19,6 +20,7 @@ export interface JobsDeps {
   redis: Redis;
   keys: RedisKeys;
   store: JobStore;
+  lifecycle: JobLifecycle;
   datasets: DatasetStore;
   trainingQueue: Queue<TrainingJobData>;
   predictQueue: Queue<PredictJobData, PredictResult>;
@@ -156,7 +158,7 @@ export class JobsService {
     const c = this.d.config;
     await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
     try {
-      await this.d.store.create({ id, tenant, name: resolved.name ?? null, spec: resolved, createdAt: new Date(), ...(cost ? { cost } : {}) });
+      await this.d.lifecycle.create({ id, tenant, name: resolved.name ?? null, spec: resolved, ...(cost ? { cost } : {}) });
     } catch (err) {
       await this.d.quotas.tenants.releaseJob(tenant, id).catch(() => undefined);
       throw err;
@@ -166,8 +168,8 @@ export class JobsService {
       const priority = await this.d.quotas.tenants.nextTurn(tenant, head?.opts.priority ?? 1);
       await this.d.trainingQueue.add('train', { jobId: id, spec: resolved }, trainingJobOptions(id, c.JOB_ATTEMPTS, priority));
     } catch (err) {
-      const error = JSON.stringify({ code: 'enqueue_failed', message: (err as Error).message } satisfies JobError);
-      await this.d.store.transition(id, ['queued'], 'failed', { finishedAt: new Date().toISOString(), error }, []).catch(() => {});
+      // Best effort: Redis itself may be what failed; the error that reaches the client is the queue's.
+      await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
       throw err;
     }
     return (await this.d.store.get(id))!;
@@ -191,11 +193,7 @@ export class JobsService {
 
   /** Cancels a queued or running job; cancelling a cancelled job again is a no-op. */
   async cancel(id: string): Promise<JobRecord> {
-    const at = new Date().toISOString();
-    const result = await this.d.store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
-      { type: 'status', data: { status: 'cancelled', at } },
-      { type: 'cancelled', data: { status: 'cancelled', at } },
-    ]);
+    const result = await this.d.lifecycle.cancel(id);
     if (!result.ok) {
       if (result.previous === undefined) throw new NotFoundError('job', id);
       if (result.previous !== 'cancelled') throw new ConflictError('job_finished', `job ${id} already ${result.previous}`);

@@ -1,0 +1,151 @@
+import type { z } from 'zod';
+import {
+  type EpochReport,
+  type JobErrorCode,
+  type JobRecord,
+  type JobSpec,
+  type JobStatus,
+  type ModelCost,
+  type NewJobEvent,
+  completedEventDataSchema,
+  jobRecordSchema,
+  newJobEventSchema,
+} from '../spec/index.js';
+import type { AppendResult, JobStore } from './job-store.js';
+
+/**
+ * What a finished training reports. Every field goes into the `completed` event, and each one
+ * the job record also has (`preprocessing`, ...) into the record as well: a new result field is
+ * one more key in the completed event's schema (and in `jobRecordSchema` when the record keeps it).
+ */
+export const jobCompletionSchema = completedEventDataSchema.omit({ status: true, at: true, epoch: true, final: true });
+export type JobCompletion = z.infer<typeof jobCompletionSchema>;
+
+/** Why a running job goes back to the queue. */
+export type RequeueCause =
+  | { reason: 'worker_shutdown' }
+  | { reason: 'worker_crashed'; message: string; attempt: number };
+
+export type StartResult = { started: true; attempt: number; resumeEpoch?: number } | { started: false; previous: JobStatus | undefined };
+
+export interface TransitionResult {
+  ok: boolean;
+  previous: JobStatus | undefined;
+}
+
+/** A worker's hold on a job: its BullMQ lock key and token (see JobStore.appendEpoch). */
+export type LockFence = { lockKey: string; token: string } | undefined;
+
+const RECORD_FIELDS = new Set(Object.keys(jobRecordSchema.shape));
+
+/**
+ * The one owner of a job's state: each function moves the job as a named thing happened and
+ * writes the record and its events together (one Lua script in the job store), so callers never
+ * build a next state or an event payload. Every event is checked against its schema before it
+ * is written.
+ *
+ *   create -> queued -> start -> running -> complete | fail | cancel
+ *                    ^                  \-> requeue (shutdown, crash with attempts left)
+ *   queued -> cancel | failToEnqueue
+ */
+export class JobLifecycle {
+  constructor(private readonly store: JobStore) {}
+
+  /** Records a new job as queued, with its first event. */
+  async create(input: { id: string; tenant: string; name: string | null; spec: JobSpec; cost?: ModelCost }): Promise<void> {
+    const createdAt = new Date();
+    await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
+  }
+
+  /**
+   * A worker starts the job (again, after a crash or a shutdown: it resumes from the record's
+   * checkpoint). Every start counts as an attempt, also a pick-up after a crashed worker.
+   */
+  async start(record: JobRecord, worker: string): Promise<StartResult> {
+    const attempt = record.attempts + 1;
+    const resumeEpoch = record.checkpointEpoch ?? undefined;
+    const at = now();
+    const resumed = attempt > 1 ? { resumed: true as const, fromEpoch: resumeEpoch ?? 0 } : {};
+    const result = await this.transition(
+      record.id,
+      ['queued', 'running'],
+      'running',
+      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), error: '' },
+      [{ type: 'status', data: { status: 'running', at, attempt, worker, ...resumed } }],
+    );
+    if (!result.ok) return { started: false, previous: result.previous };
+    return { started: true, attempt, ...(resumeEpoch ? { resumeEpoch } : {}) };
+  }
+
+  /**
+   * Records one finished epoch (and the checkpoint saved with it), fenced by the worker's job
+   * lock; see JobStore.appendEpoch.
+   */
+  async recordEpoch(id: string, report: EpochReport, epochs: number, fence: LockFence, checkpointEpoch?: number): Promise<AppendResult> {
+    const { learningRate: _lr, durationMs: _d, ...metrics } = report;
+    const event = checked({ type: 'epoch', data: { ...report, epochs } });
+    return this.store.appendEpoch(id, metrics, event.data, fence, checkpointEpoch);
+  }
+
+  /** A running job goes back to the queue, to resume from its last checkpoint on any worker. */
+  async requeue(id: string, cause: RequeueCause): Promise<TransitionResult> {
+    const at = now();
+    const detail =
+      cause.reason === 'worker_shutdown'
+        ? { reason: cause.reason, checkpointEpoch: (await this.store.get(id))?.checkpointEpoch ?? null }
+        : { reason: cause.reason, message: cause.message, attempt: cause.attempt };
+    return this.transition(id, ['running'], 'queued', {}, [{ type: 'status', data: { status: 'queued', at, ...detail } }]);
+  }
+
+  /** Training finished: the summary (epochs, final metrics) comes from the record. */
+  async complete(id: string, completion: JobCompletion): Promise<TransitionResult> {
+    const at = now();
+    const record = await this.store.get(id);
+    const fields: Record<string, string> = { finishedAt: at };
+    for (const [key, value] of Object.entries(completion)) {
+      if (value !== undefined && RECORD_FIELDS.has(key)) fields[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+    return this.transition(id, ['running'], 'completed', fields, [
+      { type: 'status', data: { status: 'completed', at } },
+      { type: 'completed', data: { status: 'completed', at, epoch: record?.epoch ?? 0, final: record?.history.at(-1) ?? null, ...completion } },
+    ]);
+  }
+
+  /** A running job failed for good. */
+  async fail(id: string, error: { code: JobErrorCode; message: string }): Promise<TransitionResult> {
+    return this.finishFailed(id, ['running'], error);
+  }
+
+  /** The job was recorded but could not be queued: it fails at once, with its terminal event. */
+  async failToEnqueue(id: string, message: string): Promise<TransitionResult> {
+    return this.finishFailed(id, ['queued'], { code: 'enqueue_failed', message });
+  }
+
+  /** The user cancelled a queued or running job. */
+  async cancel(id: string): Promise<TransitionResult> {
+    const at = now();
+    return this.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: at }, [
+      { type: 'status', data: { status: 'cancelled', at } },
+      { type: 'cancelled', data: { status: 'cancelled', at } },
+    ]);
+  }
+
+  private finishFailed(id: string, from: JobStatus[], error: { code: JobErrorCode; message: string }): Promise<TransitionResult> {
+    const at = now();
+    return this.transition(id, from, 'failed', { finishedAt: at, error: JSON.stringify(error) }, [
+      { type: 'status', data: { status: 'failed', at } },
+      { type: 'failed', data: { status: 'failed', at, error } },
+    ]);
+  }
+
+  private transition(id: string, from: JobStatus[], to: JobStatus, fields: Record<string, string>, events: NewJobEvent[]): Promise<TransitionResult> {
+    return this.store.transition(id, from, to, fields, events.map(checked));
+  }
+}
+
+const now = () => new Date().toISOString();
+
+/** The event as its schema reads it: a field no schema names fails here, in the writer, not in a client. */
+function checked<E extends NewJobEvent>(event: E): E {
+  return newJobEventSchema.parse(event) as E;
+}

@@ -1,0 +1,133 @@
+import { DEFAULT_TENANT } from '../src/shared/access.js';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JobRecord, type ResolvedJobSpec, newJobEventSchema } from '../src/spec/index.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
+import { JobStore } from '../src/store/job-store.js';
+import { TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
+import { type Stack, eventsUntilEnd, resolveSpec, startStack, xorSpec } from './helpers.js';
+
+describe('job lifecycle', () => {
+  let stack: Stack;
+  let lifecycle: JobLifecycle;
+  let store: JobStore;
+  let spec: ResolvedJobSpec;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+    store = new JobStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX), 1000);
+    lifecycle = new JobLifecycle(store);
+    spec = resolveSpec(xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }));
+  });
+  afterAll(async () => stack.close());
+
+  const created = async () => {
+    const id = randomUUID();
+    await lifecycle.create({ id, tenant: DEFAULT_TENANT, name: null, spec });
+    return id;
+  };
+
+  it('ends the stream of a job that could not be queued with a failed event', async () => {
+    // Break BullMQ's job counter for real: the add script's INCR fails, while the job store
+    // (other keys, same Redis) keeps working.
+    const counter = `${redisKeys(stack.config.REDIS_PREFIX).bull}:${TRAINING_QUEUE}:id`;
+    await stack.app.redis.set(counter, 'not-a-number');
+    try {
+      const res = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() });
+      expect(res.statusCode).toBe(500);
+      const failed = (await stack.app.inject('/v1/jobs?status=failed')).json<{ items: JobRecord[] }>().items;
+      expect(failed).toHaveLength(1);
+      const record = failed[0]!;
+      expect(record.error?.code).toBe('enqueue_failed');
+      expect(record.error?.message).toMatch(/not an integer/);
+      expect(record.finishedAt).not.toBeNull();
+      const events = await eventsUntilEnd(stack.app, record.id);
+      expect(events.map((e) => [e.event, e.data.status])).toEqual([
+        ['status', 'queued'],
+        ['status', 'failed'],
+        ['failed', 'failed'],
+      ]);
+      expect(events.at(-1)!.data.error).toEqual(record.error);
+    } finally {
+      await stack.app.redis.del(counter);
+    }
+  });
+
+  it('moves a job through a restart to completion, one schema-checked event per step', async () => {
+    const id = await created();
+    const first = await lifecycle.start((await store.get(id))!, 'w1');
+    expect(first).toEqual({ started: true, attempt: 1 });
+    const report = { epoch: 1, loss: 0.5, accuracy: 0.75, learningRate: 0.05, durationMs: 3 };
+    expect(await lifecycle.recordEpoch(id, report, 3, undefined, 1)).toBe('appended');
+    expect((await lifecycle.requeue(id, { reason: 'worker_shutdown' })).ok).toBe(true);
+    const second = await lifecycle.start((await store.get(id))!, 'w2');
+    expect(second).toEqual({ started: true, attempt: 2, resumeEpoch: 1 });
+    expect((await lifecycle.complete(id, { numTensors: 0, stoppedEarly: { epoch: 1, bestEpoch: 1, restoredBestWeights: false } })).ok).toBe(true);
+    // Finished is finished: no later transition applies.
+    expect(await lifecycle.cancel(id)).toEqual({ ok: false, previous: 'completed' });
+    expect((await lifecycle.fail(id, { code: 'training_error', message: 'late' })).ok).toBe(false);
+
+    const events = await eventsUntilEnd(stack.app, id);
+    expect(events.map((e) => e.event)).toEqual(['status', 'status', 'epoch', 'status', 'status', 'status', 'completed']);
+    expect(events.map((e) => e.data.status ?? null)).toEqual(['queued', 'running', null, 'queued', 'running', 'completed', 'completed']);
+    expect(events[2]!.data).toEqual({ ...report, epochs: 3 });
+    expect(events[3]!.data).toMatchObject({ reason: 'worker_shutdown', checkpointEpoch: 1 });
+    expect(events[4]!.data).toMatchObject({ attempt: 2, worker: 'w2', resumed: true, fromEpoch: 1 });
+    expect(events[6]!.data).toMatchObject({ epoch: 1, final: { epoch: 1, loss: 0.5, accuracy: 0.75 }, numTensors: 0 });
+    const record = (await store.get(id))!;
+    expect(record).toMatchObject({ status: 'completed', attempts: 2, epoch: 1, checkpointEpoch: 1, error: null });
+  });
+
+  it('records what a completion reports that the job record keeps', async () => {
+    const id = await created();
+    await lifecycle.start((await store.get(id))!, 'w1');
+    const preprocessing = { labels: { to: 'onehot' as const, classes: 3 } };
+    await lifecycle.complete(id, { numTensors: 2, preprocessing });
+    expect((await store.get(id))!.preprocessing).toEqual(preprocessing);
+    expect((await eventsUntilEnd(stack.app, id)).at(-1)!.data.preprocessing).toEqual(preprocessing);
+  });
+
+  it('writes nothing when an event does not match its schema', async () => {
+    const id = await created();
+    await lifecycle.start((await store.get(id))!, 'w1');
+    await expect(lifecycle.complete(id, { numTensors: 1, bogus: true } as never)).rejects.toThrow(/bogus/);
+    expect(await store.getStatus(id)).toBe('running');
+    expect(await lifecycle.recordEpoch(id, { epoch: 1, loss: 1, learningRate: 0.1, durationMs: 1 }, 3, undefined)).toBe('appended');
+    await expect(lifecycle.recordEpoch(id, { epoch: 2, loss: 'x', learningRate: 0.1, durationMs: 1 } as never, 3, undefined)).rejects.toThrow();
+    expect((await store.get(id))!.epoch).toBe(1);
+  });
+
+  it('a crash with attempts left requeues with the crash; a failure ends the job with its error', async () => {
+    const id = await created();
+    await lifecycle.start((await store.get(id))!, 'w1');
+    await lifecycle.requeue(id, { reason: 'worker_crashed', message: 'training process exited (SIGKILL) before finishing', attempt: 1 });
+    await lifecycle.start((await store.get(id))!, 'w2');
+    await lifecycle.fail(id, { code: 'worker_crashed', message: 'again' });
+    const events = await eventsUntilEnd(stack.app, id);
+    expect(events.at(-4)!.data).toMatchObject({ status: 'queued', reason: 'worker_crashed', attempt: 1 });
+    expect(events.at(-1)).toMatchObject({ event: 'failed', data: { status: 'failed', error: { code: 'worker_crashed', message: 'again' } } });
+    expect((await store.get(id))!.error).toEqual({ code: 'worker_crashed', message: 'again' });
+  });
+
+  it('event schemas refuse fields they do not name', () => {
+    const at = new Date().toISOString();
+    expect(newJobEventSchema.safeParse({ type: 'cancelled', data: { status: 'cancelled', at } }).success).toBe(true);
+    expect(newJobEventSchema.safeParse({ type: 'cancelled', data: { status: 'cancelled', at, extra: 1 } }).success).toBe(false);
+    expect(newJobEventSchema.safeParse({ type: 'failed', data: { status: 'failed', at } }).success).toBe(false);
+    expect(newJobEventSchema.safeParse({ type: 'nope', data: {} }).success).toBe(false);
+  });
+});
+
+describe('one owner of job state', () => {
+  const sources = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  const writers = (files: string[]) => files.filter((f) => /\.(transition|appendEpoch)\(/.test(readFileSync(f, 'utf8')));
+
+  it('only the job lifecycle calls the job store transitions', () => {
+    const files = [...sources('src'), ...sources('workers')];
+    expect(writers(files)).toEqual([join('src', 'store', 'job-lifecycle.ts')]);
+    // The scanner sees a call where there is one.
+    expect(files).toContain(join('workers', 'training-runner.ts'));
+  });
+});
