@@ -37,6 +37,7 @@ export default tseslint.config(
       ],
     },
   },
+  { files: ['dashboard/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   {
     files: ['src/config/**', 'test/**', 'scripts/**', 'vitest.config.ts', 'bench/**'],
     rules: { 'no-restricted-syntax': 'off' },

@@ -1,15 +1,18 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Config } from '../config/config.js';
+import { type Config, corsOriginList } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
 import access from './plugins/access.js';
+import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
 import rateLimits from './plugins/rate-limit.js';
 import requestGuards from './plugins/request-guards.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes } from './routes/session.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
@@ -37,6 +40,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
 
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -67,7 +71,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     transformObject: jsonSchemaTransformObject,
   });
 
-  await app.register(requestGuards, { config });
+  await app.register(requestGuards, { config, allowedOrigins: corsOriginList(config.CORS_ORIGINS) });
   await app.register(access, { config });
   if (options.connect !== false) {
     await app.register(infrastructure, { config });
@@ -83,5 +87,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(optimizerRoutes);
   await app.register(builtinDatasetRoutes);
   await app.register(datasetRoutes);
+  await app.register(discoveryRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }

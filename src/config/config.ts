@@ -4,6 +4,15 @@ import { z } from 'zod';
  * The one place that reads the environment. Every variable has a default and a
  * description; `npm start`, the API, workers and tests all parse through this schema.
  */
+const ORIGIN = /^https?:\/\/[^/\s,]+$/;
+
+/** The origins CORS_ORIGINS names (empty: none). */
+export const corsOriginList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const configSchema = z.object({
@@ -64,6 +73,13 @@ export const configSchema = z.object({
   EVENT_STREAM_MAXLEN: int(20_000, 100).describe('Approximate cap on events kept per job stream (at least MAX_EPOCHS + 100, so no event of a job is trimmed).'),
   CANCEL_GRACE_MS: int(2_000, 0).describe('How long a cancelled training process may take to stop before it is killed.'),
   REDIS_CONNECT_TIMEOUT_MS: int(5_000, 0).describe('How long the API waits for Redis at start before it listens anyway (answering 503 until Redis is up).'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .refine((v) => corsOriginList(v).every((o) => o === '*' || ORIGIN.test(o)), 'comma-separated origins such as https://app.example.com:8080, or *')
+    .describe(
+      'Origins (scheme://host[:port], comma-separated) whose pages may call the API from a browser: fetch, EventSource, tf.loadLayersModel. `*` allows any. Empty: only the dashboard served by the API itself.',
+    ),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
   AUTH: z
     .enum(['auto', 'required', 'off'])

@@ -22,6 +22,7 @@ export const API_ERROR_CODES = [
   'insufficient_scope',
   'cross_site_request',
   'csrf_token_invalid',
+  'origin_not_allowed',
   // 404, 409, 410
   'not_found',
   'job_finished',

@@ -44,11 +44,19 @@ const OWNED_PREFIXES: readonly [string, OwnedKind][] = [
   ['/v1/experiments/:id', 'experiment'],
 ];
 
+/**
+ * Pages and assets that hold no tenant's data: the dashboard (it must load to show its sign-in),
+ * its libraries, the API reference and the OpenAPI document.
+ */
+const PUBLIC_PAGES = (url: string) =>
+  url === '/' || url === '/openapi.json' || url === '/openapi.yaml' || url === '/docs' || ['/dashboard/', '/vendor/', '/docs/'].some((p) => url.startsWith(p));
+
 const UNSAFE = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
 
 /** The access rule of a route; throws at start-up for a route with parameters whose owner is unknown (fail closed). */
 export function routeAccess(method: string, url: string, declared: AccessConfig | undefined): Required<Pick<AccessConfig, 'scope'>> & AccessConfig {
   if (method === 'OPTIONS') return { public: true, scope: 'read' }; // CORS preflights carry no credentials
+  if (PUBLIC_PAGES(url) && ['GET', 'HEAD'].includes(method)) return { public: true, scope: 'read' };
   const scope = declared?.scope ?? (url.startsWith('/v1/admin') ? 'admin' : UNSAFE(method) ? 'write' : 'read');
   const owner = declared?.owner ?? OWNED_PREFIXES.find(([prefix]) => url === prefix || url.startsWith(`${prefix}/`))?.[1];
   if (!declared?.public && !declared?.shared && !owner && url.includes('/:') && scope !== 'admin') {

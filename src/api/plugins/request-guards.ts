@@ -26,6 +26,7 @@ export function requestHostName(host: string | undefined): string {
 async function requestGuards(app: FastifyInstance, opts: { config: Config; allowedOrigins?: readonly string[] }) {
   const hosts = allowedHosts(opts.config);
   const origins = new Set((opts.allowedOrigins ?? []).map((o) => o.toLowerCase()));
+  const anyOrigin = origins.has('*');
 
   app.addHook('onRequest', async (request) => {
     const host = requestHostName(request.headers.host);
@@ -43,7 +44,7 @@ async function requestGuards(app: FastifyInstance, opts: { config: Config; allow
     } catch {
       // "null" (sandboxed frames, file: pages) and garbage are cross-site.
     }
-    if (!sameOrigin && !origins.has(origin.toLowerCase())) {
+    if (!sameOrigin && !anyOrigin && !origins.has(origin.toLowerCase())) {
       throw new ForbiddenError('cross_site_request', `a write from the origin ${JSON.stringify(origin)} is refused: only this API's own pages (and CORS_ORIGINS) may change anything`);
     }
     const type = request.headers['content-type']?.split(';')[0]!.trim().toLowerCase();

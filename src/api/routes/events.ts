@@ -1,8 +1,9 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EVENT_TYPES, type JobEvent, type JobEventType, jobEventDataSchemas } from '../../spec/index.js';
-import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema } from '../schemas.js';
+import { errorResponseSchema, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
 
 const sseMessageOf = <T extends JobEventType>(event: T) =>
   z.object({
@@ -39,11 +40,14 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
         description:
           'Server-sent events: `status` on each state change, `epoch` per finished epoch, then one of `completed`, ' +
           '`failed`, `cancelled`, after which the server ends the response. Each event has an `id:` line; reconnect with the ' +
-          '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s.',
+          '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s. ' +
+          'A reconnect after the terminal event is answered `204` with no body, which stops a browser\'s `EventSource` ' +
+          '(it would otherwise reconnect forever).',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: jobStreamMessageSchema } } },
+          204: noContentSchema.describe('The client already has the terminal event: nothing more will come (EventSource stops).'),
           400: errorResponseSchema,
           404: errorResponseSchema,
         },
@@ -52,9 +56,11 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const header = request.headers['last-event-id'];
       const after = await app.events.open(request.params.id, (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId);
+      if (await app.events.delivered(request.params.id, after)) return reply.code(204).send();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders), // set by hooks (CORS): a hijacked reply does not send them itself
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',

@@ -39,6 +39,17 @@ export class EventsService {
     return lastEventId ?? '0';
   }
 
+  /**
+   * True when the client already has the terminal event: the job is over and nothing follows
+   * `after`. Such a reconnect is answered 204, which stops a browser's EventSource.
+   */
+  async delivered(id: string, after: string): Promise<boolean> {
+    if (after === '0') return false;
+    const status = await this.store.getStatus(id);
+    if (status !== undefined && !isTerminal(status)) return false;
+    return (await this.store.readEvents(id, after, { count: 1 })).length === 0;
+  }
+
   /** Sends every event after `after` until the terminal one, or until the client goes away. */
   async follow(id: string, after: string, sink: EventSink, signal: AbortSignal): Promise<void> {
     let last = after;
