@@ -11,6 +11,7 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
 import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
@@ -75,7 +76,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   });
 
   const registry = new WorkerRegistry(redis, keys);
-  const beat = () => registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at: Date.now() });
+  const beat = async () => {
+    const at = Date.now();
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at });
+    if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
+  };
   const stopRetention = scheduleRetention(
     redis,
     keys,

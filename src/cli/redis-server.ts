@@ -1,7 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const NO_REDIS_SERVER =
+  'No redis-server on the PATH, and none provisioned by `npm install` (it builds one when python3 with pip, make and a C compiler ' +
+  'are there: rerun `node scripts/install-redis.mjs` to see why it did not). Install one (e.g. `apt-get install redis-server`) or set REDIS_URL to a running Redis.';
 
 export interface PrivateRedis {
   url: string;
@@ -11,8 +16,24 @@ export interface PrivateRedis {
   crash(): Promise<void>;
 }
 
-export function redisServerAvailable(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+const runs = (command: string) => spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * The redis-server that `npm install` provisioned when the machine had none
+ * (scripts/install-redis.mjs links it into npm's bin directory): the nearest
+ * `node_modules/.bin/redis-server` at or above `from` that runs.
+ */
+export function provisionedRedisServer(from: string): string | undefined {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', '.bin', 'redis-server');
+    if (existsSync(candidate) && runs(candidate)) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The redis-server to run: the one on the PATH, else the provisioned one. */
+export function redisServerCommand(): string | undefined {
+  return runs('redis-server') ? 'redis-server' : provisionedRedisServer(dirname(fileURLToPath(import.meta.url)));
 }
 
 export async function freePort(): Promise<number> {
@@ -43,7 +64,9 @@ export async function startRedisServer(options: { port: number; dir: string; app
     '--maxmemory-policy', 'noeviction',
     '--daemonize', 'no',
   ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = redisServerCommand();
+  if (!command) throw new Error(NO_REDIS_SERVER);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((ok, fail) => {
     const onData = (chunk: Buffer) => {

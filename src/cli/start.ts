@@ -9,7 +9,7 @@ import { loadConfig } from '../config/config.js';
 import { assertNoEviction, createRedis, pingRedis } from '../store/redis.js';
 import { resolveEntry } from '../shared/entry.js';
 import { createLogger } from '../shared/logger.js';
-import { type PrivateRedis, redisServerAvailable, startRedisServer } from './redis-server.js';
+import { NO_REDIS_SERVER, type PrivateRedis, redisServerCommand, startRedisServer } from './redis-server.js';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL, 'descent');
@@ -24,12 +24,8 @@ async function ensureRedis(): Promise<string> {
   if (await pingRedis(config.REDIS_URL)) return config.REDIS_URL;
   const url = new URL(config.REDIS_URL);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(url.hostname);
-  if (!local || !redisServerAvailable()) {
-    throw new Error(
-      `No Redis answers at ${config.REDIS_URL}. Either start one there (or set REDIS_URL to yours), ` +
-        'or install redis-server (e.g. `apt-get install redis-server`) and Descent runs a private one under DATA_DIR.',
-    );
-  }
+  if (!local) throw new Error(`No Redis answers at ${config.REDIS_URL}. Start one there, or set REDIS_URL to yours.`);
+  if (!redisServerCommand()) throw new Error(`No Redis answers at ${config.REDIS_URL}. ${NO_REDIS_SERVER}`);
   privateRedis = await startRedisServer({ port: Number(url.port || 6379), dir: join(config.DATA_DIR, 'redis') });
   log.info({ url: privateRedis.url, dir: join(config.DATA_DIR, 'redis') }, 'started a private redis-server');
   return config.REDIS_URL;

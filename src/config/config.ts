@@ -43,6 +43,10 @@ export const configSchema = z.object({
   TF_ENABLE_ONEDNN_OPTS: z.enum(['', '0', '1']).default('').describe("'0' turns oneDNN off (faster per op for tiny models; '' = TensorFlow's default)."),
   WORKERS: int(1, 0).describe('Training worker processes `npm start` runs beside the API (0 = API only).'),
   WORKER_CONCURRENCY: int(1, 1).describe('Training jobs one worker process runs at once (each in its own child process).'),
+  WORKER_HEARTBEAT_FILE: z
+    .string()
+    .default('')
+    .describe("A file on the worker's own disk naming the worker, rewritten with every heartbeat; `node dist/workers/healthcheck.js` reads it ('' = none)."),
   JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
   MAX_RUNTIME_SECONDS: int(86_400, 1).describe('Longest a job may train (its default `training.maxRuntimeSeconds`, and the cap on it).'),
   CHILD_MAX_MEMORY_MB: int(8_192, 64).describe('Memory (RSS) one training process may use before its job fails with out_of_memory.'),

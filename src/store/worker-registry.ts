@@ -37,6 +37,12 @@ export class WorkerRegistry {
       .exec();
   }
 
+  /** The worker's record while its heartbeat is live, else undefined. */
+  async get(id: string): Promise<WorkerInfo | undefined> {
+    const raw = await this.redis.get(this.keys.worker(id));
+    return raw ? (JSON.parse(raw) as WorkerInfo) : undefined;
+  }
+
   async deregister(id: string): Promise<void> {
     await this.redis.multi().del(this.keys.worker(id)).zrem(this.keys.workers, id).exec();
   }
