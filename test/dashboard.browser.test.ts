@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, longSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
+import { type Stack, longSpec, startStack, submit, tempDir, testConfig, xorSpec } from './helpers.js';
 
 /** The page's document, as the predicates passed to waitForFunction see it (they run in the browser, under its CSP: functions, not strings to eval). */
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
@@ -14,11 +14,12 @@ declare const document: { querySelector(selector: string): { textContent: string
 /**
  * The dashboard driven in a real headless Chromium (Debian's `chromium`; `.ci/run` installs
  * it) against a real API, worker and Redis. Waits are on the page's DOM and events, never on
- * time. Screenshots go to docs/images/ for the README.
+ * time. Every view is captured as a screenshot; with UPDATE_SCREENSHOTS=1 they replace the README's
+ * pictures in docs/images/, otherwise they go to a temporary directory.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const IMAGES = fileURLToPath(new URL('../docs/images/', import.meta.url));
+const IMAGES = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../docs/images/', import.meta.url)) : tempDir('descent-screenshots-');
 const TF_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js');
 const CROSS_ORIGIN_PAGE = readFileSync(new URL('./fixtures/cross-origin.html', import.meta.url), 'utf8');
 
