@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseCookies } from 'cookie';
@@ -19,6 +20,8 @@ export interface AccessConfig {
   owner?: OwnedKind;
   /** The route's parameters name something every tenant shares (a catalogue entry), not a tenant's resource. */
   shared?: boolean;
+  /** Prometheus metrics: open, or behind METRICS_TOKEN (its own token, not an API key) when that is set. */
+  metrics?: boolean;
 }
 
 declare module 'fastify' {
@@ -51,12 +54,17 @@ const OWNED_PREFIXES: readonly [string, OwnedKind][] = [
 const PUBLIC_PAGES = (url: string) =>
   url === '/' || url === '/openapi.json' || url === '/openapi.yaml' || url === '/docs' || ['/dashboard/', '/vendor/', '/docs/'].some((p) => url.startsWith(p));
 
+/** Liveness and readiness probes: open whatever AUTH says (orchestrators carry no keys). */
+const PROBES = new Set(['/healthz', '/readyz']);
+export const METRICS_PATH = '/metrics';
+
 const UNSAFE = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
 
 /** The access rule of a route; throws at start-up for a route with parameters whose owner is unknown (fail closed). */
 export function routeAccess(method: string, url: string, declared: AccessConfig | undefined): Required<Pick<AccessConfig, 'scope'>> & AccessConfig {
   if (method === 'OPTIONS') return { public: true, scope: 'read' }; // CORS preflights carry no credentials
-  if (PUBLIC_PAGES(url) && ['GET', 'HEAD'].includes(method)) return { public: true, scope: 'read' };
+  if ((PUBLIC_PAGES(url) || PROBES.has(url)) && ['GET', 'HEAD'].includes(method)) return { public: true, scope: 'read' };
+  if (url === METRICS_PATH) return { public: true, metrics: true, scope: 'read' };
   const scope = declared?.scope ?? (url.startsWith('/v1/admin') ? 'admin' : UNSAFE(method) ? 'write' : 'read');
   const owner = declared?.owner ?? OWNED_PREFIXES.find(([prefix]) => url === prefix || url.startsWith(`${prefix}/`))?.[1];
   if (!declared?.public && !declared?.shared && !owner && url.includes('/:') && scope !== 'admin') {
@@ -111,8 +119,16 @@ async function access(app: FastifyInstance, opts: { config: Config }) {
     throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>');
   };
 
+  const metricsToken = opts.config.METRICS_TOKEN ? createHash('sha256').update(opts.config.METRICS_TOKEN).digest() : undefined;
+
   app.addHook('onRequest', async (request) => {
     const rule = request.routeOptions.config.access;
+    if (rule?.metrics && metricsToken) {
+      const sent = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+      if (!timingSafeEqual(createHash('sha256').update(sent).digest(), metricsToken)) {
+        throw new UnauthorizedError(`${METRICS_PATH} needs Authorization: Bearer <METRICS_TOKEN>`);
+      }
+    }
     if (!required) {
       request.principal = OPEN_PRINCIPAL;
       return;

@@ -23,7 +23,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { config: Config 
   const registry = new WorkerRegistry(app.redis, redisKeys(opts.config.REDIS_PREFIX));
   app.withTypeProvider<ZodTypeProvider>().get(
     '/healthz',
-    { config: { access: { public: true } }, schema: { tags: ['health'], summary: 'Ready to take jobs', response: { 200: healthSchema, ...errorResponses(503) } } },
+    { schema: { tags: ['health'], summary: 'Ready to take jobs', response: { 200: healthSchema, ...errorResponses(503) } } },
     async (): Promise<Health> => {
       let workers: WorkerInfo[];
       try {
