@@ -79,6 +79,27 @@ describe('durability', () => {
     }
   });
 
+  it('a job BullMQ gives up on while the record says running gets its failed event (no attempt could write its records)', async () => {
+    const config = testConfig({ JOB_ATTEMPTS: '1' });
+    const stack = await startStack({ worker: false, config });
+    try {
+      // Queued before any worker runs, with a record the epoch script refuses for real: the
+      // first epoch's write fails, as a write does when Redis is lost mid-training.
+      const id = await submit(stack.app, xorSpec({ training: { epochs: 5, batchSize: 4 } }));
+      await stack.app.redis.hset(redisKeys(config.REDIS_PREFIX).job(id), 'epoch', '-5');
+      const again = await startWorker(config, createLogger('silent', 'w2'));
+      try {
+        const events = await eventsUntilEnd(stack.app, id);
+        expect(events.at(-1)).toMatchObject({ event: 'failed', data: { status: 'failed', error: { code: 'worker_crashed' } } });
+        expect(await stack.app.redis.hget(redisKeys(config.REDIS_PREFIX).job(id), 'status')).toBe('failed');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('closes open event streams when the API shuts down', async () => {
     const stack = await startStack({ worker: false });
     const id = await submit(stack.app, xorSpec());

@@ -59,6 +59,11 @@ describe('error handler: every failure in one error format, through the real app
     errorBody(await app.inject(`/v1/jobs/${id}/model/weights.bin`), 409, 'job_not_completed');
   });
 
+  it('400 and 414: a URL the router cannot read, or a path parameter over its length limit', async () => {
+    errorBody(await app.inject('/v1/jobs/%E0%A4%A'), 400, 'bad_request');
+    errorBody(await app.inject(`/v1/jobs/${'a'.repeat(200)}`), 414, 'bad_request');
+  });
+
   it('413: a body over BODY_LIMIT_BYTES', async () => {
     const x = Array.from({ length: 400 }, (_, i) => [i, i + 1]);
     const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec({ dataset: { inline: { x, y: x.map(() => [0]) } } }) });

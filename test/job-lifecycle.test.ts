@@ -110,6 +110,17 @@ describe('job lifecycle', () => {
     expect((await store.get(id))!.error).toEqual({ code: 'worker_crashed', message: 'again' });
   });
 
+  it('a job deleted while its worker starts stays deleted: no late field brings back a record', async () => {
+    const id = await created();
+    await lifecycle.start((await store.get(id))!, 'w1');
+    await lifecycle.cancel(id);
+    expect(await store.remove(id)).toBe(true);
+    // The training process reports its backend after the DELETE (the worker's 'started' message).
+    await store.setFields(id, { backend: 'cpu', versions: '{}' });
+    expect(await store.exists(id)).toBe(false);
+    expect((await stack.app.inject(`/v1/jobs/${id}/events`)).statusCode).toBe(404);
+  });
+
   it('event schemas refuse fields they do not name', () => {
     const at = new Date().toISOString();
     expect(newJobEventSchema.safeParse({ type: 'cancelled', data: { status: 'cancelled', at } }).success).toBe(true);

@@ -71,6 +71,7 @@ describe('model summaries and presets (no training)', () => {
     ['a preset on the wrong input', { model: { preset: 'cnn-small', inputShape: [10], outputUnits: 2 } }, ['model', 'preset']],
     ['a preset without a dataset or shapes', { model: { preset: 'mlp' } }, ['model', 'inputShape']],
     ['both a preset and layers', { model: { preset: 'mlp', inputShape: [2], layers: [{ type: 'dense', units: 1 }] } }, ['model', 'layers']],
+    ['a layer output of more than 2^53 values', { model: { inputShape: [1e9, 1e9], layers: [{ type: 'flatten' }, { type: 'dense', units: 1 }] } }, ['model', 'layers', 0]],
   ])('%s -> 400 naming the path', async (_name, body, path) => {
     const res = await summarize(body);
     expect(res.statusCode).toBe(400);

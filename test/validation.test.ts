@@ -19,6 +19,8 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['ragged inline x', { ...spec, dataset: { inline: { x: [[0, 0], [1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
   ['inline x and y lengths differ', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0]] } } }, ['dataset', 'inline', 'y']],
   ['inline strings', { ...spec, dataset: { inline: { x: [['a', 'b']], y: [[0]] } } }, ['dataset', 'inline', 'x', 0]],
+  ['an inline input float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1e300, 1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
+  ['an inline target float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0], [-1e39]] } } }, ['dataset', 'inline', 'y', 1]],
   ['empty layers', { ...spec, model: { inputShape: [2], layers: [] } }, ['model', 'layers']],
   ['unknown layer type', { ...spec, model: { inputShape: [2], layers: [{ type: 'quantum', units: 3 }] } }, ['model', 'layers', 0, 'type']],
   ['zero units', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 0 }] } }, ['model', 'layers', 0, 'units']],
@@ -138,8 +140,10 @@ describe('spec validation', () => {
 
   it('rejects a bad Last-Event-ID with 400', async () => {
     const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() })).json<{ id: string }>().id;
-    const res = await stack.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': 'yesterday' } });
-    expect(res.statusCode).toBe(400);
+    for (const bad of ['yesterday', '1-2-3', '18446744073709551616-0', '0-18446744073709551616', '99999999999999999999-0']) {
+      const res = await stack.app.inject({ url: `/v1/jobs/${id}/events`, headers: { 'last-event-id': bad } });
+      expect([bad, res.statusCode, res.json<{ error: { code: string } }>().error.code]).toEqual([bad, 400, 'invalid_event_id']);
+    }
   });
 });
 

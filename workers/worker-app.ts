@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { WorkerRegistry } from '../src/store/worker-registry.js';
 import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } from '../src/queue/queues.js';
@@ -68,6 +69,17 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: 4,
   });
   for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
+  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself,
+  // e.g. Redis lost mid-training on its last attempt: its record still says running, so end it,
+  // and its stream, too. A job the runner already ended is no longer running, and this is a no-op.
+  const lifecycle = new JobLifecycle(store);
+  trainingWorker.on('failed', (job, err) => {
+    if (!job) return;
+    job
+      .isFailed()
+      .then((final) => (final ? lifecycle.fail(job.data.jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` }) : undefined))
+      .catch((e: unknown) => log.warn({ err: e, jobId: job.data.jobId }, 'could not record that the job failed'));
+  });
 
   await subscriber.subscribe(keys.control);
   subscriber.on('message', (_channel, raw: string) => {

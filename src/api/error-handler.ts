@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionClosedError } from 'bullmq';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { type ApiErrorCode, DomainError, QuotaExceededError } from '../shared/errors.js';
@@ -34,6 +34,15 @@ function clientErrorCode(err: FastifyError, status: number): ApiErrorCode {
 const body = (code: ApiErrorCode, message: string, details?: unknown): ErrorResponse => ({
   error: { code, message, ...(details !== undefined ? { details } : {}) },
 });
+
+/**
+ * Errors the router raises before any route or hook runs (a URL it cannot decode, a path
+ * parameter over its length limit), which Fastify would otherwise answer in its own body format.
+ */
+export function frameworkErrorHandler(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 400;
+  void reply.code(status).send(body(clientErrorCode(err, status), err.message));
+}
 
 /**
  * The one place errors become HTTP responses: domain errors keep their status and code,

@@ -245,7 +245,8 @@ function summarizeGraph(graph: ModelGraph): { summary?: ModelSummary; issues: Gr
   for (const node of graph.nodes) {
     try {
       const r = layerResult(node.spec, node.inputs.map((name) => shapes.get(name)!));
-      if (r.shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`the output would have shape ${shapeText(r.shape)}`);
+      // A size beyond 2^53 is no exact integer: no model that large can be summarised, let alone trained.
+      if (r.shape.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new ShapeError(`the output would have shape ${shapeText(r.shape)}`);
       shapes.set(node.name, r.shape);
       layers.push({ name: node.name, type: node.spec.type, inputs: node.inputs, outputShape: r.shape, params: r.params, trainableParams: r.trainable, flops: r.flops });
     } catch (err) {

@@ -225,6 +225,19 @@ export function sampleShape(value: unknown): number[] | string {
   return [value.length, ...inner];
 }
 
+/** Whether float32, the precision data trains in, holds `v` as a finite number (1e39 would become Infinity). */
+export const fitsFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
+
+/** The first number of a sample that float32 cannot hold. */
+function outOfFloat32(sample: Nested): number | undefined {
+  if (typeof sample === 'number') return fitsFloat32(sample) ? undefined : sample;
+  for (const v of sample) {
+    const bad = outOfFloat32(v);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
+}
+
 function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx): void {
   if (inline.x.length !== inline.y.length) {
     ctx.addIssue({
@@ -248,6 +261,14 @@ function checkInline(inline: { x: Nested[]; y: Nested[] }, ctx: z.RefinementCtx)
           message: `sample ${i} has shape [${typeof s === 'string' ? s : s.join(', ')}], sample 0 has ${shapeText(first)}`,
           path: ['inline', key, i],
         });
+        break;
+      }
+    }
+    // Infinity in the data trains nothing and fits preprocessing statistics no JSON holds.
+    for (let i = 0; i < rows.length; i++) {
+      const bad = outOfFloat32(rows[i]!);
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `sample ${i} holds ${bad}, beyond float32, the precision data trains in`, path: ['inline', key, i] });
         break;
       }
     }

@@ -97,8 +97,3 @@ void unionCoversEveryType;
 /** An event as read back from the stream: with the stream entry id, which SSE sends as the event id. */
 export type JobEvent = NewJobEvent & { id: string };
 export type JobEventData<T extends JobEventType> = z.infer<(typeof jobEventDataSchemas)[T]>;
-
-/** Parses one stored event; throws a ZodError when it does not match its schema. */
-export function parseJobEvent(id: string, type: string, data: unknown): JobEvent {
-  return { id, ...newJobEventSchema.parse({ type, data }) };
-}

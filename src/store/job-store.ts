@@ -61,6 +61,13 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data'
 return 1
 `;
 
+/** KEYS: job hash. ARGV: field, value, ... (written only while the record exists). */
+const SET_FIELDS = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
 export type AppendResult = 'appended' | 'duplicate' | 'not_running' | 'lock_lost';
 
 export interface ListOptions {
@@ -187,9 +194,12 @@ export class JobStore {
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
   }
 
-  /** Sets informational fields (backend, versions) without touching the status. */
+  /**
+   * Sets informational fields (backend, versions) without touching the status, on a record that
+   * exists: a worker reporting after the job was deleted must not leave a hash behind.
+   */
   async setFields(id: string, fields: Record<string, string>): Promise<void> {
-    await this.redis.hset(this.keys.job(id), fields);
+    await this.redis.eval(SET_FIELDS, 1, this.keys.job(id), ...Object.entries(fields).flat());
   }
 
   async appendEpoch(

@@ -1,4 +1,4 @@
-import { type DatasetRecord, type UploadOptions, elementCount, shapeText } from '../spec/index.js';
+import { type DatasetRecord, type UploadOptions, elementCount, fitsFloat32, shapeText } from '../spec/index.js';
 import { type Cell, type RowSink } from './row-readers.js';
 import { InvalidUploadOptionError, MalformedUploadError, UploadTooLargeError } from './upload-errors.js';
 
@@ -18,7 +18,7 @@ export type BuiltDataset = Pick<
 /** The cell as a number that float32 holds finitely (1e39 would become Infinity), else NaN. */
 function toNumber(cell: Cell): number {
   const v = typeof cell === 'number' ? cell : cell.trim() === '' ? NaN : Number(cell.trim());
-  return Number.isFinite(Math.fround(v)) ? v : NaN;
+  return fitsFloat32(v) ? v : NaN;
 }
 
 const CHUNK = 1 << 16;

@@ -10,6 +10,10 @@ export interface EventSink {
 }
 
 const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** A stream entry id Redis accepts: `<ms>-<seq>`, each part an unsigned 64-bit integer. */
+const isEventId = (id: string) => EVENT_ID.test(id) && id.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
 
 const isTerminalEvent = (e: JobEvent) => (TERMINAL_STATUSES as readonly string[]).includes(e.type);
 
@@ -32,7 +36,7 @@ export class EventsService {
   }
 
   async open(id: string, lastEventId: string | undefined): Promise<string> {
-    if (lastEventId !== undefined && lastEventId !== '0' && !EVENT_ID.test(lastEventId)) {
+    if (lastEventId !== undefined && lastEventId !== '0' && !isEventId(lastEventId)) {
       throw new BadRequestError('invalid_event_id', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this API`);
     }
     if (!(await this.store.exists(id))) throw new NotFoundError('job', id);
