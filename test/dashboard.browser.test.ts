@@ -356,3 +356,51 @@ describe('the job list with 1,000 jobs', () => {
     await closePage(page);
   });
 });
+
+describe('the dashboard with API keys required', () => {
+  let stack: Stack;
+  let base: string;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  beforeAll(async () => {
+    stack = await startStack({ config: testConfig({ AUTH: 'required' }) });
+    base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("signs in with a key it does not keep, streams the tenant's job over the session cookie, cancels it with the CSRF token, and shows no other tenant's job", async () => {
+    const as = async (tenant: string) => ({ authorization: `Bearer ${(await stack.app.apiKeys.create({ tenant, scope: 'write' })).key}` });
+    const { key } = await stack.app.apiKeys.create({ tenant: 'team-a', scope: 'write' });
+    const other = await as('team-b');
+    const post = async (headers: Record<string, string>, name: string) =>
+      (await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { ...longSpec(10_000), name } })).json<{ id: string }>().id;
+    const id = await post({ authorization: `Bearer ${key}` }, 'team-a-job');
+    await post(other, 'team-b-job');
+
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/#/jobs`);
+    await page.locator('#api-key').fill(key);
+    await page.locator('#api-key').dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-count"]')?.textContent === '1', null, { timeout: 30_000 });
+    expect(await page.locator('table.jobs tbody').textContent()).toContain('team-a-job');
+    expect(await page.locator('table.jobs tbody').textContent()).not.toContain('team-b-job');
+    // The key is in neither the page's storage nor its cookies: only the HttpOnly session is.
+    const stored = await page.evaluate(() => {
+      const g = globalThis as unknown as { localStorage: object; sessionStorage: object; document: { cookie: string } };
+      return JSON.stringify(g.localStorage) + JSON.stringify(g.sessionStorage) + g.document.cookie;
+    });
+    expect(stored).not.toContain(key.slice(21));
+    const cookies = await browser.context.cookies(base);
+    expect(cookies.find((c) => c.name === 'descent_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    await page.goto(`${base}/#/jobs/${id}`);
+    await waitPlottedAbove(page, 2);
+    await page.click('button:has-text("Cancel")');
+    await page.locator('h1 [data-status="cancelled"]').waitFor();
+    expect((await stack.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json().status).toBe('cancelled');
+    await closePage(page);
+  });
+});
