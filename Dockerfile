@@ -18,9 +18,10 @@ RUN npm install -g "npm@${NPM_VERSION}" --no-audit --no-fund --loglevel=error &&
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/install-native.mjs scripts/install-native.mjs
+COPY native/graph/graph.cc native/graph/graph.cc
 COPY scripts/install-redis.mjs scripts/install-redis.mjs
 # The image gets its Redis from the compose service (or REDIS_URL), never a private one.
-RUN DESCENT_SKIP_REDIS=1 npm ci --no-audit --no-fund
+RUN DESCENT_SKIP_REDIS=1 npm ci --no-audit --no-fund && mkdir -p native/graph/build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY workers workers
@@ -35,6 +36,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/graph/build ./native/graph/build
 COPY dashboard ./dashboard
 COPY scripts/check-backend.mjs scripts/check-backend.mjs
 # The build fails unless the image trains on native TensorFlow: the pure-JS fallback is 40-1000x

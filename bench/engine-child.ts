@@ -1,7 +1,8 @@
 /**
  * One Descent engine backend in a process of its own (the backend is chosen once per process,
- * as in a job's training process): argv[2] is `tensorflow` or `cpu`. Receives the cases over IPC,
- * trains each with `train()` exactly as a job does, and answers with the epoch times.
+ * as in a job's training process): argv[2] is `tensorflow` or `cpu`, argv[3] the training engine
+ * (`graph` | `eager` | `auto`). Receives the cases over IPC, trains each with `train()` exactly as
+ * a job does, and answers with the epoch times.
  */
 import { readFileSync } from 'node:fs';
 import { jobSpecSchema, type ResolvedJobSpec } from '../src/spec/index.js';
@@ -18,6 +19,8 @@ export interface EngineRequest {
 }
 
 const backendName = process.argv[2] as BackendName;
+const engine = (process.argv[3] ?? 'auto') as 'graph' | 'eager' | 'auto';
+const framework = process.argv[4] ?? `descent-${backendName}`;
 const info = await initBackend(backendName);
 
 function readF32(path: string): Float32Array {
@@ -35,7 +38,7 @@ function specFor(c: TrainingCase, inline: { x: unknown[]; y: number[][] }): Reso
     model: { inputShape: m.inputShape, layers: m.layers },
     loss: 'categoricalCrossentropy',
     optimizer: { name: 'adam', learningRate: 1e-3 },
-    training: { epochs: c.warmupEpochs + c.epochs, batchSize: c.batchSize, shuffle: true, validationSplit: 0, seed: 7 },
+    training: { epochs: c.warmupEpochs + c.epochs, batchSize: c.batchSize, shuffle: true, validationSplit: 0, seed: 7, engine },
   });
   const { prepared, issues } = prepareSpec(parsed);
   if (!prepared) throw new Error(`invalid benchmark spec: ${JSON.stringify(issues)}`);
@@ -47,7 +50,6 @@ function specFor(c: TrainingCase, inline: { x: unknown[]; y: number[][] }): Reso
 }
 
 async function runCase(c: TrainingCase, data: { samples: number; x: Float32Array; y: Float32Array }): Promise<TrainingResult> {
-  const framework = `descent-${info.backend}`;
   try {
     const spec = specFor(c, inlineMnist(data, c.samples, c.model === 'cnn'));
     const epochMs: number[] = [];

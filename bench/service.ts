@@ -18,7 +18,7 @@ import type { ResolvedJobSpec } from '../src/spec/index.js';
 import { train } from '../src/training/train.js';
 import { startWorker } from '../workers/worker-app.js';
 import { inlineMnist, loadMnist } from './mnist-data.js';
-import { MODELS } from './models.js';
+import { MODELS, type TrainingCase, type TrainingResult } from './models.js';
 import { median, stat, table, withTimeout } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -63,12 +63,7 @@ interface BareRun extends EpochSpread {
 }
 
 export async function runServiceBench(log: (s: string) => void = console.log) {
-  const dir = mkdtempSync(join(tmpdir(), 'descent-bench-'));
-  const redis = await startRedisServer({ port: await freePort(), dir: join(dir, 'redis'), appendOnly: false });
-  const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto' });
-  const app = await buildApp(config, { logger: false });
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const worker = await startWorker(config, createLogger('warn', 'bench-worker'));
+  const { base, worker, close } = await startService();
   try {
     const jobs: Record<string, { service: ServiceRun[]; bare: BareRun[]; bodyBytes: number }> = {};
     for (const [name, make] of Object.entries(JOBS)) {
@@ -92,14 +87,57 @@ export async function runServiceBench(log: (s: string) => void = console.log) {
     }
     return { backend: worker.backend.backend, versions: worker.backend.versions, runs: RUNS, jobs };
   } finally {
+    await close();
+  }
+}
+
+/** A private Redis, the API and one worker in this process; `close` stops them. */
+async function startService() {
+  const dir = mkdtempSync(join(tmpdir(), 'descent-bench-'));
+  const redis = await startRedisServer({ port: await freePort(), dir: join(dir, 'redis'), appendOnly: false });
+  const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto' });
+  const app = await buildApp(config, { logger: false });
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const worker = await startWorker(config, createLogger('warn', 'bench-worker'));
+  const close = async () => {
     await app.close();
     await worker.close();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
+  };
+  return { base, worker, close };
+}
+
+/**
+ * The training part's `descent-service` rows: each case (MNIST from the built-in dataset, Adam,
+ * the default engine) as a job through the API; samples/s from the median epoch durationMs
+ * after the warm-up epochs, as the other frameworks' epoch times.
+ */
+export async function runServiceJobs(cases: TrainingCase[]): Promise<{ results: (TrainingResult & { engine: string })[]; versions: Record<string, string> }> {
+  const service = await startService();
+  try {
+    const results: (TrainingResult & { engine: string })[] = [];
+    for (const c of cases) {
+      const m = MODELS[c.model];
+      const body = JSON.stringify({
+        name: `bench-${c.model}-b${c.batchSize}`,
+        dataset: { builtin: 'mnist', samples: c.samples, shape: c.model === 'cnn' ? 'image' : 'flat' },
+        model: { inputShape: m.inputShape, layers: m.layers },
+        loss: 'categoricalCrossentropy',
+        optimizer: { name: 'adam', learningRate: 1e-3 },
+        training: { epochs: c.warmupEpochs + c.epochs, batchSize: c.batchSize, shuffle: true, seed: 7 },
+      });
+      const { epochMs, engine, finalLoss } = await viaApi(service.base, body);
+      const measured = epochMs.slice(c.warmupEpochs);
+      results.push({ ...c, framework: 'descent-service', engine, epochMs, samplesPerSecond: c.samples / (median(measured) / 1000), finalLoss });
+    }
+    return { results, versions: service.worker.backend.versions };
+  } finally {
+    await service.close();
   }
 }
 
-async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; spec: ResolvedJobSpec }> {
+async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; spec: ResolvedJobSpec; epochMs: number[]; engine: string; finalLoss: number | null }> {
   const t0 = performance.now();
   const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const postMs = performance.now() - t0;
@@ -120,8 +158,14 @@ async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; sp
   const totalMs = performance.now() - t0;
   const epochs = [...text.matchAll(/"durationMs":([\d.]+)/g)].map((m) => Number(m[1]));
   if (!text.includes('event: completed')) throw new Error(`job ${id} did not complete:\n${text.slice(-500)}`);
-  const record = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { spec: ResolvedJobSpec };
-  return { run: { postMs, runningMs, firstEpochMs, totalMs, trainMs: sum(epochs), ...spread(epochs) }, spec: record.spec };
+  const record = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { spec: ResolvedJobSpec; engine: { name: string } | null; history: { loss: number | null }[] };
+  return {
+    run: { postMs, runningMs, firstEpochMs, totalMs, trainMs: sum(epochs), ...spread(epochs) },
+    spec: record.spec,
+    epochMs: epochs,
+    engine: record.engine?.name ?? 'unknown',
+    finalLoss: record.history.at(-1)?.loss ?? null,
+  };
 }
 
 async function bareTrain(spec: ResolvedJobSpec): Promise<BareRun> {

@@ -1,6 +1,7 @@
 /**
  * Part `training`: samples/s of the MLP and the CNN on MNIST, per batch size, for Descent's
- * engine (tensorflow and cpu backends, each in a child process) and for Keras and PyTorch (a
+ * engines (graph and eager on the tensorflow backend, eager on cpu, each in a child process), a
+ * job through the service (the MLP, default engine, epoch durationMs), and Keras and PyTorch (a
  * Python child each), all on the same arrays, written once to a temp dir.
  */
 import { fork, spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import type { EngineRequest } from './engine-child.js';
 import { loadMnist, writeMnistBinary } from './mnist-data.js';
 import { MODELS, type ModelName, type TrainingCase, type TrainingResult } from './models.js';
 import { table, withTimeout } from './stats.js';
+import { runServiceJobs } from './service.js';
 
 const env = process.env;
 const EPOCHS = Number(env.BENCH_EPOCHS ?? 3);
@@ -25,7 +27,13 @@ const CPU_SAMPLES: Record<ModelName, number> = {
   cnn: Number(env.BENCH_CPU_CNN_SAMPLES ?? 128),
 };
 const SAMPLES = Number(env.BENCH_SAMPLES ?? 10_000);
-const FRAMEWORKS = (env.BENCH_FRAMEWORKS ?? 'descent-tensorflow,descent-cpu,keras,torch').split(',');
+const FRAMEWORKS = (env.BENCH_FRAMEWORKS ?? 'descent-graph,descent-eager,descent-service,descent-cpu,keras,torch').split(',');
+/** Descent's engine children: backend and training engine. */
+const ENGINES: Record<string, { backend: 'tensorflow' | 'cpu'; engine: 'graph' | 'eager' }> = {
+  'descent-graph': { backend: 'tensorflow', engine: 'graph' },
+  'descent-eager': { backend: 'tensorflow', engine: 'eager' },
+  'descent-cpu': { backend: 'cpu', engine: 'eager' },
+};
 const CHILD_TIMEOUT_MS = Number(env.BENCH_CHILD_TIMEOUT_MS ?? 8 * 60_000);
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -38,7 +46,9 @@ export function pythonFor(framework: 'keras' | 'torch'): string | undefined {
 }
 
 function cases(framework: string): TrainingCase[] {
-  return MODEL_NAMES.flatMap((model) =>
+  // Through the service: the MLP only (a job as a client submits it).
+  const models = framework === 'descent-service' ? MODEL_NAMES.filter((m) => m === 'mlp') : MODEL_NAMES;
+  return models.flatMap((model) =>
     BATCHES.map((batchSize) => ({
       model,
       batchSize,
@@ -53,9 +63,9 @@ function failed(framework: string, reason: string): TrainingResult[] {
   return cases(framework).map((c) => ({ ...c, framework, epochMs: [], samplesPerSecond: NaN, finalLoss: null, error: reason }));
 }
 
-async function runEngine(backend: 'tensorflow' | 'cpu', files: { x: string; y: string }, log: (s: string) => void): Promise<FrameworkRun> {
-  const framework = `descent-${backend}`;
-  const child = fork(join(import.meta.dirname, 'engine-child.ts'), [backend], {
+async function runEngine(framework: string, files: { x: string; y: string }, log: (s: string) => void): Promise<FrameworkRun> {
+  const { backend, engine } = ENGINES[framework]!;
+  const child = fork(join(import.meta.dirname, 'engine-child.ts'), [backend, engine, framework], {
     execArgv: ['--import', 'tsx'],
     env: { ...env, TF_CPP_MIN_LOG_LEVEL: env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -83,6 +93,18 @@ async function runEngine(backend: 'tensorflow' | 'cpu', files: { x: string; y: s
 }
 
 type FrameworkRun = { results: TrainingResult[]; versions: Record<string, string> };
+
+/** Jobs through the API and a worker (default engine), timed by their epochs' durationMs. */
+async function runService(list: TrainingCase[], log: (s: string) => void): Promise<FrameworkRun> {
+  try {
+    const { results, versions } = await withTimeout(runServiceJobs(list), CHILD_TIMEOUT_MS, 'descent-service');
+    for (const r of results) log(`  descent-service ${r.model} b${r.batchSize}: ${r.samplesPerSecond.toFixed(0)} samples/s (${r.engine} engine)`);
+    return { results, versions };
+  } catch (err) {
+    log(`  descent-service: failed, ${(err as Error).message}`);
+    return { results: failed('descent-service', (err as Error).message), versions: {} };
+  }
+}
 
 async function runPython(framework: 'keras' | 'torch', files: { x: string; y: string }, dir: string, log: (s: string) => void): Promise<FrameworkRun> {
   const python = pythonFor(framework);
@@ -126,9 +148,10 @@ export async function runTrainingBench(log: (s: string) => void = console.log) {
     const versions: Record<string, Record<string, string>> = {};
     // One at a time: each framework gets both cores to itself.
     for (const fw of FRAMEWORKS) {
-      const out =
-        fw === 'descent-tensorflow' || fw === 'descent-cpu'
-          ? await runEngine(fw === 'descent-cpu' ? 'cpu' : 'tensorflow', files, log)
+      const out = ENGINES[fw]
+        ? await runEngine(fw, files, log)
+        : fw === 'descent-service'
+          ? await runService(cases(fw), log)
           : await runPython(fw as 'keras' | 'torch', files, dir, log);
       results.push(...out.results);
       versions[fw] = out.versions;

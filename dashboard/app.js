@@ -34,6 +34,7 @@ async function route() {
   cleanup = undefined;
   const mine = ++generation;
   main.replaceChildren();
+  delete main.dataset.loaded; // each view sets it again once it has drawn
   document.querySelectorAll('header [data-nav]').forEach((a) => a.classList.toggle('active', a.getAttribute('data-nav') === found?.nav));
   if (!found) {
     main.append(errorBox({ code: 'not_found', message: `no page ${hash}` }));

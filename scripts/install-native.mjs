@@ -27,6 +27,12 @@
 //   DESCENT_SKIP_UPSTREAM=1       skip route 1 (tfjs-node's own install.js)
 //   DESCENT_UPSTREAM_TIMEOUT=60   seconds allowed for route 1
 //   DESCENT_NATIVE_NO_SMOKE=1     skip the XOR training smoke test
+//   DESCENT_SKIP_GRAPH=1          do not build the graph-engine addon (native/graph)
+//
+// Once tfjs-node loads, the graph-engine addon (native/graph/graph.cc, a thin N-API binding
+// of the TF C graph API) is compiled with g++ against the same staged deps/include and
+// deps/lib, into native/graph/build/descent_graph.node. If that fails, install still
+// succeeds and training uses the eager engine.
 //
 // Node builtins only; also uses python3 (zipfile, pip), g++, make, nm, ldd.
 
@@ -466,6 +472,57 @@ async function verify(t) {
   return ok;
 }
 
+// ------------------------------------------------------------ graph addon
+
+const GRAPH_SOURCE = path.join(ROOT, 'native/graph/graph.cc');
+const GRAPH_ADDON = path.join(ROOT, 'native/graph/build/descent_graph.node');
+
+/** Loads the graph addon in a fresh process (after tfjs-node, as training does). */
+async function checkGraphLoads() {
+  const code = `require('@tensorflow/tfjs-node');
+    const g = require(${JSON.stringify(GRAPH_ADDON)});
+    const graph = new g.Graph(); graph.delete();
+    console.log('GRAPH=' + g.tensorflowVersion);`;
+  const r = await run(process.execPath, ['-e', code], { extraEnv: { TF_CPP_MIN_LOG_LEVEL: '2' }, timeoutS: 120 });
+  const m = /GRAPH=(\S+)/.exec(r.out);
+  return { ok: r.code === 0 && Boolean(m), version: m?.[1], out: r.out };
+}
+
+/** Builds the graph-engine addon against tfjs-node's staged libtensorflow; never throws. */
+async function buildGraphAddon(t) {
+  if (isTrue(env.DESCENT_SKIP_GRAPH)) { log('DESCENT_SKIP_GRAPH set: graph engine not built (training uses the eager engine)'); return; }
+  if (!exists(GRAPH_SOURCE)) return;
+  try {
+    const deps = path.join(t.dir, 'deps');
+    if (!exists(path.join(deps, 'include/tensorflow/c/c_api.h')) || !exists(path.join(deps, 'lib'))) {
+      throw new Skip('tfjs-node has no deps/include + deps/lib to build against');
+    }
+    if (!hasCmd('g++')) throw new Skip('g++ not found');
+    const nodeDir = findNodeDir();
+    if (!nodeDir) throw new Skip('no local Node headers (node_api.h) found');
+    const fresh = exists(GRAPH_ADDON) && fs.statSync(GRAPH_ADDON).mtimeMs > fs.statSync(GRAPH_SOURCE).mtimeMs;
+    if (fresh && !isTrue(env.DESCENT_NATIVE_FORCE) && (await checkGraphLoads()).ok) {
+      log('graph engine addon already built');
+      return;
+    }
+    const t0 = Date.now();
+    fs.mkdirSync(path.dirname(GRAPH_ADDON), { recursive: true });
+    // The addon finds libtensorflow where tfjs-node's binding does, relative to itself.
+    const rpath = path.relative(path.dirname(GRAPH_ADDON), path.join(deps, 'lib'));
+    const r = await run('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-DNODE_GYP_MODULE_NAME=descent_graph',
+        `-I${nodeDir}/include/node`, `-I${deps}/include`, GRAPH_SOURCE, '-o', GRAPH_ADDON,
+        `-L${deps}/lib`, '-ltensorflow', `-Wl,-rpath,$ORIGIN/${rpath}`], { timeoutS: 600 });
+    if (r.code !== 0) throw new Error(`g++ failed (exit ${r.code}):\n${tail(r.out, 15)}`);
+    const c = await checkGraphLoads();
+    if (!c.ok) throw new Error(`the built addon does not load:\n${tail(c.out, 10)}`);
+    log(`graph engine addon built in ${sec(t0)} (TensorFlow ${c.version}): ${path.relative(ROOT, GRAPH_ADDON)}`);
+  } catch (e) {
+    fs.rmSync(GRAPH_ADDON, { force: true });
+    log(`graph engine NOT built (${e.message.split('\n')[0]}); training uses the eager engine`);
+    if (!(e instanceof Skip)) log(e.message);
+  }
+}
+
 // --------------------------------------------------------------------- main
 
 function fallbackBanner(reason) {
@@ -501,12 +558,16 @@ async function main() {
   // Idempotence: nothing to do when the addon is there and loads.
   if (!isTrue(env.DESCENT_NATIVE_FORCE) && exists(t.addon)) {
     const c = await checkLoads();
-    if (c.ok) { log(`native backend already working (backend=tensorflow), ${sec(t0)}`); return; }
+    if (c.ok) {
+      log(`native backend already working (backend=tensorflow), ${sec(t0)}`);
+      await buildGraphAddon(t);
+      return;
+    }
     log('addon present but does not load; reinstalling');
   }
 
   if (await routeUpstream(t)) {
-    await verify(t);
+    if (await verify(t)) await buildGraphAddon(t);
     log(`done in ${sec(t0)}`);
     return;
   }
@@ -554,6 +615,7 @@ async function main() {
     }
     const from = fs.readFileSync(path.join(tfDir, 'SOURCE.txt'), 'utf8').trim();
     log(`native backend ready (TensorFlow C API from ${from}) in ${sec(t0)}`);
+    await buildGraphAddon(t);
   } catch (e) {
     if (!(e instanceof Skip)) console.error(TAG, e.stack || e);
     else if (e.message.includes('\n')) log(e.message);

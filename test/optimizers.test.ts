@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { train } from '../src/training/train.js';
+import { graphAvailability } from '../src/training/engine.js';
 import { type JobRecord, type ResolvedJobSpec, OPTIMIZER_NAMES } from '../src/spec/index.js';
 import { type Stack, eventsUntilEnd, initTestBackend, resolveSpec, startStack, submit } from './helpers.js';
 
@@ -45,7 +46,13 @@ function expectClose(actual: number[], expected: number[], what: string) {
   });
 }
 
-function specFor(c: Case): ResolvedJobSpec {
+await initTestBackend();
+const graph = graphAvailability();
+/** Both engines where this machine has both; the graph one is skipped (and says why) where it does not. */
+const ENGINES = graph.available ? (['graph', 'eager'] as const) : (['eager'] as const);
+if (!graph.available) console.warn(`optimizer trajectories on the graph engine skipped: ${graph.reason}`);
+
+function specFor(c: Case, engine: 'graph' | 'eager'): ResolvedJobSpec {
   const p = fixtures.problems[c.problem]!;
   return resolveSpec({
     dataset: { inline: { x: p.x, y: p.y } },
@@ -55,7 +62,7 @@ function specFor(c: Case): ResolvedJobSpec {
     },
     loss: p.loss,
     optimizer: c.optimizer,
-    training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, seed: 1 },
+    training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, seed: 1, engine },
   });
 }
 
@@ -77,16 +84,17 @@ describe(`optimizers match PyTorch ${fixtures.torch} step by step`, () => {
     .filter((c) => c.optimizer.name === 'momentum' || c.optimizer.name === 'nesterov')
     .map((c) => ({ ...c, name: `sgd(${c.name})`, optimizer: { ...c.optimizer, name: 'sgd', nesterov: c.optimizer.name === 'nesterov' } }));
 
-  it.each([...fixtures.cases, ...asSgd].map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  it.each([...fixtures.cases, ...asSgd].flatMap((c) => ENGINES.map((engine) => [`${c.name} (${engine})`, c, engine] as const)))('%s', async (_name, c, engine) => {
     const p = fixtures.problems[c.problem]!;
     const seen: { loss: number | null; weights: number[][] }[] = [];
-    const { model } = await train(specFor(c), {
+    const { model, engine: ran } = await train(specFor(c, engine), {
       prepareModel: (m) => m.setWeights(p.layers.flatMap((l) => [tf.tensor2d(l.kernel), tf.tensor1d(l.bias)])),
       onEpochEnd: async (report, m) => {
         seen.push({ loss: report.loss, weights: await Promise.all(m.getWeights().map(async (w) => Array.from(await w.data()))) });
       },
     });
     model.dispose();
+    expect(ran.engine).toBe(engine);
     expect(seen).toHaveLength(c.trajectory.length);
     c.trajectory.forEach((step, e) => {
       expectClose([seen[e]!.loss!], [step.loss], `${c.name} epoch ${step.epoch} loss`);
@@ -125,7 +133,7 @@ describe('optimizers through the public API', () => {
     (c): c is Case => c !== undefined,
   );
 
-  it.each(onePerOptimizer.map((c) => [c.name, c] as const))('%s: trained weights read back through predict match PyTorch', async (_n, c) => {
+  it.each(onePerOptimizer.map((c) => [c.name, c] as const))(`%s on the ${ENGINES[0]} engine: trained weights read back through predict match PyTorch`, async (_n, c) => {
     const p = fixtures.problems[c.problem]!;
     const inputDim = p.x[0]!.length;
     const id = await submit(stack.app, {
@@ -136,7 +144,7 @@ describe('optimizers through the public API', () => {
       },
       loss: p.loss as 'meanSquaredError',
       optimizer: c.optimizer as { name: 'sgd' },
-      training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false },
+      training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, engine: ENGINES[0] },
     });
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('completed');
@@ -150,6 +158,8 @@ describe('optimizers through the public API', () => {
     kernel.flat().forEach((v, i) => expect(Math.abs(v - final.kernel.flat()[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.kernel.flat()[i]!))));
     bias!.forEach((v, i) => expect(Math.abs(v - final.bias[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.bias[i]!))));
     const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+    expect(record.engine).toEqual({ name: ENGINES[0] });
+    expect(events.at(-1)!.data.engine).toEqual({ name: ENGINES[0] });
     expect(record.history.at(-1)!.loss).toBeCloseTo(c.trajectory.at(-1)!.loss, 4);
   });
 });

@@ -11,9 +11,10 @@ const faultConfig = () =>
   testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '3' });
 
 const EPOCHS = 40;
+/** 64 steps an epoch: long enough that a kill at epoch 10 lands mid-run on the graph engine too. */
 const spec: JobSpecInput = {
   name: 'recoverable',
-  dataset: { builtin: 'spirals', samples: 64 },
+  dataset: { builtin: 'spirals', samples: 512 },
   model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
   loss: 'binaryCrossentropy',
   metrics: ['accuracy'],

@@ -41,7 +41,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
   const data = await upload(msg.spec.dataset.id);
   const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly } = await train(msg.spec, {
+  const { model, stoppedEarly, engine } = await train(msg.spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
     signal: controller.signal,
@@ -57,6 +57,7 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
         while (saved.length > 2) await deleteCheckpoint(store, msg.jobId, saved.shift()!);
       },
     },
+    onEngine: (choice) => send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
     onEpochEnd: async (report) => {
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
     },
@@ -67,7 +68,8 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   } finally {
     model.dispose();
   }
-  await send({ type: 'done', numTensors: tf.memory().numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
+  const ran = { name: engine.engine, ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}) };
+  await send({ type: 'done', numTensors: tf.memory().numTensors, engine: ran, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
 }
 
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.

@@ -197,6 +197,10 @@ export class TrainingRunner {
           );
           if (msg.fallbackReason) log.debug({ reason: msg.fallbackReason }, 'native TensorFlow unavailable; training on cpu');
           break;
+        case 'engine':
+          enqueue(() => this.store.setFields(jobId, { engine: JSON.stringify(msg.engine) }));
+          if (msg.engine.fallbackReason) log.info({ reason: msg.engine.fallbackReason }, 'training on the eager engine');
+          break;
         case 'epoch':
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
@@ -278,8 +282,8 @@ export class TrainingRunner {
         log.info('training cancelled');
         return { status: 'cancelled' };
       case 'completed': {
-        const { numTensors, stoppedEarly, preprocessing } = outcome.result;
-        await this.lifecycle.complete(jobId, { numTensors, ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
+        const { numTensors, stoppedEarly, preprocessing, engine } = outcome.result;
+        await this.lifecycle.complete(jobId, { numTensors, ...(engine ? { engine } : {}), ...(stoppedEarly ? { stoppedEarly } : {}), ...(preprocessing ? { preprocessing } : {}) });
         await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
         log.info({ numTensors }, 'training completed');
         return { status: 'completed' };

@@ -12,6 +12,7 @@ import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
 import { LocalArtifactStore } from '../src/storage/artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
+import { graphAvailability } from '../src/training/engine.js';
 import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
@@ -35,7 +36,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   applyNativeEnvironment(config);
   const backend = await initBackend(config.TFJS_BACKEND);
   if (backend.fallbackReason) log.warn({ reason: backend.fallbackReason }, 'native TensorFlow unavailable; using the cpu backend');
-  log.info({ backend: backend.backend }, 'tfjs backend ready');
+  const graph = graphAvailability();
+  log.info({ backend: backend.backend, graphEngine: graph.available, ...(graph.reason ? { graphEngineReason: graph.reason } : {}) }, 'tfjs backend ready');
+  const graphEngine = { available: graph.available, ...(graph.reason ? { reason: graph.reason } : {}) };
 
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config.REDIS_URL);
@@ -90,7 +93,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const registry = new WorkerRegistry(redis, keys);
   const beat = async () => {
     const at = Date.now();
-    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, version: DESCENT_VERSION, at });
+    await registry.beat({ id, host: hostname(), pid: process.pid, backend: backend.backend, graphEngine, version: DESCENT_VERSION, at });
     if (config.WORKER_HEARTBEAT_FILE) await writeHeartbeatNote(config.WORKER_HEARTBEAT_FILE, { id, at });
   };
   const stopRetention = scheduleRetention(

@@ -1,2 +1,3 @@
 export * from './preflight.js';
 export * from './model-summary.js';
+export * from './graph-support.js';

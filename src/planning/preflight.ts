@@ -8,6 +8,7 @@ import { BUILTIN_DATASETS, describeDataset, resolveBuiltinOptions, type DatasetS
 import { type JobSpec, type Loss, type SpecIssue, defaultLoss } from '../spec/job-spec.js';
 import { type Activation, layerWidth } from '../spec/layers.js';
 import { type ModelSpec, expandModel, expandedModelSchema, resolveGraph, valuesPerSample } from '../spec/model.js';
+import { graphSupport } from './graph-support.js';
 import { type MemoryEstimate, type ModelSummary, estimateTrainingMemory, memoryEstimateSchema, modelSummarySchema, summarizeModel } from './model-summary.js';
 import { inlineClasses, preparedShape } from '../spec/preprocessing.js';
 
@@ -77,6 +78,10 @@ export function prepareSpec<S extends DraftJobSpec>(
   if (!expanded.model) return { issues };
   const prepared = { ...spec, model: expanded.model, loss };
   if (spec.preprocessing && spec.preprocessing.inputs !== 'none') issues.push(...embeddingScaling(expanded.model));
+  if (spec.training.engine === 'graph') {
+    const support = graphSupport(prepared);
+    if (!support.supported) issues.push({ path: ['training', 'engine'], message: `engine \`graph\` cannot train this job: ${support.reason} (use \`auto\` or \`eager\`)` });
+  }
   const { summary, issues: modelIssues } = summarizeModel(expanded.model);
   issues.push(...modelIssues);
   if (shape) issues.push(...dataIssues(prepared, shape, summary));

@@ -76,13 +76,6 @@ export class UnauthorizedError extends DomainError {
   }
 }
 
-/** The caller is known but may not do this (scope, a cross-site write, a missing CSRF token). */
-export class ForbiddenError extends DomainError {
-  constructor(code: ApiErrorCode, message: string) {
-    super(403, code, message);
-  }
-}
-
 /**
  * Over a tenant's quota: 429 with Retry-After when waiting helps (jobs finish), 422 when only
  * deleting something does (stored bytes).
@@ -108,6 +101,13 @@ export class QuotaExceededError extends DomainError {
 export class BadRequestError extends DomainError {
   constructor(code: ApiErrorCode, message: string, details?: unknown) {
     super(400, code, message, details);
+  }
+}
+
+/** 403: well-formed but not allowed: from where it comes (an origin, a cross-site write) or by whom (scope, a missing CSRF token). */
+export class ForbiddenError extends DomainError {
+  constructor(code: ApiErrorCode, message: string) {
+    super(403, code, message);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { epochMetricsSchema, jobErrorSchema, jobStatusSchema } from './job-record.js';
+import { engineRunSchema, epochMetricsSchema, jobErrorSchema, jobStatusSchema } from './job-record.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
 
 /**
@@ -51,6 +51,7 @@ export const completedEventDataSchema = z
     epoch: z.number().int().min(0).describe('Epochs trained.'),
     final: epochMetricsSchema.nullable().describe("The last epoch's metrics."),
     numTensors: z.number().int().describe('Tensors alive in the training process at the end (a leak check).'),
+    engine: engineRunSchema.optional(),
     stoppedEarly: stoppedEarlySchema.optional(),
     preprocessing: fittedPreprocessingSchema.optional(),
   })

@@ -21,6 +21,7 @@ export const JOB_ERROR_CODES = [
   'dataset_not_found',
   'enqueue_failed',
   'cancelled',
+  'engine_unavailable',
 ] as const;
 export const jobErrorCodeSchema = z
   .enum(JOB_ERROR_CODES)
@@ -52,6 +53,14 @@ export const modelCostSchema = z
   .meta({ id: 'ModelCost' });
 export type ModelCost = z.infer<typeof modelCostSchema>;
 
+export const engineRunSchema = z
+  .object({
+    name: z.enum(['graph', 'eager']).describe('`graph`: each step one TensorFlow graph; `eager`: tfjs op by op.'),
+    fallbackReason: z.string().optional().describe('Why `auto` trained on the eager engine instead of the graph one.'),
+  })
+  .meta({ id: 'EngineRun' });
+export type EngineRun = z.infer<typeof engineRunSchema>;
+
 export const jobRecordSchema = z.object({
   id: z.string(),
   name: z.string().nullable(),
@@ -65,6 +74,7 @@ export const jobRecordSchema = z.object({
   epochs: z.number().int().min(1).describe('Epochs asked for.'),
   history: z.array(epochMetricsSchema),
   backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
+  engine: engineRunSchema.nullable().describe('The training engine that ran the job (null: not started yet).'),
   versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
   attempts: z.number().int().min(0).describe('Times a worker started this job.'),
   checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),

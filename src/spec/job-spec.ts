@@ -61,6 +61,13 @@ export const trainingSchema = z
       .boolean()
       .default(true)
       .describe('Fail the job with code `diverged` as soon as a batch loss is NaN or infinite.'),
+    engine: z
+      .enum(['auto', 'graph', 'eager'])
+      .default('auto')
+      .describe(
+        'Training engine: `graph` runs each step as one TensorFlow graph (faster; not every layer has a graph form yet), ' +
+          '`eager` runs it op by op in tfjs, `auto` takes `graph` when the job and the worker allow it, else `eager`.',
+      ),
   })
   .describe('How to train.');
 
@@ -73,7 +80,7 @@ export const jobSpecSchema = z
     metrics: z.array(metricSchema).max(8).default([]),
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
     preprocessing: preprocessingSchema.optional(),
-    training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true }),
+    training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true, engine: 'auto' }),
   })
   .describe('A training job.')
   .meta({ id: 'JobSpec' });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import {
+  type EngineRun,
   type EpochMetrics,
   type JobError,
   type JobEvent,
@@ -313,6 +314,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     epochs: Number(h.epochs ?? 0),
     history: history.map((e) => JSON.parse(e) as EpochMetrics),
     backend: (h.backend || null) as JobRecord['backend'],
+    engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,

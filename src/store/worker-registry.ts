@@ -12,6 +12,10 @@ export const workerInfoSchema = z.object({
   host: z.string(),
   pid: z.number().int(),
   backend: backendNameSchema,
+  graphEngine: z
+    .object({ available: z.boolean(), reason: z.string().optional() })
+    .optional()
+    .describe('Whether this worker can run the graph training engine, and why not.'),
   version: z.string().describe('Descent version the worker runs.'),
   at: z.number().describe('Time of the heartbeat (ms since the epoch).'),
 });

@@ -19,13 +19,16 @@ export interface TrainingState {
 
 type Named = { name: string; tensor: tf.Tensor };
 
+/** An optimizer's state as either engine keeps it (the eager TorchOptimizer, the GraphTrainer). */
+export type OptimizerState = Pick<TorchOptimizer, 'getWeights' | 'setWeights'>;
+
 /**
  * Optimizer slots are keyed by variable name, and tfjs names variables with process-wide
  * counters; checkpoints key them by the variable's index in the model instead.
  */
 export async function captureState(
   model: tf.LayersModel,
-  optimizer: TorchOptimizer,
+  optimizer: OptimizerState,
   epoch: number,
   history: EpochReport[],
   best: tf.Tensor[] | undefined,
@@ -46,7 +49,7 @@ export async function captureState(
 }
 
 /** Restores weights and optimizer state; returns the best weights early stopping had kept. */
-export async function restoreState(model: tf.LayersModel, optimizer: TorchOptimizer, state: TrainingState): Promise<tf.Tensor[] | undefined> {
+export async function restoreState(model: tf.LayersModel, optimizer: OptimizerState, state: TrainingState): Promise<tf.Tensor[] | undefined> {
   const buffer = state.data.buffer.slice(state.data.byteOffset, state.data.byteOffset + state.data.byteLength) as ArrayBuffer;
   const map = tf.io.decodeWeights(buffer, state.specs);
   const group = (prefix: string) =>

@@ -5,7 +5,7 @@ import type { JobErrorCode } from '../spec/index.js';
  * it to the worker, which fails the job with it): never decided from message text.
  */
 export type TrainingErrorCode =
-  | Extract<JobErrorCode, 'invalid_model' | 'diverged' | 'dataset_unavailable' | 'dataset_not_found' | 'training_error'>
+  | Extract<JobErrorCode, 'invalid_model' | 'diverged' | 'dataset_unavailable' | 'dataset_not_found' | 'engine_unavailable' | 'training_error'>
   /** Training stopped because the worker asked it to (cancel, shutdown). */
   | 'aborted';
 

@@ -9,6 +9,8 @@ import { createOptimizer } from './optimizers.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
+import { type EngineChoice, EngineUnavailableError, GRAPH_THREADS, chooseEngine } from './engine.js';
+import { GraphTrainer } from './graph/graph-trainer.js';
 
 export interface TrainOptions {
   onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | Promise<void>;
@@ -24,15 +26,19 @@ export interface TrainOptions {
   resume?: TrainingState;
   /** Called with the full training state after every `every`-th epoch, before onEpochEnd. */
   checkpoint?: { every: number; minIntervalMs?: number; save: (state: TrainingState) => Promise<void> };
+  /** Called once the engine is decided, before the first epoch. */
+  onEngine?: (choice: EngineChoice) => void | Promise<void>;
 }
 
 export interface TrainResult {
   model: tf.LayersModel;
   history: EpochReport[];
+  engine: EngineChoice;
   /** Set when early stopping ended training before the last epoch. */
   stoppedEarly?: StoppedEarly;
 }
 
+export { EngineUnavailableError };
 
 /**
  * Trains a model on the spec's dataset and returns it (the caller disposes it). Batches come from
@@ -57,15 +63,36 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
   const stopper = t.earlyStopping ? new EarlyStopper(t.earlyStopping) : undefined;
   let bestWeights: tf.Tensor[] | undefined;
   const tensors: tf.Tensor[] = [];
+  let graph: GraphTrainer | undefined;
   try {
     try {
       model.compile({ optimizer, loss: spec.loss, metrics: spec.metrics });
     } catch (err) {
       throw new InvalidModelError((err as Error).message);
     }
-    const split = toTensors(prepared.train, prepared.val);
-    tensors.push(split.xTrain, split.yTrain, ...(split.val ? [split.val.x, split.val.y] : []));
-    const n = split.xTrain.shape[0];
+    const { addon, ...engine } = chooseEngine(spec);
+    if (addon) {
+      try {
+        graph = new GraphTrainer(addon, model, {
+          loss: spec.loss,
+          metrics: spec.metrics,
+          optimizer: spec.optimizer,
+          sampleShape: prepared.train.inputShape,
+          targetShape: prepared.train.targetShape,
+          seed,
+          threads: GRAPH_THREADS,
+        });
+      } catch (err) {
+        const reason = `the graph did not build: ${(err as Error).message.split('\n')[0]}`;
+        if (spec.training.engine === 'graph') throw new EngineUnavailableError(reason);
+        Object.assign(engine, { engine: 'eager', fallbackReason: reason });
+      }
+    }
+    await options.onEngine?.(engine);
+    const split = toTensors(graph ? undefined : prepared.train, prepared.val);
+    if (split.train) tensors.push(split.train.x, split.train.y);
+    if (split.val) tensors.push(split.val.x, split.val.y);
+    const n = prepared.train.samples;
     const batchSize = effectiveBatchSize(t.batchSize, n);
     const history: EpochReport[] = [];
     let lastCheckpoint = -Infinity;
@@ -73,10 +100,10 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     const stopEarly = (epoch: number): TrainResult => {
       const restore = Boolean(t.earlyStopping?.restoreBestWeights && bestWeights);
       if (restore) model.setWeights(bestWeights!);
-      return { model, history, stoppedEarly: { epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
+      return { model, history, engine, stoppedEarly: { epoch, bestEpoch: stopper!.bestEpoch, restoredBestWeights: restore } };
     };
     if (options.resume) {
-      bestWeights = await restoreState(model, optimizer, options.resume);
+      bestWeights = await restoreState(model, graph ?? optimizer, options.resume);
       let verdict: string | undefined;
       for (const report of options.resume.history) {
         history.push(report);
@@ -93,7 +120,13 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       optimizer.learningRate = scheduler.rate(epoch - 1);
       const order = t.shuffle ? permutation(n, createRng(deriveSeed(seed, 1_000 + epoch))) : undefined;
       const first = epoch === firstEpoch;
-      const sums = await firstContact(first, () => runEpoch(model, split.xTrain, split.yTrain, order, batchSize, options.signal, t.terminateOnNaN ? epoch : 0));
+      const nanGuard = t.terminateOnNaN ? epoch : 0;
+      const sums = await firstContact(first, async () => {
+        if (!graph) return runEpoch(model, split.train!.x, split.train!.y, order, batchSize, options.signal, nanGuard);
+        const s = await runGraphEpoch(graph, prepared.train, order, batchSize, optimizer.learningRate, options.signal, nanGuard);
+        graph.writeBack();
+        return s;
+      });
       const report: EpochReport = {
         epoch,
         loss: finite(sums[0]!),
@@ -113,13 +146,13 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       const cp = options.checkpoint;
       const due = cp && epoch % cp.every === 0 && performance.now() - lastCheckpoint >= (cp.minIntervalMs ?? 0);
       if (cp && (due || epoch === t.epochs || verdict === 'stop')) {
-        await cp.save(await captureState(model, optimizer, epoch, history, bestWeights));
+        await cp.save(await captureState(model, graph ?? optimizer, epoch, history, bestWeights));
         lastCheckpoint = performance.now();
       }
       await options.onEpochEnd?.(report, model);
       if (verdict === 'stop' && epoch < t.epochs) return stopEarly(epoch);
     }
-    return { model, history };
+    return { model, history, engine };
   } catch (err) {
     model.dispose();
     throw err;
@@ -127,6 +160,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
     tf.dispose(tensors);
     tf.dispose(bestWeights);
     optimizer.dispose();
+    graph?.dispose();
   }
 }
 
@@ -192,6 +226,39 @@ async function runEpoch(
   return sums.map((s) => s / n);
 }
 
+/** runEpoch on the graph engine: each batch is one session call fed rows of the data. */
+async function runGraphEpoch(
+  graph: GraphTrainer,
+  data: Dataset,
+  order: Int32Array | undefined,
+  batchSize: number,
+  learningRate: number,
+  signal: AbortSignal | undefined,
+  nanGuardEpoch: number,
+): Promise<number[]> {
+  const n = data.samples;
+  const xWidth = data.x.length / n;
+  const yWidth = data.y.length / n;
+  const xb = new Float32Array(Math.min(batchSize, n) * xWidth);
+  const yb = new Float32Array(Math.min(batchSize, n) * yWidth);
+  const sums: number[] = [];
+  for (let start = 0; start < n; start += batchSize) {
+    if (signal?.aborted) throw new TrainingAbortedError();
+    const size = Math.min(batchSize, n - start);
+    for (let k = 0; k < size; k++) {
+      const row = order ? order[start + k]! : start + k;
+      xb.set(data.x.subarray(row * xWidth, (row + 1) * xWidth), k * xWidth);
+      yb.set(data.y.subarray(row * yWidth, (row + 1) * yWidth), k * yWidth);
+    }
+    const values = await graph.trainBatch(xb.subarray(0, size * xWidth), yb.subarray(0, size * yWidth), size, learningRate);
+    if (nanGuardEpoch > 0 && !Number.isFinite(values[0]!)) {
+      throw new DivergedError(`the loss became ${values[0]} in epoch ${nanGuardEpoch}, batch ${start / batchSize + 1}`);
+    }
+    values.forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v * size));
+  }
+  return sums.map((s) => s / n);
+}
+
 async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batchSize: number, metrics: string[]) {
   const inputs = modelInputs(model, x);
   const result = model.evaluate(inputs, y, { batchSize });
@@ -202,9 +269,8 @@ async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch
   return Object.fromEntries([['val_loss', finite(values[0]!)], ...metrics.map((m, i) => [`val_${m}`, finite(values[i + 1]!)])]);
 }
 
-/** The prepared training and validation data as tensors. */
-function toTensors(train: Dataset, val: Dataset | undefined) {
+/** The prepared training data (the eager engine's) and validation data as tensors. */
+function toTensors(train: Dataset | undefined, val: Dataset | undefined) {
   const tensor = (d: Dataset) => ({ x: tf.tensor(d.x, [d.samples, ...d.inputShape]), y: tf.tensor(d.y, [d.samples, ...d.targetShape]) });
-  const t = tensor(train);
-  return { xTrain: t.x, yTrain: t.y, val: val ? tensor(val) : undefined };
+  return { train: train ? tensor(train) : undefined, val: val ? tensor(val) : undefined };
 }

@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { corsOriginList } from '../../config/config.js';
-import { DomainError } from '../../shared/errors.js';
+import { ForbiddenError } from '../../shared/errors.js';
 
 /** Request headers a page on another origin may send (auth and resume included). */
 export const CORS_ALLOWED_HEADERS = ['content-type', 'authorization', 'last-event-id', 'idempotency-key', 'x-request-id'];
@@ -26,7 +26,7 @@ export default fp(
         const ok = origin !== undefined && (any || allowed.has(origin));
         const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
         if (!ok && preflight && origin !== undefined) {
-          callback(new DomainError(403, 'origin_not_allowed', `origin ${origin} may not call this API (CORS_ORIGINS)`), { origin: false });
+          callback(new ForbiddenError('origin_not_allowed', `origin ${origin} may not call this API (CORS_ORIGINS)`), { origin: false });
           return;
         }
         callback(null, {

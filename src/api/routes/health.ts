@@ -13,7 +13,13 @@ export const healthSchema = z
   .object({
     status: z.literal('ok'),
     backend: backendNameSchema.nullable().describe('Training backend of most live workers (null: no worker is live).'),
-    workers: z.array(workerInfoSchema.pick({ id: true, backend: true, host: true, pid: true })),
+    graphEngine: z
+      .object({
+        available: z.boolean().describe('Some live worker can train on the graph engine (`training.engine` `graph`; what `auto` prefers).'),
+        reason: z.string().optional().describe('Why a live worker cannot, when one cannot.'),
+      })
+      .describe('The graph training engine across the live workers.'),
+    workers: z.array(workerInfoSchema.pick({ id: true, backend: true, host: true, pid: true }).extend({ graphEngine: z.boolean() })),
     version: z.string(),
   })
   .meta({ id: 'Health' });
@@ -34,10 +40,15 @@ export async function healthRoutes(app: FastifyInstance, opts: { config: Config 
       const counts = new Map<WorkerInfo['backend'], number>();
       for (const w of workers) counts.set(w.backend, (counts.get(w.backend) ?? 0) + 1);
       const backend = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+      const reason = workers.find((w) => !w.graphEngine?.available)?.graphEngine?.reason;
       return {
         status: 'ok',
         backend,
-        workers: workers.map(({ id, backend, host, pid }) => ({ id, backend, host, pid })),
+        graphEngine: {
+          available: workers.some((w) => w.graphEngine?.available),
+          ...(reason ? { reason } : workers.length === 0 ? { reason: 'no live workers' } : {}),
+        },
+        workers: workers.map(({ id, backend, graphEngine, host, pid }) => ({ id, backend, graphEngine: graphEngine?.available ?? false, host, pid })),
         version: DESCENT_VERSION,
       };
     },
