@@ -86,9 +86,11 @@ async function access(app: FastifyInstance, opts: { config: Config }) {
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorate('owners', {});
 
+  const guarded = new Set<OwnedKind>();
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const rule = routeAccess(methods[0]!, route.url, route.config?.access);
+    if (rule.owner) guarded.add(rule.owner);
     route.config = { ...route.config, access: rule };
     // Every guarded route can answer 401, 403 and 429: documented once here rather than per route.
     if (rule.public && route.schema) route.schema = { ...route.schema, security: [] };
@@ -118,6 +120,13 @@ async function access(app: FastifyInstance, opts: { config: Config }) {
     }
     throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>');
   };
+
+  // A route on a kind of resource whose owner nobody can tell would leak it: refuse to start.
+  app.addHook('onReady', async () => {
+    if (!app.hasDecorator('redis')) return; // built without connecting (the OpenAPI generator)
+    const missing = [...guarded].filter((kind) => !app.owners[kind]);
+    if (missing.length > 0) throw new Error(`routes name ${missing.join(', ')} ids but app.owners has no lookup of their tenant`);
+  });
 
   const metricsToken = opts.config.METRICS_TOKEN ? createHash('sha256').update(opts.config.METRICS_TOKEN).digest() : undefined;
 
