@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- part ...]`: parts `training`, `accuracy`, `service`, `api`, `sse`, `profile`; no part
+ * `npm run bench [-- part ...]`: parts `training`, `accuracy`, `service`, `api`, `sse`, `profile`, `storage`, `failover`; no part
  * runs all of them. Prints a table per part and writes everything to bench/results/<timestamp>.json.
  * Knobs are BENCH_* environment variables (see README.md, "Performance").
  */
@@ -11,9 +11,11 @@ import { apiTable, runApiBench } from './api-bench.js';
 import { profileTables, runProfile } from './profile-native.js';
 import { runServiceBench, serviceTable } from './service.js';
 import { runSseBench, sseTable } from './sse-bench.js';
+import { runStorageBench, storageTable } from './storage-bench.js';
+import { failoverTable, runFailoverBench } from './failover-bench.js';
 import { runTrainingBench, trainingTable } from './training-bench.js';
 
-const PARTS = ['training', 'accuracy', 'service', 'api', 'sse', 'profile'] as const;
+const PARTS = ['training', 'accuracy', 'service', 'api', 'sse', 'profile', 'storage', 'failover'] as const;
 type Part = (typeof PARTS)[number];
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
@@ -60,5 +62,7 @@ for (const p of parts) {
   if (p === 'api') await part(p, () => runApiBench(), apiTable);
   if (p === 'sse') await part(p, () => runSseBench(), sseTable);
   if (p === 'profile') await part(p, () => runProfile(), profileTables);
+  if (p === 'storage') await part(p, () => runStorageBench(), storageTable);
+  if (p === 'failover') await part(p, () => runFailoverBench(), failoverTable);
 }
 console.log(`\nwrote ${file} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`);

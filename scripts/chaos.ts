@@ -6,6 +6,10 @@
  * duplicate-free with one terminal event, and that checkpoints are consistent. Bounded in time.
  *
  *   CHAOS_JOBS=16 CHAOS_SECONDS=60 CHAOS_SEED=1 npm run chaos
+ *
+ * CHAOS_LAYOUT=multi-host runs the same on "several machines": the API and each worker get a
+ * DATA_DIR of their own and share only Redis and an S3 server (versitygw on loopback), as
+ * README's "Running on several machines" describes; then no DATA_DIR may hold an artifact.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -13,6 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedisServer, type PrivateRedis } from '../src/cli/redis-server.js';
+import { type S3Server, startS3Server } from '../src/cli/s3-server.js';
+import { loadConfig } from '../src/config/config.js';
+import { checkpointKeys, modelKeys } from '../src/storage/artifact-keys.js';
+import { artifactStoreSettings, openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { createRng } from '../src/training/rng.js';
 
 const JOBS = Number(process.env.CHAOS_JOBS ?? 16);
@@ -20,14 +28,21 @@ const EPOCHS = Number(process.env.CHAOS_EPOCHS ?? 60);
 const CHAOS_SECONDS = Number(process.env.CHAOS_SECONDS ?? 60);
 const DRAIN_SECONDS = Number(process.env.CHAOS_DRAIN_SECONDS ?? 240);
 const rng = createRng(Number(process.env.CHAOS_SEED ?? 1));
+const LAYOUT = process.env.CHAOS_LAYOUT ?? 'one-host';
+if (!['one-host', 'multi-host'].includes(LAYOUT)) throw new Error(`CHAOS_LAYOUT is one-host or multi-host, not ${LAYOUT}`);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const dir = mkdtempSync(join(tmpdir(), 'descent-chaos-'));
 const redisPort = await freePort();
 const apiPort = await freePort();
 const base = `http://127.0.0.1:${apiPort}`;
+const s3: S3Server | undefined = LAYOUT === 'multi-host' ? await startS3Server({ dir: join(dir, 's3') }) : undefined;
+const storeEnv = s3
+  ? { ARTIFACT_STORE: `s3://${s3.bucket}/chaos`, S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }
+  : {};
 const env = {
   ...process.env,
+  ...storeEnv,
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,
   PORT: String(apiPort),
   DATA_DIR: join(dir, 'data'),
@@ -40,10 +55,16 @@ const env = {
 };
 
 let redis: PrivateRedis = await startRedisServer({ port: redisPort, dir: join(dir, 'redis') });
-const start = (entry: string) =>
-  spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-let api = start('src/api/server.ts');
-const workers: ChildProcess[] = [start('workers/worker.ts'), start('workers/worker.ts')];
+/** Each "host" (the API, worker slot i) has a DATA_DIR of its own in the multi-host layout; a restart keeps it. */
+const hostDirs = new Set<string>();
+const start = (entry: string, host: string) => {
+  const dataDir = LAYOUT === 'multi-host' ? join(dir, `host-${host}`) : env.DATA_DIR;
+  hostDirs.add(dataDir);
+  return spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env: { ...env, DATA_DIR: dataDir }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+};
+let api = start('src/api/server.ts', 'api');
+const workers: ChildProcess[] = [start('workers/worker.ts', 'worker-0'), start('workers/worker.ts', 'worker-1')];
+const artifacts = openArtifactStore(artifactStoreSettings(loadConfig({ ...storeEnv, DATA_DIR: env.DATA_DIR })));
 
 const faults: Record<string, number> = { 'kill training process': 0, 'kill worker': 0, 'kill API': 0, 'kill Redis': 0 };
 const redisCrashes: number[] = [];
@@ -63,11 +84,17 @@ async function http(method: string, path: string, body?: unknown, headers: Recor
   }
 }
 
-/** Retries until the API answers without a 5xx (it may be restarting). */
-async function retry(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response> {
+/**
+ * Retries until the API answers without a 5xx (it may be restarting) and its whole body arrived
+ * within the request's deadline (a loaded machine or a killed API can cut it off).
+ */
+async function retry(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; text: string }> {
   for (;;) {
     const res = await http(method, path, body, headers);
-    if (res && res.status < 500) return res;
+    if (res && res.status < 500) {
+      const text = await res.text().catch(() => undefined);
+      if (text !== undefined) return { status: res.status, text };
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -96,8 +123,9 @@ for (let i = 0; i < JOBS; i++) {
     training: { epochs: EPOCHS, batchSize: 8, seed: i },
   };
   const res = await retry('POST', '/v1/jobs', spec, { 'idempotency-key': `chaos-${i}` });
-  jobs.push({ id: ((await res.json()) as { id: string }).id, acknowledgedAt: Date.now() });
+  jobs.push({ id: (JSON.parse(res.text) as { id: string }).id, acknowledgedAt: Date.now() });
 }
+console.log(`${LAYOUT} layout${s3 ? ` (own DATA_DIR per process; artifacts in S3 at ${s3.endpoint})` : ''}`);
 console.log(`submitted ${JOBS} jobs of ${EPOCHS} epochs; injecting faults for ${CHAOS_SECONDS} s`);
 
 const chaosUntil = Date.now() + CHAOS_SECONDS * 1000;
@@ -114,11 +142,11 @@ while (Date.now() < chaosUntil) {
     const i = Math.floor(rng() * workers.length);
     workers[i]!.kill('SIGKILL');
     kills.push(Date.now());
-    workers[i] = start('workers/worker.ts');
+    workers[i] = start('workers/worker.ts', `worker-${i}`);
     faults['kill worker']!++;
   } else if (roll < 0.88) {
     api.kill('SIGKILL');
-    api = start('src/api/server.ts');
+    api = start('src/api/server.ts', 'api');
     faults['kill API']!++;
   } else {
     await redis.crash();
@@ -140,7 +168,7 @@ for (const job of jobs) {
       records.set(job.id, 'lost');
       break;
     }
-    const r = (await res.json()) as Record_;
+    const r = JSON.parse(res.text) as Record_;
     if (['completed', 'failed', 'cancelled'].includes(r.status) || Date.now() > drainUntil) {
       records.set(job.id, r);
       break;
@@ -165,8 +193,10 @@ for (const job of jobs) {
   else completed++;
   if (r.epoch !== EPOCHS) problems.push(`${job.id}: epoch ${r.epoch} of ${EPOCHS}`);
   if (r.checkpointEpoch !== null && r.checkpointEpoch > r.epoch) problems.push(`${job.id}: checkpoint ${r.checkpointEpoch} ahead of epoch ${r.epoch}`);
-  if (existsSync(join(env.DATA_DIR, 'artifacts', 'jobs', job.id, 'checkpoints'))) problems.push(`${job.id}: checkpoints left after completion`);
-  const text = await (await retry('GET', `/v1/jobs/${job.id}/events`)).text();
+  // The worker removes checkpoints right after recording completion: a moment later they are gone.
+  if ((await artifacts.list(checkpointKeys(job.id).dir)).length > 0) problems.push(`${job.id}: checkpoints left after completion`);
+  if (r.status === 'completed' && !(await artifacts.stat(modelKeys(job.id).weights))) problems.push(`${job.id}: no model in the artifact store`);
+  const { text } = await retry('GET', `/v1/jobs/${job.id}/events`);
   const events = text.split('\n\n').filter((b) => b.includes('event: '));
   const epochs = events.filter((b) => b.includes('event: epoch')).map((b) => Number(/"epoch":(\d+)/.exec(b)![1]));
   if (epochs.join(',') !== Array.from({ length: EPOCHS }, (_, i) => i + 1).join(',')) problems.push(`${job.id}: epochs in stream ${epochs.join(',')}`);
@@ -180,6 +210,9 @@ for (const job of jobs) {
   }
 }
 recoveries.sort((a, b) => a - b);
+if (LAYOUT === 'multi-host') {
+  for (const d of hostDirs) if (existsSync(join(d, 'artifacts'))) problems.push(`${d}: an artifact on a host's own disk`);
+}
 
 console.log('\n| fault | injected |\n|---|---:|');
 for (const [k, v] of Object.entries(faults)) console.log(`| ${k} | ${v} |`);
@@ -194,5 +227,6 @@ for (const p of problems) console.log(`problem: ${p}`);
 api.kill('SIGKILL');
 for (const w of workers) w.kill('SIGKILL');
 await redis.stop();
+await s3?.stop();
 rmSync(dir, { recursive: true, force: true });
 process.exit(problems.length === 0 ? 0 : 1);

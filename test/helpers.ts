@@ -38,6 +38,17 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
+/** Settings of the test run's S3 server, under a prefix of this test's own (ARTIFACT_STORE and friends). */
+export function s3Settings(): Record<string, string> {
+  const s3 = inject('s3');
+  return {
+    ARTIFACT_STORE: `s3://${s3.bucket}/test-${randomUUID().slice(0, 8)}`,
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
 export interface Stack {
   config: Config;
   app: FastifyInstance;
@@ -105,9 +116,39 @@ export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecI
   ...overrides,
 });
 
+/** A job that checkpoints and resumes in the fault tests: spirals, a small tanh net, seeded. */
+/** 64 steps an epoch: long enough that a kill at epoch 10 lands mid-run on the graph engine too. */
+export const recoverableSpec = (epochs: number, name = 'recoverable'): JobSpecInput => ({
+  name,
+  dataset: { builtin: 'spirals', samples: 512 },
+  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  loss: 'binaryCrossentropy',
+  metrics: ['accuracy'],
+  optimizer: { name: 'adam', learningRate: 0.02 },
+  training: { epochs, batchSize: 8, seed: 5 },
+});
+
 /** A job long enough to be caught running: many epochs of a small dataset. */
 export const longSpec = (epochs = 5_000): JobSpecInput =>
   xorSpec({ name: 'long', dataset: { builtin: 'spirals', samples: 64 }, training: { epochs, batchSize: 8, seed: 3 } });
+
+/** Three Gaussian clusters in 4 dimensions, as CSV with a text label column (an iris stand-in). */
+export function clustersCsv(rows: number): string {
+  let state = 12345;
+  const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const names = ['north', 'east', 'south'];
+  const centers = [
+    [0, 3, 0, 1],
+    [3, 0, 1, 0],
+    [-3, -3, 2, 2],
+  ];
+  const lines = ['f1,f2,f3,f4,region'];
+  for (let i = 0; i < rows; i++) {
+    const k = i % 3;
+    lines.push([...centers[k]!.map((c) => (c + uniform() - 0.5).toFixed(3)), names[k]].join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 export interface SseEvent {
   id: string;

@@ -2,25 +2,16 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
-import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
+import type { JobRecord } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
-import { type SseEvent, epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig } from './helpers.js';
+import { type SseEvent, epochsOf, eventsUntilEnd, readLive, recoverableSpec, startStack, submit, testConfig } from './helpers.js';
 
 /** Checkpoint every epoch, and notice a dead worker within a few seconds. */
 const faultConfig = () =>
   testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '3' });
 
 const EPOCHS = 40;
-/** 64 steps an epoch: long enough that a kill at epoch 10 lands mid-run on the graph engine too. */
-const spec: JobSpecInput = {
-  name: 'recoverable',
-  dataset: { builtin: 'spirals', samples: 512 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
-  loss: 'binaryCrossentropy',
-  metrics: ['accuracy'],
-  optimizer: { name: 'adam', learningRate: 0.02 },
-  training: { epochs: EPOCHS, batchSize: 8, seed: 5 },
-};
+const spec = recoverableSpec(EPOCHS);
 
 const losses = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.loss);
 const allEpochs = Array.from({ length: EPOCHS }, (_, i) => i + 1);

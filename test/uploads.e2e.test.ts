@@ -5,25 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.js';
-import { type Stack, eventsUntilEnd, longSpec, readLive, startStack, submit, testConfig } from './helpers.js';
-
-/** Three Gaussian clusters in 4 dimensions, as CSV with a text label column (an iris stand-in). */
-function clustersCsv(rows: number): string {
-  let state = 12345;
-  const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const names = ['north', 'east', 'south'];
-  const centers = [
-    [0, 3, 0, 1],
-    [3, 0, 1, 0],
-    [-3, -3, 2, 2],
-  ];
-  const lines = ['f1,f2,f3,f4,region'];
-  for (let i = 0; i < rows; i++) {
-    const k = i % 3;
-    lines.push([...centers[k]!.map((c) => (c + uniform() - 0.5).toFixed(3)), names[k]].join(','));
-  }
-  return `${lines.join('\n')}\n`;
-}
+import { type Stack, clustersCsv, eventsUntilEnd, longSpec, readLive, startStack, submit, testConfig } from './helpers.js';
 
 const classifier = (id: string): JobSpecInput => ({
   dataset: { id },

@@ -2,6 +2,7 @@ import type { BackendName } from '../src/training/backend.js';
 import type { EpochReport } from '../src/spec/index.js';
 import type { TrainingErrorCode } from '../src/training/errors.js';
 import type { EngineRun, PreprocessingState, ResolvedJobSpec, StoppedEarly } from '../src/spec/index.js';
+import type { ArtifactStoreSettings } from '../src/storage/open-artifact-store.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
 export type ParentMessage =
@@ -9,7 +10,8 @@ export type ParentMessage =
       type: 'train';
       jobId: string;
       spec: ResolvedJobSpec;
-      dataDir: string;
+      /** How to open the artifact store (settings, not a path: the store may be remote). */
+      store: ArtifactStoreSettings;
       checkpointEvery: number;
       checkpointMinIntervalMs: number;
       /** Continue from the checkpoint of this epoch. */

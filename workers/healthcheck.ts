@@ -18,7 +18,7 @@ async function check(): Promise<string> {
   const note = await readHeartbeatNote(config.WORKER_HEARTBEAT_FILE).catch((err: Error) => {
     throw new Error(`no heartbeat note at ${config.WORKER_HEARTBEAT_FILE} (${err.message}): the worker has not reached Redis yet`);
   });
-  const redis = createRedis(config.REDIS_URL, { connectTimeout: DEADLINE_MS, retryStrategy: () => null });
+  const redis = createRedis(config, { connectTimeout: DEADLINE_MS, retryStrategy: () => null });
   try {
     const info = await new WorkerRegistry(redis, redisKeys(config.REDIS_PREFIX)).get(note.id);
     if (!info) throw new Error(`worker ${note.id} has no live entry in the registry (no heartbeat for ${WORKER_TTL_MS} ms)`);

@@ -8,7 +8,7 @@ import { train } from '../src/training/train.js';
 import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
-import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
@@ -34,7 +34,8 @@ function send(message: ChildMessage): Promise<void> {
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
   const info = await backend;
   await send({ type: 'started', ...info });
-  const store = new LocalArtifactStore(msg.dataDir);
+  // Datasets read for training are cached on this host's disk when the store is remote.
+  const store = openArtifactStore(msg.store, { cache: true });
   const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
   const saved: number[] = [];
   let checkpointed: number | undefined;

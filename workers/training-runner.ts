@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
+import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
@@ -221,7 +222,7 @@ export class TrainingRunner {
       type: 'train',
       jobId,
       spec,
-      dataDir: this.config.DATA_DIR,
+      store: artifactStoreSettings(this.config),
       checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
       checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
       ...(claim.resumeEpoch ? { resumeEpoch: claim.resumeEpoch } : {}),

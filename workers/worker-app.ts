@@ -10,7 +10,7 @@ import type { ControlMessage, PredictJobData, PredictResult, TrainingJobData } f
 import { assertNoEviction, createBlockingRedis, createRedis } from '../src/store/redis.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
-import { LocalArtifactStore } from '../src/storage/artifact-store.js';
+import { artifactStoreSettings, openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { initBackend, type BackendInfo } from '../src/training/backend.js';
 import { graphAvailability } from '../src/training/engine.js';
 import { writeHeartbeatNote } from './heartbeat-note.js';
@@ -41,17 +41,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const graphEngine = { available: graph.available, ...(graph.reason ? { reason: graph.reason } : {}) };
 
   const keys = redisKeys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   try {
     await assertNoEviction(redis);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
-  const bullConnection = createBlockingRedis(config.REDIS_URL);
-  const subscriber = createBlockingRedis(config.REDIS_URL);
+  const bullConnection = createBlockingRedis(config);
+  const subscriber = createBlockingRedis(config);
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
-  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  // Models read for predictions are cached on this host's disk when the store is remote.
+  const artifacts = openArtifactStore(artifactStoreSettings(config), { cache: true });
   const training = new TrainingRunner(store, keys, artifacts, config, log, id);
   const predict = new PredictRunner(artifacts);
   training.warmUp();

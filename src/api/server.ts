@@ -7,7 +7,7 @@ const config = loadConfig();
 const app = await buildApp(config);
 
 try {
-  const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
   try {
     await assertNoEviction(redis);
   } finally {

@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const [command, id] = positionals;
   const config = loadConfig();
-  const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
   const store = new ApiKeyStore(redis, redisKeys(config.REDIS_PREFIX));
   try {
     if (command === 'create') {

@@ -14,6 +14,8 @@ export interface PrivateRedis {
   stop(): Promise<void>;
   /** Ends it abruptly (SIGKILL), as a crash would. */
   crash(): Promise<void>;
+  /** Freezes it (SIGSTOP) or lets it go on (SIGCONT): a stalled host or network, in tests and benchmarks. */
+  pause(paused: boolean): void;
 }
 
 const runs = (command: string) => spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -51,7 +53,7 @@ export async function freePort(): Promise<number> {
  * Runs a redis-server child with what BullMQ needs (noeviction) and durability on (append-only
  * file, fsync every second) under `dir`. Resolves once it accepts connections.
  */
-export async function startRedisServer(options: { port: number; dir: string; appendOnly?: boolean }): Promise<PrivateRedis> {
+export async function startRedisServer(options: { port: number; dir: string; appendOnly?: boolean; replicaOf?: number }): Promise<PrivateRedis> {
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
   const args = [
@@ -63,6 +65,7 @@ export async function startRedisServer(options: { port: number; dir: string; app
     '--save', '',
     '--maxmemory-policy', 'noeviction',
     '--daemonize', 'no',
+    ...(options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf)] : []),
   ];
   const command = redisServerCommand();
   if (!command) throw new Error(NO_REDIS_SERVER);
@@ -86,6 +89,7 @@ export async function startRedisServer(options: { port: number; dir: string; app
   return {
     url: `redis://127.0.0.1:${options.port}`,
     port: options.port,
+    pause: (paused) => void child.kill(paused ? 'SIGSTOP' : 'SIGCONT'),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

@@ -20,15 +20,15 @@ let privateRedis: PrivateRedis | undefined;
 const children = new Set<ChildProcess>();
 let stopping = false;
 
-async function ensureRedis(): Promise<string> {
-  if (await pingRedis(config.REDIS_URL)) return config.REDIS_URL;
+async function ensureRedis(): Promise<void> {
+  // Behind Sentinels, Redis is the operator's: nothing to start here.
+  if (config.REDIS_SENTINELS || (await pingRedis(config.REDIS_URL))) return;
   const url = new URL(config.REDIS_URL);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(url.hostname);
   if (!local) throw new Error(`No Redis answers at ${config.REDIS_URL}. Start one there, or set REDIS_URL to yours.`);
   if (!redisServerCommand()) throw new Error(`No Redis answers at ${config.REDIS_URL}. ${NO_REDIS_SERVER}`);
   privateRedis = await startRedisServer({ port: Number(url.port || 6379), dir: join(config.DATA_DIR, 'redis') });
   log.info({ url: privateRedis.url, dir: join(config.DATA_DIR, 'redis') }, 'started a private redis-server');
-  return config.REDIS_URL;
 }
 
 function spawnChild(entry: { path: string; execArgv: string[] }, readyType: string, name: string): Promise<ChildProcess> {
@@ -67,8 +67,8 @@ async function shutdown(code: number): Promise<never> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(0));
 
 try {
-  const url = await ensureRedis();
-  const redis = createRedis(url);
+  await ensureRedis();
+  const redis = createRedis(config);
   try {
     await assertNoEviction(redis);
   } finally {

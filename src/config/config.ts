@@ -21,10 +21,29 @@ export const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis holding queues, job records and event streams.'),
   REDIS_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]+$/)
+    .regex(/^([A-Za-z0-9_.-]+|\{[A-Za-z0-9_.-]+\})$/)
     .default('descent')
-    .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis.'),
-  DATA_DIR: z.string().default('./data').describe('Artifact store (trained models, uploaded datasets), upload temp files and the private Redis, when one is started.'),
+    .describe('Prefix of every Redis key Descent writes; lets several deployments share one Redis. In braces (`{descent}`) it is a Redis Cluster hash tag: every key in one slot.'),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^$|^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'a comma-separated list of host:port')
+    .default('')
+    .describe("Redis Sentinels as host:port,host:port: every connection asks them for the current primary of REDIS_MASTER_NAME and follows a failover ('' = connect to REDIS_URL directly; REDIS_URL then only gives the password and database)."),
+  REDIS_MASTER_NAME: z.string().min(1).default('mymaster').describe('The Sentinel master name of Descent\'s Redis (with REDIS_SENTINELS).'),
+  REDIS_WAIT_REPLICAS: int(0, 0)
+    .describe('Before the API answers a job submission, a cancel or a dataset upload, wait (Redis WAIT) until this many replicas have its writes, so a failover cannot lose what the client was told (0 = do not wait; see docs/running-on-several-machines.md).'),
+  REDIS_WAIT_TIMEOUT_MS: int(1_000, 1).describe('Longest a REDIS_WAIT_REPLICAS wait takes; past it the API answers anyway (the write stands on the primary alone) and logs a warning.'),
+  DATA_DIR: z.string().default('./data').describe('Local working directory: the artifact store unless ARTIFACT_STORE says otherwise, the artifact cache, upload temp files and the private Redis, when one is started.'),
+  ARTIFACT_STORE: z
+    .string()
+    .regex(/^$|^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9_./-]*)?$/, 'empty (DATA_DIR/artifacts) or s3://bucket/prefix')
+    .default('')
+    .describe("Where models, checkpoints and uploaded datasets live: '' = DATA_DIR/artifacts (one machine), or s3://bucket/prefix (shared by API and workers on several machines)."),
+  S3_ENDPOINT: z.string().regex(/^$|^https?:\/\/\S+$/, 'empty or an http(s) URL').default('').describe("S3-compatible server for ARTIFACT_STORE=s3://... other than AWS (MinIO, Ceph, versitygw, ...), addressed path-style ('' = AWS)."),
+  AWS_REGION: z.string().default('us-east-1').describe('Region of the ARTIFACT_STORE bucket.'),
+  AWS_ACCESS_KEY_ID: z.string().default('').describe("Access key for ARTIFACT_STORE=s3://... ('' = the AWS SDK's default credential chain: profile, instance role, ...)."),
+  AWS_SECRET_ACCESS_KEY: z.string().default('').describe('Secret key belonging to AWS_ACCESS_KEY_ID.'),
+  ARTIFACT_CACHE_MB: int(2_048, 0).describe('With an s3:// ARTIFACT_STORE: disk a worker host uses under DATA_DIR/cache for models and datasets it reads (0 = no cache).'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
   TFJS_BACKEND: z
     .enum(['auto', 'tensorflow', 'cpu'])

@@ -27,3 +27,6 @@ export const datasetKeys = (datasetId: string) => ({
   y: `datasets/${datasetId}/y.f32`,
   record: `datasets/${datasetId}/dataset.json`,
 });
+
+/** Artifacts written once and read many times (a model, an uploaded dataset): what worker caches keep. */
+export const readMostly = (key: string) => key.startsWith('datasets/') || /^jobs\/[^/]+\/model\//.test(key);

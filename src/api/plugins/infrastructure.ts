@@ -7,8 +7,9 @@ import { JobLifecycle } from '../../store/job-lifecycle.js';
 import { JobStore } from '../../store/job-store.js';
 import { redisKeys } from '../../store/keys.js';
 import { createPredictEvents, createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
-import { createBlockingRedis, createRedis } from '../../store/redis.js';
-import { LocalArtifactStore, type ArtifactStore } from '../../storage/artifact-store.js';
+import { createBlockingRedis, createRedis, waitForReplicas } from '../../store/redis.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
 import { ApiKeyStore } from '../../store/api-key-store.js';
 import { SessionStore } from '../../store/session-store.js';
 import { TenantStore } from '../../store/tenant-store.js';
@@ -42,12 +43,12 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const keys = redisKeys(config.REDIS_PREFIX);
   // Requests fail fast (503) while Redis is unreachable instead of queueing behind a reconnect;
   // the connections reconnect by themselves.
-  const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
-  const bull = createRedis(config.REDIS_URL, { enableOfflineQueue: false });
+  const redis = createRedis(config, { enableOfflineQueue: false });
+  const bull = createRedis(config, { enableOfflineQueue: false });
   const store = new JobStore(redis, keys, config.EVENT_STREAM_MAXLEN);
   const trainingQueue = createTrainingQueue(bull, keys);
   const predictQueue = createPredictQueue(bull, keys);
-  const eventsConnection = createBlockingRedis(config.REDIS_URL);
+  const eventsConnection = createBlockingRedis(config);
   const predictEvents = createPredictEvents(eventsConnection, keys);
   const onQueueError = (err: Error) => app.log.debug({ err: err.message }, 'queue error');
   trainingQueue.on('error', onQueueError);
@@ -56,17 +57,24 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
 
   app.decorate('redis', redis);
   app.decorate('redisConnections', [redis, bull, eventsConnection]);
-  const artifacts = new LocalArtifactStore(config.DATA_DIR);
+  const artifacts = openArtifactStore(artifactStoreSettings(config));
   app.decorate('artifacts', artifacts);
   const datasets = new DatasetStore(redis, keys);
+  // Before a client hears "accepted", its writes (on both connections) reach REDIS_WAIT_REPLICAS replicas.
+  const replicated = async () => {
+    const acked = await waitForReplicas([redis, bull], config.REDIS_WAIT_REPLICAS, config.REDIS_WAIT_TIMEOUT_MS);
+    if (acked < config.REDIS_WAIT_REPLICAS) {
+      app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
+    }
+  };
   const quotas = new QuotaService(config, new TenantStore(redis, keys));
   app.decorate('quotas', quotas);
   app.decorate('apiKeys', new ApiKeyStore(redis, keys));
   app.decorate('sessions', new SessionStore(redis, keys));
   app.owners.job = (id) => store.tenantOf(id);
   app.owners.dataset = async (id) => (await datasets.getOwned(id))?.tenant;
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictEvents, artifacts, quotas }));
-  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, quotas });
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictEvents, artifacts, replicated, quotas }));
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated, quotas });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);
   app.decorate('events', new EventsService(store, hub, config.SSE_HEARTBEAT_MS));

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -64,9 +65,13 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       await app.jobs.assertCompleted(request.params.id);
-      const data = await app.artifacts.get(modelKeys(request.params.id).weights);
-      if (!data) throw new NotFoundError('model of job', request.params.id);
-      return reply.type('application/octet-stream').send(data);
+      const key = modelKeys(request.params.id).weights;
+      const [info, data] = await Promise.all([app.artifacts.stat(key), app.artifacts.getStream(key)]);
+      if (!info || !data) throw new NotFoundError('model of job', request.params.id);
+      // Streamed from the store: the API never holds a whole model in memory. (The response schema
+      // types the body as the bytes it documents; fastify sends a stream as it comes.)
+      const body = Readable.from(data) as unknown as Buffer;
+      return reply.type('application/octet-stream').header('content-length', info.size).send(body);
     },
   );
 }

@@ -16,6 +16,8 @@ export interface DatasetsDeps {
   store: DatasetStore;
   artifacts: ArtifactStore;
   quotas: QuotaService;
+  /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
+  replicated: () => Promise<void>;
 }
 
 /** Dataset upload use cases; errors are domain errors the one error handler maps to HTTP. */
@@ -76,6 +78,7 @@ export class DatasetsService {
       await this.d.artifacts.delete(datasetKeys(id).dir).catch(() => undefined);
       throw err;
     }
+    await this.d.replicated();
     return record;
   }
 

@@ -27,6 +27,8 @@ export interface JobsDeps {
   predictEvents: QueueEvents;
   artifacts: ArtifactStore;
   quotas: QuotaService;
+  /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
+  replicated: () => Promise<void>;
 }
 
 /** The spec limits the configuration sets. */
@@ -172,6 +174,8 @@ export class JobsService {
       await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
       throw err;
     }
+    // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
+    await this.d.replicated();
     return (await this.d.store.get(id))!;
   }
 
@@ -204,6 +208,7 @@ export class JobsService {
       const msg: ControlMessage = { type: 'cancel', jobId: id };
       await this.d.redis.publish(this.d.keys.control, JSON.stringify(msg));
     }
+    await this.d.replicated();
     return this.get(id);
   }
 
