@@ -10,7 +10,11 @@ import { createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis, waitForReplicas } from '../../store/redis.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
+import { ApiKeyStore } from '../../store/api-key-store.js';
+import { SessionStore } from '../../store/session-store.js';
+import { TenantStore } from '../../store/tenant-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
+import { QuotaService } from '../services/quota-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
 import { PredictReplies } from '../services/predict-replies.js';
@@ -25,6 +29,9 @@ declare module 'fastify' {
     events: EventsService;
     datasets: DatasetsService;
     artifacts: ArtifactStore;
+    apiKeys: ApiKeyStore;
+    sessions: SessionStore;
+    quotas: QuotaService;
   }
 }
 
@@ -60,8 +67,14 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
       app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
     }
   };
-  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictReplies, artifacts, replicated }));
-  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated });
+  const quotas = new QuotaService(config, new TenantStore(redis, keys));
+  app.decorate('quotas', quotas);
+  app.decorate('apiKeys', new ApiKeyStore(redis, keys));
+  app.decorate('sessions', new SessionStore(redis, keys));
+  app.owners.job = (id) => store.tenantOf(id);
+  app.owners.dataset = async (id) => (await datasets.getOwned(id))?.tenant;
+  app.decorate('jobs', new JobsService({ config, redis, keys, store, lifecycle: new JobLifecycle(store), datasets, trainingQueue, predictQueue, predictReplies, artifacts, replicated, quotas }));
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated, quotas });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(store, redis, keys);
   app.decorate('events', new EventsService(store, hub, config.SSE_HEARTBEAT_MS));
@@ -80,7 +93,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 }
 
-export default fp(infrastructure, { name: 'infrastructure' });
+export default fp(infrastructure, { name: 'infrastructure', dependencies: ['access'] });
 
 /** Resolves once the connection is ready, or after `ms` (requests then answer 503 until it is). */
 function waitReady(redis: Redis, ms: number): Promise<void> {

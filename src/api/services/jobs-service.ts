@@ -14,6 +14,7 @@ import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, typ
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
 import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
+import type { QuotaService } from './quota-service.js';
 
 export interface JobsDeps {
   config: Config;
@@ -26,6 +27,7 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictReplies: PredictReplies;
   artifacts: ArtifactStore;
+  quotas: QuotaService;
   /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
   replicated: () => Promise<void>;
 }
@@ -65,15 +67,16 @@ export class JobsService {
    * first request created (for 24 h, even after that job is deleted); the same key with another
    * body is refused.
    */
-  async submitIdempotent(spec: JobSpec, key: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
+  async submitIdempotent(spec: JobSpec, key: string, tenant: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
     const hash = (v: string) => createHash('sha256').update(v).digest('hex');
-    const slot = this.d.keys.idempotency(hash(key));
+    // Keys are the tenant's own: another tenant's same key neither replays nor blocks this one.
+    const slot = this.d.keys.idempotency(hash(`${tenant}\u0000${key}`));
     const body = hash(JSON.stringify(spec));
     const id = randomUUID();
     const claimed = await this.d.redis.set(slot, JSON.stringify({ id, body }), 'EX', IDEMPOTENCY_TTL_S, 'NX');
     if (claimed) {
       try {
-        return { record: await this.submit(spec, id, requestId), replayed: false };
+        return { record: await this.submit(spec, tenant, id, requestId), replayed: false };
       } catch (err) {
         // Nothing was created: the key stays free for a corrected request.
         await this.d.redis.del(slot).catch(() => 0);
@@ -89,8 +92,11 @@ export class JobsService {
     return { record, replayed: true };
   }
 
-  /** The shapes of the uploaded datasets a spec names, and a problem for each that does not exist. */
-  private async lookUpUploads(spec: DraftJobSpec): Promise<{ known: KnownShapes; issues: SpecIssue[] }> {
+  /**
+   * The shapes of the uploaded datasets a spec names, and a problem for each that does not exist
+   * or belongs to another tenant (told apart by nothing: both "no uploaded dataset has id").
+   */
+  private async lookUpUploads(spec: DraftJobSpec, tenant: string | undefined): Promise<{ known: KnownShapes; issues: SpecIssue[] }> {
     const known: KnownShapes = {};
     const issues: SpecIssue[] = [];
     const uses = [
@@ -100,7 +106,8 @@ export class JobsService {
     const classNames: Partial<Record<(typeof uses)[number][0], string[]>> = {};
     for (const [slot, id, path] of uses) {
       if (id === undefined) continue;
-      const record = await this.d.datasets.get(id);
+      const owned = await this.d.datasets.getOwned(id);
+      const record = owned && (tenant === undefined || owned.tenant === tenant) ? owned.record : undefined;
       if (record) {
         known[slot] = uploadedDatasetShape(record);
         if (record.classNames) classNames[slot] = record.classNames;
@@ -121,8 +128,8 @@ export class JobsService {
    * Every check a spec passes before it is queued (POST /v1/models/summary shows the same): the
    * spec prepared (presets expanded, loss decided), its model summary, and the limits it exceeds.
    */
-  async preflight<S extends DraftJobSpec>(spec: S) {
-    const { known, issues: missing } = await this.lookUpUploads(spec);
+  async preflight<S extends DraftJobSpec>(spec: S, tenant: string | undefined) {
+    const { known, issues: missing } = await this.lookUpUploads(spec, tenant);
     const { prepared, summary, issues } = prepareSpec(spec, known);
     if (!prepared || !summary || missing.length > 0) throw new InvalidSpecError([...missing, ...issues]);
     const samples = (known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
@@ -138,8 +145,8 @@ export class JobsService {
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
-  async submit(spec: JobSpec, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
-    const { prepared, cost, exceeds } = await this.preflight(spec);
+  async submit(spec: JobSpec, tenant: string, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
+    const { prepared, cost, exceeds } = await this.preflight(spec, tenant);
     if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
     const resolved: ResolvedJobSpec = {
@@ -150,15 +157,26 @@ export class JobsService {
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    return this.enqueue(resolved, id, cost, requestId);
+    return this.enqueue(resolved, tenant, id, cost, requestId);
   }
 
-  /** Records and queues a spec that has passed every check. */
-  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
+  /**
+   * Records and queues a spec that has passed every check, within the tenant's job quota, at the
+   * tenant's next turn of the training queue (fair scheduling, see TenantStore.nextTurn).
+   */
+  async enqueue(resolved: ResolvedJobSpec, tenant: string, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
     const c = this.d.config;
-    await this.d.lifecycle.create({ id, name: resolved.name ?? null, spec: resolved, ...(cost ? { cost } : {}) });
+    await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
     try {
-      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved, ...(requestId ? { requestId } : {}) }, trainingJobOptions(id, c.JOB_ATTEMPTS));
+      await this.d.lifecycle.create({ id, tenant, name: resolved.name ?? null, spec: resolved, ...(cost ? { cost } : {}) });
+    } catch (err) {
+      await this.d.quotas.tenants.releaseJob(tenant, id).catch(() => undefined);
+      throw err;
+    }
+    try {
+      const [head] = await this.d.trainingQueue.getPrioritized(0, 0);
+      const priority = await this.d.quotas.tenants.nextTurn(tenant, head?.opts.priority ?? 1);
+      await this.d.trainingQueue.add('train', { jobId: id, spec: resolved, ...(requestId ? { requestId } : {}) }, trainingJobOptions(id, c.JOB_ATTEMPTS, priority));
     } catch (err) {
       // Best effort: Redis itself may be what failed; the error that reaches the client is the queue's.
       await this.d.lifecycle.failToEnqueue(id, (err as Error).message).catch(() => undefined);
@@ -175,9 +193,10 @@ export class JobsService {
     return record;
   }
 
-  async list(query: { status?: JobStatus; limit: number; cursor?: string; view: 'slim' | 'full' }) {
+  /** Newest first; `tenant` undefined lists every tenant's (admin). */
+  async list(query: { status?: JobStatus; limit: number; cursor?: string; view: 'slim' | 'full' }, tenant: string | undefined) {
     try {
-      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES };
+      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES, ...(tenant === undefined ? {} : { tenant }) };
       return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
