@@ -1,10 +1,12 @@
 /**
  * The dashboard's one way to the API: every request and every event stream goes through
- * here, so credentials are added in one place. With API keys the key is kept in this
- * browser (localStorage) and sent as `Authorization: Bearer`; EventSource cannot send
- * headers, so `stream()` is where a short-lived stream token would be fetched and passed.
+ * here, so credentials are added in one place. With API keys the key is posted once to
+ * /v1/session and never kept by the page: the API answers with an HttpOnly, SameSite=Strict
+ * session cookie (which fetch and EventSource send by themselves) and a CSRF token, held in
+ * memory here and sent in X-CSRF-Token with every write.
  */
-const KEY_STORAGE = 'descent.apiKey';
+/** @type {string | null} */
+let csrfToken = null;
 
 export class ApiError extends Error {
   /** @param {number} status @param {{error?: {code?: string, message?: string, details?: unknown}} | null} body */
@@ -16,18 +18,40 @@ export class ApiError extends Error {
   }
 }
 
-export const apiKey = () => localStorage.getItem(KEY_STORAGE) ?? '';
-
-/** @param {string} key */
-export function setApiKey(key) {
-  if (key) localStorage.setItem(KEY_STORAGE, key);
-  else localStorage.removeItem(KEY_STORAGE);
+/**
+ * Who this browser is signed in as (null: not signed in, the API asks for a key); picks up the
+ * CSRF token of a session cookie that outlived a reload.
+ * @returns {Promise<{auth: string, tenant: string, scope: string} | null>}
+ */
+export async function currentSession() {
+  try {
+    const session = await request('GET', '/v1/session');
+    csrfToken = session.csrfToken;
+    return session;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
 }
 
-/** @param {Record<string, string>} extra */
-function headers(extra = {}) {
-  const key = apiKey();
-  return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
+/**
+ * Signs in with an API key (the cookie replaces any earlier session), or out with ''.
+ * @param {string} key
+ */
+export async function signIn(key) {
+  if (!key) {
+    await request('DELETE', '/v1/session').catch(() => null);
+    csrfToken = null;
+    return null;
+  }
+  const session = await request('POST', '/v1/session', { key });
+  csrfToken = session.csrfToken;
+  return session;
+}
+
+/** @param {string} method @param {Record<string, string>} extra */
+function headers(method, extra = {}) {
+  return csrfToken && method !== 'GET' ? { ...extra, 'x-csrf-token': csrfToken } : extra;
 }
 
 /**
@@ -36,7 +60,7 @@ function headers(extra = {}) {
  * @param {unknown} [body]
  */
 export async function request(method, path, body) {
-  const init = body === undefined ? { method, headers: headers() } : { method, headers: headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) };
+  const init = body === undefined ? { method, headers: headers(method) } : { method, headers: headers(method, { 'content-type': 'application/json' }), body: JSON.stringify(body) };
   const res = await fetch(path, init);
   if (res.status === 204) return null;
   const text = await res.text();
@@ -79,11 +103,11 @@ export async function listAll(path, { limit = 100, onPage } = {}) {
 }
 
 /**
- * A file from the API saved by the browser (fetched with credentials, so it works with keys).
+ * A file from the API saved by the browser (fetched with the session cookie, so it works with keys).
  * @param {string} path @param {string} filename
  */
 export async function download(path, filename) {
-  const res = await fetch(path, { headers: headers() });
+  const res = await fetch(path, { headers: headers('GET') });
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
   const href = URL.createObjectURL(await res.blob());
   const a = Object.assign(document.createElement('a'), { href, download: filename });

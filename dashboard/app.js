@@ -1,5 +1,5 @@
 /** The dashboard: a hash router over the views, each a function that fills `main` and returns its cleanup. */
-import { api, apiKey, setApiKey } from './api.js';
+import { api, currentSession, signIn } from './api.js';
 import { errorBox, setOptimizerOrder } from './dom.js';
 import { compareView } from './views/compare.js';
 import { experimentView, experimentsView } from './views/experiments.js';
@@ -50,13 +50,21 @@ async function route() {
 }
 
 const keyInput = /** @type {HTMLInputElement} */ (document.getElementById('api-key'));
-keyInput.value = apiKey();
+/** @param {{auth: string, tenant: string, scope: string} | null} session */
+const showSession = (session) => {
+  keyInput.placeholder = session === null ? '(sign in)' : session.auth === 'off' ? '(not needed)' : `${session.tenant} (${session.scope})`;
+};
 keyInput.addEventListener('change', () => {
-  setApiKey(keyInput.value.trim());
-  route();
+  const key = keyInput.value.trim();
+  // The key goes to the API once and is forgotten: the session cookie stands for it.
+  keyInput.value = '';
+  signIn(key).then(showSession, (/** @type {Error} */ err) => {
+    keyInput.placeholder = err.message;
+  }).finally(route);
 });
 
 // Optimizer colours follow the catalogue's order on every view.
+currentSession().then(showSession, () => showSession(null));
 api.get('/v1/optimizers').then(
   (c) => setOptimizerOrder(c.items.map((/** @type {{name: string}} */ o) => o.name)),
   () => {},

@@ -8,6 +8,9 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, longSpec, startStack, submit, tempDir, testConfig, xorSpec } from './helpers.js';
 
+/** The page's document, as the predicates passed to waitForFunction see it (they run in the browser, under its CSP: functions, not strings to eval). */
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
 /**
  * The dashboard driven in a real headless Chromium (Debian's `chromium`; `.ci/run` installs
  * it) against a real API, worker and Redis. Waits are on the page's DOM and events, never on
@@ -74,7 +77,7 @@ async function pageServer(): Promise<{ origin: string; server: Server }> {
 
 const plotted = (page: Page) => page.locator('[data-testid="epochs-plotted"]').textContent().then(Number);
 const waitPlottedAbove = (page: Page, n: number) =>
-  page.waitForFunction(`Number(document.querySelector('[data-testid="epochs-plotted"]')?.textContent) > ${n}`, null, { timeout: 60_000 });
+  page.waitForFunction((min) => Number(document.querySelector('[data-testid="epochs-plotted"]')?.textContent) > min, n, { timeout: 60_000 });
 const loaded = (page: Page) => page.locator('main[data-loaded]').waitFor();
 
 interface CrossOriginPage {
@@ -156,7 +159,7 @@ describe('the dashboard in a browser', () => {
     // Predict from the page equals the API's answer.
     await page.fill('textarea[name="inputs"]', '[[0.5, -0.25]]');
     await page.click('text=Predict >> nth=-1');
-    await page.waitForFunction(`document.querySelector('[data-testid="predict-output"]')?.textContent.startsWith('[')`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="predict-output"]')?.textContent?.startsWith('['));
     const api = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [[0.5, -0.25]] } });
     expect(JSON.parse((await page.locator('[data-testid="predict-output"]').textContent())!)).toEqual(api.json().outputs);
     await page.screenshot({ path: join(IMAGES, 'dashboard-job.png'), fullPage: true });
@@ -225,7 +228,7 @@ describe('the dashboard in a browser', () => {
     expect(swatches[2]).not.toBe(swatches[0]);
 
     await page.check('input[name="seeds"]');
-    await page.waitForFunction(`document.querySelector('[data-testid="compare-chart"] .u-legend')?.textContent.includes('×2 seeds')`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="compare-chart"] .u-legend')?.textContent?.includes('×2 seeds'));
     expect(await chart.locator('.u-legend').textContent()).toContain('sgd lr=0.5 ×1 seeds');
     await page.screenshot({ path: join(IMAGES, 'dashboard-compare.png') });
     await closePage(page);
@@ -329,7 +332,8 @@ describe('the job list with 1,000 jobs', () => {
   let browser: Awaited<ReturnType<typeof launch>>;
   beforeAll(async () => {
     // No worker: the jobs stay queued; what is measured is listing and drawing them.
-    stack = await startStack({ worker: false });
+    // A tenant's queued jobs are capped by QUOTA_ACTIVE_JOBS; this list needs more of them.
+    stack = await startStack({ worker: false, config: testConfig({ QUOTA_ACTIVE_JOBS: '5000' }) });
     base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launch();
   });
@@ -345,10 +349,58 @@ describe('the job list with 1,000 jobs', () => {
     }
     const page = await openPage(browser.context);
     await page.goto(`${base}/#/jobs`);
-    await page.waitForFunction(`document.querySelector('[data-testid="job-count"]')?.textContent === '${total}'`, null, { timeout: 60_000 });
+    await page.waitForFunction((expected) => document.querySelector('[data-testid="job-count"]')?.textContent === expected, String(total), { timeout: 60_000 });
     expect(await page.locator('table.jobs tbody tr').count()).toBe(total);
     const [firstPage, all] = await page.evaluate(() => ['descent:jobs-first-page', 'descent:jobs-rendered'].map((m) => performance.getEntriesByName(m)[0]!.startTime));
     console.log(`dashboard: the newest 100 of ${total} jobs drawn ${firstPage!.toFixed(0)} ms after navigation start, all ${total} ${all!.toFixed(0)} ms`);
+    await closePage(page);
+  });
+});
+
+describe('the dashboard with API keys required', () => {
+  let stack: Stack;
+  let base: string;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  beforeAll(async () => {
+    stack = await startStack({ config: testConfig({ AUTH: 'required' }) });
+    base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("signs in with a key it does not keep, streams the tenant's job over the session cookie, cancels it with the CSRF token, and shows no other tenant's job", async () => {
+    const as = async (tenant: string) => ({ authorization: `Bearer ${(await stack.app.apiKeys.create({ tenant, scope: 'write' })).key}` });
+    const { key } = await stack.app.apiKeys.create({ tenant: 'team-a', scope: 'write' });
+    const other = await as('team-b');
+    const post = async (headers: Record<string, string>, name: string) =>
+      (await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { ...longSpec(10_000), name } })).json<{ id: string }>().id;
+    const id = await post({ authorization: `Bearer ${key}` }, 'team-a-job');
+    await post(other, 'team-b-job');
+
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/#/jobs`);
+    await page.locator('#api-key').fill(key);
+    await page.locator('#api-key').dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-count"]')?.textContent === '1', null, { timeout: 30_000 });
+    expect(await page.locator('table.jobs tbody').textContent()).toContain('team-a-job');
+    expect(await page.locator('table.jobs tbody').textContent()).not.toContain('team-b-job');
+    // The key is in neither the page's storage nor its cookies: only the HttpOnly session is.
+    const stored = await page.evaluate(() => {
+      const g = globalThis as unknown as { localStorage: object; sessionStorage: object; document: { cookie: string } };
+      return JSON.stringify(g.localStorage) + JSON.stringify(g.sessionStorage) + g.document.cookie;
+    });
+    expect(stored).not.toContain(key.slice(21));
+    const cookies = await browser.context.cookies(base);
+    expect(cookies.find((c) => c.name === 'descent_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    await page.goto(`${base}/#/jobs/${id}`);
+    await waitPlottedAbove(page, 2);
+    await page.click('button:has-text("Cancel")');
+    await page.locator('h1 [data-status="cancelled"]').waitFor();
+    expect((await stack.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json().status).toBe('cancelled');
     await closePage(page);
   });
 });

@@ -191,11 +191,11 @@ export async function submit(app: FastifyInstance, spec: JobSpecInput): Promise<
 }
 
 /** Follows the job's event stream to its end (the server closes it after the terminal event). */
-export async function eventsUntilEnd(app: FastifyInstance, id: string, lastEventId?: string): Promise<SseEvent[]> {
+export async function eventsUntilEnd(app: FastifyInstance, id: string, lastEventId?: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
   const res = await app.inject({
     method: 'GET',
     url: `/v1/jobs/${id}/events`,
-    headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+    headers: { ...headers, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
   });
   if (res.statusCode !== 200) throw new Error(`events failed: ${res.statusCode} ${res.body}`);
   return parseSse(res.body);

@@ -1,3 +1,4 @@
+import { DEFAULT_TENANT } from '../src/shared/access.js';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ describe('job lifecycle', () => {
 
   const created = async () => {
     const id = randomUUID();
-    await lifecycle.create({ id, name: null, spec });
+    await lifecycle.create({ id, tenant: DEFAULT_TENANT, name: null, spec });
     return id;
   };
 

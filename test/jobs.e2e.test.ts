@@ -1,3 +1,4 @@
+import { DEFAULT_TENANT } from '../src/shared/access.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { buildApp } from '../src/api/app.js';
@@ -168,7 +169,7 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
       model: parsed.model as ResolvedJobSpec['model'],
       loss: 'binaryCrossentropy',
       training: { ...parsed.training, seed: 1, maxRuntimeSeconds: 60 },
-    });
+    }, DEFAULT_TENANT);
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('failed');
     const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();

@@ -95,7 +95,7 @@ describe('training on an uploaded dataset (real worker and training process)', (
     const socket = connect(Number(port), '127.0.0.1');
     await once(socket, 'connect');
     const head = 'a,b,label\n' + '1,2,x\n'.repeat(10_000);
-    socket.write(`POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: ${head.length * 2}\r\n\r\n${head}`);
+    socket.write(`POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: ${head.length * 2}\r\n\r\n${head}`);
     await expect.poll(() => existsSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')) && readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')).length > 0, { timeout: 10_000, interval: 20 }).toBe(true);
     socket.destroy();
     await expect.poll(() => readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')), { timeout: 10_000, interval: 20 }).toEqual([]);

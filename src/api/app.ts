@@ -2,15 +2,20 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Config } from '../config/config.js';
+import { type Config, corsOriginList } from '../config/config.js';
 import { DESCENT_VERSION } from '../shared/versions.js';
 import { registerErrorHandling } from './error-handler.js';
 import { documentFrameworkErrors, onClientError, onFrameworkError } from './framework-errors.js';
 import { registerJsonParser } from './json-body.js';
 import { ID_MAX_LENGTH } from './schemas.js';
+import access from './plugins/access.js';
 import corsPlugin from './plugins/cors.js';
 import infrastructure from './plugins/infrastructure.js';
 import metrics from './plugins/metrics.js';
+import rateLimits from './plugins/rate-limit.js';
+import requestGuards from './plugins/request-guards.js';
+import { adminRoutes } from './routes/admin.js';
+import { sessionRoutes } from './routes/session.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { builtinDatasetRoutes } from './routes/builtin-datasets.js';
@@ -72,13 +77,26 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         { name: 'models', description: 'Model specs (summaries, presets) and trained models' },
         { name: 'optimizers', description: 'The optimizer catalogue' },
         { name: 'health', description: 'Service health' },
+        { name: 'admin', description: 'API keys, sessions, tenants and quotas' },
       ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`npm run keys -- create`), when AUTH is required.' },
+          session: { type: 'apiKey', in: 'cookie', name: 'descent_session', description: 'A browser session from POST /v1/session (writes also send X-CSRF-Token).' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
 
-  if (options.connect !== false) await app.register(infrastructure, { config });
+  await app.register(requestGuards, { config, allowedOrigins: corsOriginList(config.CORS_ORIGINS) });
+  await app.register(access, { config });
+  if (options.connect !== false) {
+    await app.register(infrastructure, { config });
+    await app.register(rateLimits, { config });
+  }
   await app.register(metrics, { config });
   // Every answer names its request id (the client's x-request-id, or a new one), which the
   // API's logs and the job's worker logs carry too.
@@ -86,6 +104,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     reply.header('x-request-id', request.id);
   });
   await app.register(healthRoutes, { config });
+  await app.register(sessionRoutes, { config });
+  await app.register(adminRoutes);
   await app.register(jobRoutes);
   await app.register(eventRoutes);
   await app.register(experimentRoutes);

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ConnectionClosedError } from 'bullmq';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { type ApiErrorCode, DomainError } from '../shared/errors.js';
+import { type ApiErrorCode, DomainError, QuotaExceededError } from '../shared/errors.js';
 import { isRedisOutage } from '../store/redis.js';
 import type { ErrorResponse } from './schemas.js';
 
@@ -43,7 +43,11 @@ const body = (code: ApiErrorCode, message: string, details?: unknown): ErrorResp
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof DomainError) return reply.code(err.status).send(body(err.code, err.message, err.details));
+    if (err instanceof DomainError) {
+      if (err instanceof QuotaExceededError && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+      if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="descent"');
+      return reply.code(err.status).send(body(err.code, err.message, err.details));
+    }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext ?? 'body';
       const details = err.validation.map((v) => ({ path: toPath(v.instancePath), message: v.message, code: v.keyword }));

@@ -1,5 +1,5 @@
 /** Entry of an API process: `npm run api`, or forked by `npm start`. */
-import { loadConfig } from '../config/config.js';
+import { authRequired, loadConfig } from '../config/config.js';
 import { assertNoEviction, createRedis } from '../store/redis.js';
 import { buildApp } from './app.js';
 
@@ -14,6 +14,12 @@ try {
     redis.disconnect();
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST });
+  if (!authRequired(config)) {
+    app.log.warn(
+      `AUTH IS OFF: no API keys are asked for; anyone who can reach ${address} controls every job and dataset. ` +
+        'That is only allowed on loopback. Set AUTH=required (and create a key: npm run keys -- create --tenant T --scope admin) to share it.',
+    );
+  }
   process.send?.({ type: 'listening', address });
 } catch (err) {
   app.log.fatal({ err }, 'API failed to start');

@@ -113,15 +113,57 @@ export const configSchema = z.object({
       'Origins (scheme://host[:port], comma-separated) whose pages may call the API from a browser: fetch, EventSource, tf.loadLayersModel. `*` allows any. Empty: only the dashboard served by the API itself.',
     ),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0).describe('How long shutdown waits for in-flight work before it forces exit.'),
-}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
-  message: 'HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (Node refuses it)',
-  path: ['HEADERS_TIMEOUT_MS'],
-}).refine((c) => c.EVENT_STREAM_MAXLEN >= c.MAX_EPOCHS + 100, {
-  message: 'EVENT_STREAM_MAXLEN must be at least MAX_EPOCHS + 100, or replays of long jobs would miss events',
-  path: ['EVENT_STREAM_MAXLEN'],
-});
+  AUTH: z
+    .enum(['auto', 'required', 'off'])
+    .default('auto')
+    .describe('API keys: `required` (every route but the probes needs `Authorization: Bearer <key>`), `off` (one default tenant; loopback HOST only), or `auto`: required unless HOST is loopback.'),
+  ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .describe("Host header values the API answers (comma-separated; `*` any), against DNS rebinding. '' = localhost, 127.0.0.1 and [::1] when HOST is loopback, any otherwise (keys are required then)."),
+  METRICS_TOKEN: z.string().default('').describe("Bearer token /metrics asks for ('' = /metrics is open)."),
+  SESSION_TTL_SECONDS: int(12 * 3600, 60).describe('Lifetime of a browser session (the HttpOnly cookie POST /v1/session sets from an API key).'),
+  RATE_LIMIT_MAX: int(1_200, 0).describe('Requests one API key (or one client address without a key) may make per RATE_LIMIT_WINDOW_MS, counted in Redis across API processes (0 = no limit).'),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1_000).describe('The rate limit window.'),
+  QUOTA_ACTIVE_JOBS: int(500, 1).describe('Default quota: queued plus running jobs per tenant (an admin can set another per tenant).'),
+  QUOTA_DATASET_BYTES: int(4 * 1024 ** 3, 0).describe('Default quota: bytes of uploaded and inline datasets per tenant, counted after decompression.'),
+  QUOTA_ARTIFACT_BYTES: int(20 * 1024 ** 3, 0).describe('Default quota: bytes of stored artifacts per tenant (datasets as stored arrays, trained models).'),
+  QUOTA_EXPERIMENTS: int(50, 0).describe('Default quota: experiments per tenant.'),
+})
+  .refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
+    message: 'HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (Node refuses it)',
+    path: ['HEADERS_TIMEOUT_MS'],
+  })
+  .refine((c) => c.EVENT_STREAM_MAXLEN >= c.MAX_EPOCHS + 100, {
+    message: 'EVENT_STREAM_MAXLEN must be at least MAX_EPOCHS + 100, or replays of long jobs would miss events',
+    path: ['EVENT_STREAM_MAXLEN'],
+  })
+  .refine((c) => c.AUTH !== 'off' || isLoopback(c.HOST), {
+    message: 'AUTH=off is only allowed when HOST is loopback (127.0.0.1, ::1): an API reachable from the network needs keys',
+    path: ['AUTH'],
+  });
 
 export type Config = z.infer<typeof configSchema>;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Whether an interface name or address is loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Whether the API asks for keys: `auto` means yes unless it binds to loopback only. */
+export function authRequired(c: Pick<Config, 'AUTH' | 'HOST'>): boolean {
+  return c.AUTH === 'required' || (c.AUTH === 'auto' && !isLoopback(c.HOST));
+}
+
+/** The Host names the API answers; undefined = any. */
+export function allowedHosts(c: Pick<Config, 'ALLOWED_HOSTS' | 'HOST'>): ReadonlySet<string> | undefined {
+  const listed = c.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (listed.includes('*')) return undefined;
+  if (listed.length > 0) return new Set(listed);
+  return isLoopback(c.HOST) ? new Set(['localhost', '127.0.0.1', '[::1]']) : undefined;
+}
 
 export class ConfigError extends Error {}
 

@@ -13,8 +13,9 @@ import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type N
 import type { JobEvent, JobStore } from '../store/job-store.js';
 import type { JobLifecycle } from '../store/job-lifecycle.js';
 import { eventIdAfter } from '../store/streams.js';
-import { enqueueTraining, trainingJobData } from './enqueue.js';
-import { type TrainingJobData, trainingJobOptions } from './queues.js';
+import type { TenantStore } from '../store/tenant-store.js';
+import { enqueueTraining, queueTraining } from './enqueue.js';
+import type { TrainingJobData } from './queues.js';
 
 export interface ControllerDeps {
   jobs: JobStore;
@@ -22,6 +23,7 @@ export interface ControllerDeps {
   experiments: ExperimentStore;
   trainingQueue: Queue<TrainingJobData>;
   attempts: number;
+  tenants: TenantStore;
 }
 
 const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
@@ -139,7 +141,7 @@ export class ExperimentController {
       if (active >= meta.plan.maxConcurrentTrials) break;
       const p = progressOf(t);
       if (p.status !== 'pending') continue;
-      await this.launch(id, t);
+      await this.launch(meta, t);
       p.status = 'queued';
       active++;
     }
@@ -207,14 +209,11 @@ export class ExperimentController {
   }
 
   /** Queues a trial's job; safe to repeat (an existing record is kept, BullMQ dedupes the job id). */
-  private async launch(experimentId: string, t: TrialDef): Promise<void> {
+  private async launch(meta: ExperimentMeta, t: TrialDef): Promise<void> {
     const status = await this.d.jobs.getStatus(t.jobId);
-    const deps = { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.attempts };
-    if (status === undefined) {
-      await enqueueTraining(deps, { id: t.jobId, spec: t.spec, ...(t.cost ? { cost: t.cost } : {}), experiment: { id: experimentId, trial: t.index } });
-    } else if (status === 'queued') {
-      await this.d.trainingQueue.add('train', trainingJobData({ id: t.jobId, spec: t.spec, experiment: { id: experimentId } }), trainingJobOptions(t.jobId, this.d.attempts));
-    }
+    const input = { id: t.jobId, tenant: meta.tenant, spec: t.spec, experiment: { id: meta.id, trial: t.index } };
+    if (status === undefined) await enqueueTraining(this.d, { ...input, ...(t.cost ? { cost: t.cost } : {}) });
+    else if (status === 'queued') await queueTraining(this.d, input);
   }
 }
 

@@ -47,10 +47,15 @@ export function createPredictQueue(connection: ConnectionOptions, keys: RedisKey
 /** A predict job leaves nothing behind in BullMQ: its inputs and its (empty) result go at once. */
 export const predictJobOptions = { removeOnComplete: true, removeOnFail: true } as const;
 
-export function trainingJobOptions(jobId: string, attempts: number) {
+/**
+ * `priority` is the owning tenant's turn (lower runs first, FIFO within a turn): every training
+ * job has one, since BullMQ serves jobs without a priority before any prioritized job.
+ */
+export function trainingJobOptions(jobId: string, attempts: number, priority: number) {
   return {
     jobId,
     attempts,
+    priority,
     backoff: { type: 'exponential', delay: 1_000 },
     // The job record in Descent's own keys is the source of truth; BullMQ's copy can go.
     removeOnComplete: true,

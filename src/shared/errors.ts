@@ -17,7 +17,12 @@ export const API_ERROR_CODES = [
   'malformed_dataset',
   'invalid_upload_option',
   'upload_aborted',
-  // 403: a browser page on an origin CORS_ORIGINS does not list
+  'host_not_allowed',
+  // 401, 403: who is asking
+  'unauthorized',
+  'insufficient_scope',
+  'cross_site_request',
+  'csrf_token_invalid',
   'origin_not_allowed',
   // 404, 409, 410
   'not_found',
@@ -35,6 +40,9 @@ export const API_ERROR_CODES = [
   // 422: well-formed, but over a limit or against an earlier request
   'limit_exceeded',
   'idempotency_key_reused',
+  // 422 or 429: over a tenant's quota; 429: over the rate limit
+  'quota_exceeded',
+  'rate_limited',
   // 503: retry later
   'redis_unavailable',
   'no_worker',
@@ -48,7 +56,7 @@ export const apiErrorCodeSchema = z.enum(API_ERROR_CODES).describe('Stable machi
 export type ApiErrorCode = z.infer<typeof apiErrorCodeSchema>;
 
 /** The HTTP statuses a domain error can have: client mistakes and "retry later", never a 500. */
-export type DomainErrorStatus = 400 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 503;
+export type DomainErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 503;
 
 /**
  * Domain errors: services throw these and never touch the HTTP reply; the API's one error
@@ -67,6 +75,34 @@ export class DomainError extends Error {
   }
 }
 
+/** No valid API key (or session) came with a request that needs one. */
+export class UnauthorizedError extends DomainError {
+  constructor(message: string) {
+    super(401, 'unauthorized', message);
+  }
+}
+
+/**
+ * Over a tenant's quota: 429 with Retry-After when waiting helps (jobs finish), 422 when only
+ * deleting something does (stored bytes).
+ */
+export class QuotaExceededError extends DomainError {
+  constructor(
+    readonly quota: string,
+    used: number,
+    limit: number,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(
+      retryAfterSeconds === undefined ? 422 : 429,
+      'quota_exceeded',
+      `over the tenant's quota ${quota}: ${used} used of ${limit}` +
+        (retryAfterSeconds === undefined ? '; delete something first' : '; retry once some finish'),
+      { quota, used, limit },
+    );
+  }
+}
+
 /** A request the API cannot take as it is (a bad cursor, event id, inputs ...). */
 export class BadRequestError extends DomainError {
   constructor(code: ApiErrorCode, message: string, details?: unknown) {
@@ -74,7 +110,7 @@ export class BadRequestError extends DomainError {
   }
 }
 
-/** 403: the request is well-formed but not allowed from where it comes. */
+/** 403: well-formed but not allowed: from where it comes (an origin, a cross-site write) or by whom (scope, a missing CSRF token). */
 export class ForbiddenError extends DomainError {
   constructor(code: ApiErrorCode, message: string) {
     super(403, code, message);

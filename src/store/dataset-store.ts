@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { datasetRecordSchema, type DatasetPage, type DatasetRecord } from '../spec/index.js';
+import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -13,31 +14,47 @@ export class DatasetStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  async create(record: DatasetRecord): Promise<void> {
+  async create(record: DatasetRecord, tenant: string): Promise<void> {
     await this.redis
       .multi()
-      .set(this.keys.dataset(record.id), JSON.stringify(record))
+      .set(this.keys.dataset(record.id), JSON.stringify({ ...record, tenant }))
       .zadd(this.keys.datasetIndex, Date.parse(record.createdAt), record.id)
+      .zadd(this.keys.tenantDatasets(tenant), Date.parse(record.createdAt), record.id)
       .exec();
   }
 
   async get(id: string): Promise<DatasetRecord | undefined> {
-    const raw = await this.redis.get(this.keys.dataset(id));
-    return raw ? datasetRecordSchema.parse(JSON.parse(raw)) : undefined;
+    return (await this.getOwned(id))?.record;
   }
 
-  /** Newest first; `cursor` is the offset the previous page returned as `next`. */
-  async list(limit: number, cursor = 0): Promise<DatasetPage> {
-    const ids = await this.redis.zrevrange(this.keys.datasetIndex, cursor, cursor + limit);
+  /** The record and the tenant it belongs to. */
+  async getOwned(id: string): Promise<{ record: DatasetRecord; tenant: string } | undefined> {
+    const raw = await this.redis.get(this.keys.dataset(id));
+    if (!raw) return undefined;
+    const json = JSON.parse(raw) as { tenant?: string };
+    return { record: datasetRecordSchema.parse(json), tenant: json.tenant ?? DEFAULT_TENANT };
+  }
+
+  /** Newest first; `cursor` is the offset the previous page returned as `next`; `tenant` undefined lists every tenant's. */
+  async list(limit: number, cursor = 0, tenant?: string): Promise<DatasetPage> {
+    const index = tenant === undefined ? this.keys.datasetIndex : this.keys.tenantDatasets(tenant);
+    const ids = await this.redis.zrevrange(index, cursor, cursor + limit);
     const page = ids.slice(0, limit);
     const raws = page.length > 0 ? await this.redis.mget(page.map((id) => this.keys.dataset(id))) : [];
     const items = raws.flatMap((raw) => (raw ? [datasetRecordSchema.parse(JSON.parse(raw))] : []));
     return { items, next: ids.length > limit ? String(cursor + limit) : null };
   }
 
-  /** Removes the record; false when there was none. */
-  async remove(id: string): Promise<boolean> {
-    const result = await this.redis.multi().del(this.keys.dataset(id)).zrem(this.keys.datasetIndex, id).exec();
-    return Number(result?.[0]?.[1] ?? 0) > 0;
+  /** Removes the record; what it was, or undefined when there was none. */
+  async remove(id: string): Promise<{ record: DatasetRecord; tenant: string } | undefined> {
+    const owned = await this.getOwned(id);
+    if (!owned) return undefined;
+    const result = await this.redis
+      .multi()
+      .del(this.keys.dataset(id))
+      .zrem(this.keys.datasetIndex, id)
+      .zrem(this.keys.tenantDatasets(owned.tenant), id)
+      .exec();
+    return Number(result?.[0]?.[1] ?? 0) > 0 ? owned : undefined;
   }
 }

@@ -10,6 +10,7 @@ import type {
   TrialProgress,
 } from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
+import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
 import { type StreamEvent, readStream } from './streams.js';
 
@@ -22,6 +23,8 @@ export interface TrialDef extends Omit<TrialPlan, 'spec'> {
 
 export interface ExperimentMeta {
   id: string;
+  /** The tenant of the key that submitted it; its trials' jobs belong to it too. */
+  tenant: string;
   name: string | null;
   status: ExperimentStatus;
   spec: ExperimentSpec;
@@ -90,6 +93,7 @@ export class ExperimentStore {
       .multi()
       .hset(k.experiment(meta.id), {
         id: meta.id,
+        tenant: meta.tenant,
         name: meta.name ?? '',
         status: meta.status,
         spec: JSON.stringify(meta.spec),
@@ -99,6 +103,7 @@ export class ExperimentStore {
       .hset(k.experimentTrials(meta.id), Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)])))
       .set(k.experimentState(meta.id), JSON.stringify(state))
       .zadd(k.experimentIndex, Date.parse(meta.createdAt), meta.id)
+      .zadd(k.tenantExperiments(meta.tenant), Date.parse(meta.createdAt), meta.id)
       .sadd(k.experimentsActive, meta.id)
       .exec();
   }
@@ -108,6 +113,7 @@ export class ExperimentStore {
     if (!h.id) return undefined;
     return {
       id: h.id,
+      tenant: h.tenant ?? DEFAULT_TENANT,
       name: h.name || null,
       status: h.status as ExperimentStatus,
       spec: JSON.parse(h.spec!) as ExperimentSpec,
@@ -134,12 +140,24 @@ export class ExperimentStore {
     return raw ? (JSON.parse(raw) as ExperimentState) : undefined;
   }
 
-  /** Newest first. */
-  async list(options: { limit: number; cursor?: number }): Promise<{ items: ExperimentMeta[]; next: number | null }> {
+  /** Newest first; `tenant` undefined lists every tenant's (admin). */
+  async list(options: { limit: number; cursor?: number; tenant?: string }): Promise<{ items: ExperimentMeta[]; next: number | null }> {
     const start = options.cursor ?? 0;
-    const ids = await this.redis.zrevrange(this.keys.experimentIndex, start, start + options.limit - 1);
+    const index = options.tenant === undefined ? this.keys.experimentIndex : this.keys.tenantExperiments(options.tenant);
+    const ids = await this.redis.zrevrange(index, start, start + options.limit - 1);
     const items = (await Promise.all(ids.map((id) => this.getMeta(id)))).filter((m): m is ExperimentMeta => m !== undefined);
     return { items, next: ids.length === options.limit ? start + ids.length : null };
+  }
+
+  /** The tenant an experiment belongs to; undefined when there is no such experiment. */
+  async tenantOf(id: string): Promise<string | undefined> {
+    const [exists, tenant] = await this.redis.hmget(this.keys.experiment(id), 'id', 'tenant');
+    return exists ? (tenant ?? DEFAULT_TENANT) : undefined;
+  }
+
+  /** How many experiments the tenant holds (its QUOTA_EXPERIMENTS count; deleting one gives it back). */
+  count(tenant: string): Promise<number> {
+    return this.redis.zcard(this.keys.tenantExperiments(tenant));
   }
 
   activeIds(): Promise<string[]> {
@@ -202,8 +220,10 @@ export class ExperimentStore {
   /** Removes the experiment's keys (its trials' jobs are removed by the caller). */
   async remove(id: string): Promise<void> {
     const k = this.keys;
+    const tenant = (await this.tenantOf(id)) ?? DEFAULT_TENANT;
     await this.redis
       .multi()
+      .zrem(k.tenantExperiments(tenant), id)
       .del(k.experiment(id), k.experimentTrials(id), k.experimentState(id), k.experimentEvents(id), k.experimentLock(id))
       .zrem(k.experimentIndex, id)
       .srem(k.experimentsActive, id)

@@ -52,7 +52,7 @@ export class JobLifecycle {
   constructor(private readonly store: JobStore) {}
 
   /** Records a new job as queued, with its first event. */
-  async create(input: { id: string; name: string | null; spec: JobSpec; cost?: ModelCost; experiment?: { id: string; trial: number } }): Promise<void> {
+  async create(input: { id: string; tenant: string; name: string | null; spec: JobSpec; cost?: ModelCost; experiment?: { id: string; trial: number } }): Promise<void> {
     const createdAt = new Date();
     await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
   }

@@ -17,6 +17,7 @@ import {
   type PreprocessingState,
   type StoppedBy,
 } from '../spec/index.js';
+import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
 import { readStream } from './streams.js';
 
@@ -79,6 +80,8 @@ export type AppendResult = 'appended' | 'duplicate' | 'not_running' | 'lock_lost
 export interface ListOptions {
   status?: JobStatus;
   experimentId?: string;
+  /** Only this tenant's jobs (undefined: every tenant's). */
+  tenant?: string;
   cursor?: string;
   limit: number;
   /** `slim` (default): no history, no inline data; `full`: whole records. */
@@ -102,12 +105,13 @@ export class JobStore {
 
   /** Writes a new queued job and its first event (the job lifecycle's `create` says which). */
   async create(
-    input: { id: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } },
+    input: { id: string; tenant: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } },
     event: NewJobEvent & { type: 'status' },
   ): Promise<void> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
+      tenant: input.tenant,
       name: input.name ?? '',
       status: 'queued',
       spec: JSON.stringify(input.spec),
@@ -124,24 +128,33 @@ export class JobStore {
       .multi()
       .hset(this.keys.job(input.id), record)
       .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
+      .zadd(this.keys.tenantJobs(input.tenant), 0, indexMember(input.createdAt, input.id))
       .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', event.type, 'data', JSON.stringify(event.data))
       .exec();
   }
 
   /** Removes the record, its history, its events and its index entry. */
   async remove(id: string): Promise<boolean> {
-    const createdAt = await this.redis.hget(this.keys.job(id), 'createdAt');
+    const [createdAt, tenant] = await this.redis.hmget(this.keys.job(id), 'createdAt', 'tenant');
     if (!createdAt) return false;
+    const member = indexMember(new Date(createdAt), id);
     await this.redis
       .multi()
       .del(this.keys.job(id), this.keys.history(id), this.keys.events(id))
-      .zrem(this.keys.jobIndex, indexMember(new Date(createdAt), id))
+      .zrem(this.keys.jobIndex, member)
+      .zrem(this.keys.tenantJobs(tenant ?? DEFAULT_TENANT), member)
       .exec();
     return true;
   }
 
   async exists(id: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.job(id))) === 1;
+  }
+
+  /** The tenant a job belongs to; undefined when there is no such job. */
+  async tenantOf(id: string): Promise<string | undefined> {
+    const [createdAt, tenant] = await this.redis.hmget(this.keys.job(id), 'createdAt', 'tenant');
+    return createdAt ? (tenant ?? DEFAULT_TENANT) : undefined;
   }
 
   async getStatus(id: string): Promise<JobStatus | undefined> {
@@ -168,7 +181,8 @@ export class JobStore {
     const batch = Math.max(options.limit, 50);
     let scanned = 0;
     for (;;) {
-      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, batch);
+      const index = options.tenant === undefined ? this.keys.jobIndex : this.keys.tenantJobs(options.tenant);
+      const members = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, batch);
       for (const member of members) {
         const id = member.slice(member.indexOf(':') + 1);
         if (!(await this.matches(id, options))) {

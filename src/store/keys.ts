@@ -31,8 +31,32 @@ export function redisKeys(prefix: string) {
     experimentLock: (id: string) => `${prefix}:experiment:${id}:lock`,
     /** Experiment ids scored by creation time. */
     experimentIndex: `${prefix}:experiments`,
+    /** A tenant's experiment ids scored by creation time. */
+    tenantExperiments: (tenant: string) => `${prefix}:tenant:${tenant}:experiments`,
     /** Ids of running experiments, which workers reconcile periodically. */
     experimentsActive: `${prefix}:experiments:active`,
+    /** An API key's record (hash: tenant, scope, the secret's SHA-256, ...), by its public id. */
+    apiKey: (id: string) => `${prefix}:api-key:${id}`,
+    /** API key ids scored by creation time. */
+    apiKeyIndex: `${prefix}:api-keys`,
+    /** A browser session (JSON: key id, CSRF token), by the SHA-256 of its cookie; expires by itself. */
+    session: (hash: string) => `${prefix}:session:${hash}`,
+    /** A tenant's jobs, the same members as jobIndex. */
+    tenantJobs: (tenant: string) => `${prefix}:tenant:${tenant}:jobs`,
+    /** A tenant's uploaded dataset ids scored by creation time. */
+    tenantDatasets: (tenant: string) => `${prefix}:tenant:${tenant}:datasets`,
+    /** Ids of a tenant's jobs that may still be queued or running (pruned when counted). */
+    tenantActiveJobs: (tenant: string) => `${prefix}:tenant:${tenant}:active`,
+    /** A tenant's storage use in bytes (hash: datasetBytes, artifactBytes). */
+    tenantUsage: (tenant: string) => `${prefix}:tenant:${tenant}:usage`,
+    /** Quotas an admin set for one tenant (hash; a missing field takes the configured default). */
+    tenantQuotas: (tenant: string) => `${prefix}:tenant:${tenant}:quotas`,
+    /** The BullMQ priority of a tenant's latest queued job (fair scheduling). */
+    tenantTurn: (tenant: string) => `${prefix}:tenant:${tenant}:turn`,
+    /** Tenants with quotas set or resources, for the admin's listing. */
+    tenants: `${prefix}:tenants`,
+    /** @fastify/rate-limit's counters. */
+    rateLimit: `${prefix}:rate-limit:`,
     /** BullMQ's own prefix. */
     bull: `${prefix}:bull`,
     /** BullMQ's lock of a training job (its value is the lock token). */

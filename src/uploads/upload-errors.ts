@@ -28,7 +28,11 @@ export class InvalidUploadOptionError extends DomainError {
 
 /** Over a configured size limit (body bytes, decompressed bytes, rows, columns, classes). */
 export class UploadTooLargeError extends DomainError {
-  constructor(limit: string, max: number, message: string) {
+  constructor(
+    readonly limit: string,
+    readonly max: number,
+    message: string,
+  ) {
     super(413, 'upload_too_large', `${message} (limit ${limit}=${max})`, { limit, max });
   }
 }

@@ -10,7 +10,11 @@ import { createPredictQueue, createTrainingQueue } from '../../queue/queues.js';
 import { createBlockingRedis, createRedis, waitForReplicas } from '../../store/redis.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { artifactStoreSettings, openArtifactStore } from '../../storage/open-artifact-store.js';
+import { ApiKeyStore } from '../../store/api-key-store.js';
+import { SessionStore } from '../../store/session-store.js';
+import { TenantStore } from '../../store/tenant-store.js';
 import { DatasetsService } from '../services/datasets-service.js';
+import { QuotaService } from '../services/quota-service.js';
 import { EventHub } from '../services/event-hub.js';
 import { EventsService } from '../services/events-service.js';
 import { PredictReplies } from '../services/predict-replies.js';
@@ -29,6 +33,9 @@ declare module 'fastify' {
     events: EventsService;
     datasets: DatasetsService;
     artifacts: ArtifactStore;
+    apiKeys: ApiKeyStore;
+    sessions: SessionStore;
+    quotas: QuotaService;
   }
 }
 
@@ -64,17 +71,24 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
       app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
     }
   };
+  const quotas = new QuotaService(config, new TenantStore(redis, keys));
+  app.decorate('quotas', quotas);
+  app.decorate('apiKeys', new ApiKeyStore(redis, keys));
+  app.decorate('sessions', new SessionStore(redis, keys));
+  app.owners.job = (id) => store.tenantOf(id);
+  app.owners.dataset = async (id) => (await datasets.getOwned(id))?.tenant;
   const lifecycle = new JobLifecycle(store);
-  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictReplies, artifacts, replicated });
+  const jobs = new JobsService({ config, redis, keys, store, lifecycle, datasets, trainingQueue, predictQueue, predictReplies, artifacts, replicated, quotas });
   app.decorate('jobs', jobs);
-  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated });
+  const datasetsService = new DatasetsService({ config, store: datasets, artifacts, replicated, quotas });
   app.decorate('datasets', datasetsService);
   const hub = new EventHub(redis, keys);
   const events = new EventsService(store, hub, config.SSE_HEARTBEAT_MS);
   app.decorate('events', events);
   const experimentStore = new ExperimentStore(redis, keys);
-  const controller = new ExperimentController({ jobs: store, lifecycle, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS });
-  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, replicated }));
+  app.owners.experiment = (id) => experimentStore.tenantOf(id);
+  const controller = new ExperimentController({ jobs: store, lifecycle, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS, tenants: quotas.tenants });
+  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, quotas, replicated }));
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));
@@ -90,7 +104,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   });
 }
 
-export default fp(infrastructure, { name: 'infrastructure' });
+export default fp(infrastructure, { name: 'infrastructure', dependencies: ['access'] });
 
 /** Resolves once the connection is ready, or after `ms` (requests then answer 503 until it is). */
 function waitReady(redis: Redis, ms: number): Promise<void> {

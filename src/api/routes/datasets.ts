@@ -7,6 +7,7 @@ import { UPLOAD_CONTENT_TYPES } from '../../uploads/ingest.js';
 import { datasetPageSchema, datasetRecordSchema, uploadOptionsSchema } from '../../spec/index.js';
 import { closeWithError } from '../framework-errors.js';
 import { errorResponses, idParamsSchema, noContentSchema } from '../schemas.js';
+import { visibleTenant } from '../../shared/access.js';
 
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -39,7 +40,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
           'row per line. A malformed row is a 400 whose `details` give `row` (1-based data row), `line` and `column`; ' +
           'an upload over a limit is a 413 naming the limit.',
         querystring: uploadOptionsSchema,
-        response: { 201: datasetRecordSchema, ...errorResponses(413, 415), ...errors },
+        response: { 201: datasetRecordSchema, ...errorResponses(413, 415, 422), ...errors },
       },
     },
     async (request, reply) => {
@@ -60,6 +61,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
             contentLength: length === undefined ? undefined : Number(length),
           },
           request.query,
+          request.principal.tenant,
         );
         reply.code(201);
         return record;
@@ -84,7 +86,7 @@ export async function datasetRoutes(app: FastifyInstance, opts: { uploadIdleMs: 
         response: { 200: datasetPageSchema, ...errors },
       },
     },
-    async (request) => app.datasets.list(request.query),
+    async (request) => app.datasets.list(request.query, visibleTenant(request.principal)),
   );
 
   r.get(

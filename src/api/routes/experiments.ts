@@ -8,6 +8,7 @@ import {
   experimentRecordSchema,
   experimentSpecSchema,
 } from '../../spec/index.js';
+import { visibleTenant } from '../../shared/access.js';
 import { errorResponses, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
 import { eventStreams, lastEventIdOf, streamMessageSchema } from './sse.js';
 
@@ -36,7 +37,7 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         response: { 202: experimentRecordSchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(202).send(await app.experiments.submit(request.body)),
+    async (request, reply) => reply.code(202).send(await app.experiments.submit(request.body, request.principal.tenant)),
   );
 
   r.get(
@@ -52,7 +53,7 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: z.object({ items: z.array(experimentListItemSchema), next: z.string().nullable() }), ...errors },
       },
     },
-    async (request) => app.experiments.list(request.query),
+    async (request) => app.experiments.list(request.query, visibleTenant(request.principal)),
   );
 
   r.get(

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobRecordSchema, jobSpecSchema } from '../../spec/index.js';
+import { visibleTenant } from '../../shared/access.js';
 import {
   errorResponses,
   jobIdParamsSchema,
@@ -33,8 +34,8 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      if (!key) return reply.code(202).send(await app.jobs.submit(request.body, undefined, request.id));
-      const { record, replayed } = await app.jobs.submitIdempotent(request.body, key, request.id);
+      if (!key) return reply.code(202).send(await app.jobs.submit(request.body, request.principal.tenant, undefined, request.id));
+      const { record, replayed } = await app.jobs.submitIdempotent(request.body, key, request.principal.tenant, request.id);
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(202).send(record);
     },
@@ -61,7 +62,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: listJobsQuerySchema, response: { 200: jobListSchema, ...errors } },
     },
-    async (request) => app.jobs.list(request.query),
+    async (request) => app.jobs.list(request.query, visibleTenant(request.principal)),
   );
 
   r.get(

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { visibleTenant } from '../../shared/access.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidSpecError, NotFoundError } from '../../shared/errors.js';
@@ -41,7 +42,7 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request): Promise<SummaryReport> => {
       const spec = request.body;
-      const { prepared, summary, samples, memory, cost, exceeds } = await app.jobs.preflight(spec);
+      const { prepared, summary, samples, memory, cost, exceeds } = await app.jobs.preflight(spec, visibleTenant(request.principal));
       return {
         model: prepared.model,
         ...summary,
@@ -68,6 +69,7 @@ export async function modelSpecRoutes(app: FastifyInstance): Promise<void> {
   r.get(
     '/v1/models/presets/:name',
     {
+      config: { access: { shared: true } },
       schema: {
         tags: ['models'],
         summary: 'A preset expanded to the layers it stands for, for an input shape and output size',

@@ -6,13 +6,16 @@ import { datasetKeys } from '../../storage/artifact-keys.js';
 import { type UploadBody, ingestUpload } from '../../uploads/ingest.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
 import { type DatasetPage, type DatasetRecord, type DatasetShape, type UploadOptions, uploadedDatasetShape } from '../../spec/index.js';
-import { BadRequestError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { UploadTooLargeError } from '../../uploads/upload-errors.js';
+import type { QuotaService } from './quota-service.js';
 
 export interface DatasetsDeps {
   config: Config;
   store: DatasetStore;
   artifacts: ArtifactStore;
+  quotas: QuotaService;
   /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
   replicated: () => Promise<void>;
 }
@@ -43,20 +46,35 @@ export class DatasetsService {
     return removed;
   }
 
-  /** Parses the body as it streams, stores the arrays, and only then makes the record visible. */
-  async upload(body: UploadBody, options: UploadOptions): Promise<DatasetRecord> {
+  /**
+   * Parses the body as it streams, stores the arrays, and only then makes the record visible.
+   * The tenant's dataset quota left caps the decompressed size, so a gzip bomb stops at it.
+   */
+  async upload(body: UploadBody, options: UploadOptions, tenant: string): Promise<DatasetRecord> {
     const c = this.d.config;
     const id = `ds_${randomUUID()}`;
-    const record = await ingestUpload(this.d.artifacts, this.tmpDir, id, body, options, {
-      maxBytes: c.MAX_UPLOAD_BYTES,
-      maxDecompressedBytes: c.MAX_UPLOAD_DECOMPRESSED_BYTES,
-      maxRows: c.MAX_DATASET_ROWS,
-      maxColumns: c.MAX_DATASET_COLUMNS,
-      maxClasses: c.MAX_DATASET_CLASSES,
-    });
+    const room = await this.d.quotas.datasetRoom(tenant);
+    let record: DatasetRecord;
     try {
-      await this.d.store.create(record);
+      record = await ingestUpload(this.d.artifacts, this.tmpDir, id, body, options, {
+        maxBytes: c.MAX_UPLOAD_BYTES,
+        maxDecompressedBytes: Math.min(c.MAX_UPLOAD_DECOMPRESSED_BYTES, room),
+        maxRows: c.MAX_DATASET_ROWS,
+        maxColumns: c.MAX_DATASET_COLUMNS,
+        maxClasses: c.MAX_DATASET_CLASSES,
+      });
     } catch (err) {
+      if (err instanceof UploadTooLargeError && err.limit === 'MAX_UPLOAD_DECOMPRESSED_BYTES' && room < c.MAX_UPLOAD_DECOMPRESSED_BYTES) {
+        const limits = await this.d.quotas.limits(tenant);
+        throw new QuotaExceededError('datasetBytes', limits.datasetBytes - room + err.max + 1, limits.datasetBytes);
+      }
+      throw err;
+    }
+    try {
+      await this.d.store.create(record, tenant);
+      await this.d.quotas.tenants.addUsage(tenant, { datasetBytes: record.bytes.decompressed, artifactBytes: record.bytes.stored });
+    } catch (err) {
+      await this.d.store.remove(id).catch(() => undefined);
       await this.d.artifacts.delete(datasetKeys(id).dir).catch(() => undefined);
       throw err;
     }
@@ -76,10 +94,11 @@ export class DatasetsService {
     return record;
   }
 
-  async list(query: { limit: number; cursor?: string }): Promise<DatasetPage> {
+  /** Newest first; `tenant` undefined lists every tenant's (admin). */
+  async list(query: { limit: number; cursor?: string }, tenant: string | undefined): Promise<DatasetPage> {
     const offset = query.cursor === undefined ? 0 : Number(query.cursor);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
-    return this.d.store.list(query.limit, offset);
+    return this.d.store.list(query.limit, offset, tenant);
   }
 
   /**
@@ -87,7 +106,10 @@ export class DatasetsService {
    * that name it fail with `dataset_not_found` when they start.
    */
   async remove(id: string): Promise<void> {
-    if (!(await this.d.store.remove(id))) throw new NotFoundError('dataset', id);
+    const removed = await this.d.store.remove(id);
+    if (!removed) throw new NotFoundError('dataset', id);
     await this.d.artifacts.delete(datasetKeys(id).dir);
+    const { record, tenant } = removed;
+    await this.d.quotas.tenants.addUsage(tenant, { datasetBytes: -record.bytes.decompressed, artifactBytes: -record.bytes.stored });
   }
 }

@@ -16,6 +16,7 @@ import type { JobStore } from '../../store/job-store.js';
 import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
 import { type EventSink, type EventsService, type FollowedStream, startAfter } from './events-service.js';
 import type { JobsService } from './jobs-service.js';
+import type { QuotaService } from './quota-service.js';
 import type { z } from 'zod';
 
 export interface ExperimentsDeps {
@@ -25,6 +26,7 @@ export interface ExperimentsDeps {
   jobs: JobsService;
   events: EventsService;
   controller: ExperimentController;
+  quotas: QuotaService;
   /** Waits until this process's writes reach REDIS_WAIT_REPLICAS replicas. */
   replicated: () => Promise<void>;
 }
@@ -36,8 +38,10 @@ const MAX_DETAILS = 50;
 export class ExperimentsService {
   constructor(private readonly d: ExperimentsDeps) {}
 
-  async submit(spec: ExperimentSpec): Promise<ExperimentRecord> {
+  /** Plans, checks and starts an experiment for `tenant`, within its QUOTA_EXPERIMENTS. */
+  async submit(spec: ExperimentSpec, tenant: string): Promise<ExperimentRecord> {
     const c = this.d.config;
+    await this.d.quotas.assertExperimentRoom(tenant, await this.d.store.count(tenant));
     const count = countTrials(spec);
     if (count > c.MAX_TRIALS) throw new LimitExceededError([{ limit: 'MAX_TRIALS', path: ['trials'], value: count, max: c.MAX_TRIALS }]);
     let planned: ReturnType<typeof planExperiment>;
@@ -56,7 +60,7 @@ export class ExperimentsService {
     for (const t of plan.trials) {
       if (problems.length >= MAX_DETAILS) break;
       try {
-        const { prepared, cost, exceeds } = await this.d.jobs.preflight(t.spec);
+        const { prepared, cost, exceeds } = await this.d.jobs.preflight(t.spec, tenant);
         if (exceeds.length > 0) over.push(...exceeds.map((e) => ({ ...e, path: ['trials', t.index, ...e.path] })));
         const training = { ...t.spec.training, seed: t.seed, maxRuntimeSeconds: t.spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS };
         trials.push({ ...t, spec: { ...prepared, training }, cost, jobId: trialJobId(id, t.index) });
@@ -78,7 +82,7 @@ export class ExperimentsService {
     const { trials: _planned, ...rest } = plan;
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
-    await this.d.store.create({ id, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
+    await this.d.store.create({ id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
@@ -126,8 +130,9 @@ export class ExperimentsService {
     };
   }
 
-  async list(query: { limit: number; cursor?: number }) {
-    const page = await this.d.store.list(query);
+  /** Newest first; `tenant` undefined lists every tenant's (admin). */
+  async list(query: { limit: number; cursor?: number }, tenant: string | undefined) {
+    const page = await this.d.store.list({ ...query, ...(tenant === undefined ? {} : { tenant }) });
     const items = await Promise.all(page.items.map(async (m) => {
       const record = await this.get(m.id).catch(() => undefined);
       return record ? experimentListItemSchema.parse(record) : undefined;

@@ -15,6 +15,7 @@ import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, typ
 import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
 import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
+import type { QuotaService } from './quota-service.js';
 
 export interface JobsDeps {
   config: Config;
@@ -27,6 +28,7 @@ export interface JobsDeps {
   predictQueue: Queue<PredictJobData, PredictResult>;
   predictReplies: PredictReplies;
   artifacts: ArtifactStore;
+  quotas: QuotaService;
   /** Resolves once this process's writes are on the replicas REDIS_WAIT_REPLICAS asks for. */
   replicated: () => Promise<void>;
 }
@@ -66,15 +68,16 @@ export class JobsService {
    * first request created (for 24 h, even after that job is deleted); the same key with another
    * body is refused.
    */
-  async submitIdempotent(spec: JobSpec, key: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
+  async submitIdempotent(spec: JobSpec, key: string, tenant: string, requestId?: string): Promise<{ record: JobRecord; replayed: boolean }> {
     const hash = (v: string) => createHash('sha256').update(v).digest('hex');
-    const slot = this.d.keys.idempotency(hash(key));
+    // Keys are the tenant's own: another tenant's same key neither replays nor blocks this one.
+    const slot = this.d.keys.idempotency(hash(`${tenant}\u0000${key}`));
     const body = hash(JSON.stringify(spec));
     const id = randomUUID();
     const claimed = await this.d.redis.set(slot, JSON.stringify({ id, body }), 'EX', IDEMPOTENCY_TTL_S, 'NX');
     if (claimed) {
       try {
-        return { record: await this.submit(spec, id, requestId), replayed: false };
+        return { record: await this.submit(spec, tenant, id, requestId), replayed: false };
       } catch (err) {
         // Nothing was created: the key stays free for a corrected request.
         await this.d.redis.del(slot).catch(() => 0);
@@ -90,8 +93,11 @@ export class JobsService {
     return { record, replayed: true };
   }
 
-  /** The shapes of the uploaded datasets a spec names, and a problem for each that does not exist. */
-  private async lookUpUploads(spec: DraftJobSpec): Promise<{ known: KnownShapes; issues: SpecIssue[] }> {
+  /**
+   * The shapes of the uploaded datasets a spec names, and a problem for each that does not exist
+   * or belongs to another tenant (told apart by nothing: both "no uploaded dataset has id").
+   */
+  private async lookUpUploads(spec: DraftJobSpec, tenant: string | undefined): Promise<{ known: KnownShapes; issues: SpecIssue[] }> {
     const known: KnownShapes = {};
     const issues: SpecIssue[] = [];
     const uses = [
@@ -101,7 +107,8 @@ export class JobsService {
     const classNames: Partial<Record<(typeof uses)[number][0], string[]>> = {};
     for (const [slot, id, path] of uses) {
       if (id === undefined) continue;
-      const record = await this.d.datasets.get(id);
+      const owned = await this.d.datasets.getOwned(id);
+      const record = owned && (tenant === undefined || owned.tenant === tenant) ? owned.record : undefined;
       if (record) {
         known[slot] = uploadedDatasetShape(record);
         if (record.classNames) classNames[slot] = record.classNames;
@@ -122,8 +129,8 @@ export class JobsService {
    * Every check a spec passes before it is queued (POST /v1/models/summary shows the same): the
    * spec prepared (presets expanded, loss decided), its model summary, and the limits it exceeds.
    */
-  async preflight<S extends DraftJobSpec>(spec: S) {
-    const { known, issues: missing } = await this.lookUpUploads(spec);
+  async preflight<S extends DraftJobSpec>(spec: S, tenant: string | undefined) {
+    const { known, issues: missing } = await this.lookUpUploads(spec, tenant);
     const { prepared, summary, issues } = prepareSpec(spec, known);
     if (!prepared || !summary || missing.length > 0) throw new InvalidSpecError([...missing, ...issues]);
     const samples = (known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined))?.samples;
@@ -139,8 +146,8 @@ export class JobsService {
   }
 
   /** Checks a parsed spec against the data and the limits, fills in model, loss and seed, and queues it. */
-  async submit(spec: JobSpec, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
-    const { prepared, cost, exceeds } = await this.preflight(spec);
+  async submit(spec: JobSpec, tenant: string, id: string = randomUUID(), requestId?: string): Promise<JobRecord> {
+    const { prepared, cost, exceeds } = await this.preflight(spec, tenant);
     if (exceeds.length > 0) throw new LimitExceededError(exceeds);
     const c = this.d.config;
     const resolved: ResolvedJobSpec = {
@@ -151,15 +158,25 @@ export class JobsService {
         maxRuntimeSeconds: spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS,
       },
     };
-    return this.enqueue(resolved, id, cost, requestId);
+    return this.enqueue(resolved, tenant, id, cost, requestId);
   }
 
-  /** Records and queues a spec that has passed every check. */
-  async enqueue(resolved: ResolvedJobSpec, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
-    await enqueueTraining(
-      { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS },
-      { id, spec: resolved, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}) },
-    );
+  /**
+   * Records and queues a spec that has passed every check, within the tenant's job quota, at the
+   * tenant's next turn of the training queue (fair scheduling, see TenantStore.nextTurn).
+   */
+  async enqueue(resolved: ResolvedJobSpec, tenant: string, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
+    await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
+    try {
+      await enqueueTraining(
+        { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS, tenants: this.d.quotas.tenants },
+        { id, tenant, spec: resolved, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}) },
+      );
+    } catch (err) {
+      // A job that was never recorded leaves the tenant's count; one whose queueing failed has failed and leaves it too.
+      await this.d.quotas.tenants.releaseJob(tenant, id).catch(() => undefined);
+      throw err;
+    }
     // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
     await this.d.replicated();
     return (await this.d.store.get(id))!;
@@ -171,9 +188,10 @@ export class JobsService {
     return record;
   }
 
-  async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string; view: 'slim' | 'full' }) {
+  /** Newest first; `tenant` undefined lists every tenant's (admin). */
+  async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string; view: 'slim' | 'full' }, tenant: string | undefined) {
     try {
-      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES };
+      const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES, ...(tenant === undefined ? {} : { tenant }) };
       return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
     } catch (err) {
       if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');

@@ -1,0 +1,114 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { isTerminal, type JobStatus } from '../spec/index.js';
+import type { RedisKeys } from './keys.js';
+
+export const QUOTA_NAMES = ['activeJobs', 'datasetBytes', 'artifactBytes', 'experiments'] as const;
+export type QuotaName = (typeof QUOTA_NAMES)[number];
+
+export const quotasSchema = z
+  .object({
+    activeJobs: z.number().int().min(0).describe('Queued plus running jobs.'),
+    datasetBytes: z.number().int().min(0).describe('Bytes of uploaded and inline datasets, after decompression.'),
+    artifactBytes: z.number().int().min(0).describe('Bytes of stored artifacts: dataset arrays and trained models.'),
+    experiments: z.number().int().min(0).describe('Experiments.'),
+  })
+  .meta({ id: 'Quotas' });
+export type Quotas = z.infer<typeof quotasSchema>;
+
+/** BullMQ's largest priority; fair-scheduling turns are capped at it. */
+export const MAX_PRIORITY = 2 ** 21;
+
+/**
+ * A tenant's next turn (BullMQ priority) in the training queue. A tenant with nothing waiting
+ * starts at the queue's head turn; one with jobs waiting goes one turn after its latest, so jobs
+ * of different tenants alternate: round-robin by turn, FIFO within a turn.
+ * KEYS: tenant's turn, tenant's active set. ARGV: head turn of the queue, max priority.
+ */
+const NEXT_TURN = `
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local head = tonumber(ARGV[1])
+local turn = head
+if redis.call('SCARD', KEYS[2]) > 1 and last + 1 > head then turn = last + 1 end
+if turn > tonumber(ARGV[2]) then turn = tonumber(ARGV[2]) end
+redis.call('SET', KEYS[1], turn)
+return turn
+`;
+
+/** Per-tenant bookkeeping in Redis: quota overrides, storage use, active jobs, scheduling turns. */
+export class TenantStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Tenants that have keys, resources or quotas set. */
+  async list(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.tenants)).sort();
+  }
+
+  async quotaOverrides(tenant: string): Promise<Partial<Quotas>> {
+    const h = await this.redis.hgetall(this.keys.tenantQuotas(tenant));
+    return Object.fromEntries(Object.entries(h).filter(([k]) => (QUOTA_NAMES as readonly string[]).includes(k)).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Sets (a number) or clears (null: back to the default) a tenant's quotas. */
+  async setQuotas(tenant: string, quotas: Partial<Record<QuotaName, number | null>>): Promise<void> {
+    const multi = this.redis.multi().sadd(this.keys.tenants, tenant);
+    for (const [name, value] of Object.entries(quotas)) {
+      if (value === null) multi.hdel(this.keys.tenantQuotas(tenant), name);
+      else if (value !== undefined) multi.hset(this.keys.tenantQuotas(tenant), name, value);
+    }
+    await multi.exec();
+  }
+
+  async usage(tenant: string): Promise<{ datasetBytes: number; artifactBytes: number }> {
+    const [datasetBytes, artifactBytes] = await this.redis.hmget(this.keys.tenantUsage(tenant), 'datasetBytes', 'artifactBytes');
+    return { datasetBytes: Number(datasetBytes ?? 0), artifactBytes: Number(artifactBytes ?? 0) };
+  }
+
+  /** Adds (or with negative numbers takes back) storage use. */
+  async addUsage(tenant: string, delta: { datasetBytes?: number; artifactBytes?: number }): Promise<void> {
+    const multi = this.redis.multi().sadd(this.keys.tenants, tenant);
+    if (delta.datasetBytes) multi.hincrby(this.keys.tenantUsage(tenant), 'datasetBytes', delta.datasetBytes);
+    if (delta.artifactBytes) multi.hincrby(this.keys.tenantUsage(tenant), 'artifactBytes', delta.artifactBytes);
+    await multi.exec();
+  }
+
+  /**
+   * Counts the tenant's queued and running jobs with `jobId` among them, if that keeps the
+   * count within `max`; ids of finished or deleted jobs are pruned on the way. Returns the count
+   * before, and whether `jobId` was admitted. Two concurrent submits can both be refused at the
+   * edge, never both admitted over it.
+   */
+  async admitJob(tenant: string, jobId: string, max: number, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<{ admitted: boolean; active: number }> {
+    const key = this.keys.tenantActiveJobs(tenant);
+    const ids = await this.redis.smembers(key);
+    const statuses = await Promise.all(ids.map(statusOf));
+    const done = ids.filter((_, i) => statuses[i] === undefined || isTerminal(statuses[i]!));
+    if (done.length > 0) await this.redis.srem(key, ...done);
+    const [, count] = (await this.redis.multi().sadd(key, jobId).scard(key).exec())!;
+    const active = Number(count![1]) - 1;
+    if (active < max) {
+      await this.redis.sadd(this.keys.tenants, tenant);
+      return { admitted: true, active };
+    }
+    await this.redis.srem(key, jobId);
+    return { admitted: false, active };
+  }
+
+  /** Jobs counted as queued or running (pruned at the next admission). */
+  async activeCount(tenant: string): Promise<number> {
+    return this.redis.scard(this.keys.tenantActiveJobs(tenant));
+  }
+
+  /** Takes back a job admitted by admitJob that was never queued. */
+  async releaseJob(tenant: string, jobId: string): Promise<void> {
+    await this.redis.srem(this.keys.tenantActiveJobs(tenant), jobId);
+  }
+
+  /** The tenant's next scheduling turn given the queue's head turn (see NEXT_TURN). */
+  async nextTurn(tenant: string, headTurn: number): Promise<number> {
+    return Number(await this.redis.eval(NEXT_TURN, 2, this.keys.tenantTurn(tenant), this.keys.tenantActiveJobs(tenant), Math.max(1, headTurn), MAX_PRIORITY));
+  }
+}

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
+
+const csv = (rows: number) => 'a,b,label\n' + Array.from({ length: rows }, (_, i) => `${i},${i + 1},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n';
+
+describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
+  let stack: Stack;
+  let admin: string;
+  let a: string;
+  let b: string;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    stack = await startStack({ worker: false, config: testConfig({ AUTH: 'required', QUOTA_ACTIVE_JOBS: '2', QUOTA_DATASET_BYTES: '200' }) });
+    admin = (await stack.app.apiKeys.create({ tenant: 'ops', scope: 'admin' })).key;
+    a = (await stack.app.apiKeys.create({ tenant: 'a', scope: 'write' })).key;
+    b = (await stack.app.apiKeys.create({ tenant: 'b', scope: 'write' })).key;
+  });
+  afterAll(() => stack.close());
+
+  const submit = (key: string) => stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: as(key), payload: xorSpec() });
+
+  it('refuses a job over the queued-plus-running quota with 429 and Retry-After, per tenant, until one finishes or an admin raises it', async () => {
+    const first = await submit(a);
+    expect(first.statusCode).toBe(202);
+    expect((await submit(a)).statusCode).toBe(202);
+    const over = await submit(a);
+    expect(over.statusCode).toBe(429);
+    expect(over.headers['retry-after']).toBe('30');
+    expect(over.json().error).toEqual({
+      code: 'quota_exceeded',
+      message: "over the tenant's quota activeJobs: 2 used of 2; retry once some finish",
+      details: { quota: 'activeJobs', used: 2, limit: 2 },
+    });
+    expect((await submit(b)).statusCode).toBe(202);
+
+    // A cancelled job leaves the count.
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${first.json().id}/cancel`, headers: as(a) })).statusCode).toBe(200);
+    expect((await submit(a)).statusCode).toBe(202);
+    expect((await submit(a)).statusCode).toBe(429);
+
+    const raised = await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/a/quotas', headers: as(admin), payload: { activeJobs: 3 } });
+    expect(raised.statusCode).toBe(200);
+    expect(raised.json()).toMatchObject({ tenant: 'a', quotas: { activeJobs: 3, datasetBytes: 200 }, usage: { activeJobs: 2 } });
+    expect((await submit(a)).statusCode).toBe(202);
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(a) })).json()).toMatchObject({ tenant: 'a', quotas: { activeJobs: 3 } });
+    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/a/quotas', headers: as(a), payload: { activeJobs: 100 } })).statusCode).toBe(403);
+    const reset = await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/a/quotas', headers: as(admin), payload: { activeJobs: null } });
+    expect(reset.json()).toMatchObject({ quotas: { activeJobs: 2 } });
+  });
+
+  it('counts dataset bytes after decompression: an upload past the quota is a 422 naming it, a delete frees its bytes', async () => {
+    const upload = (body: string) =>
+      stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(b), 'content-type': 'text/csv' }, payload: body });
+    const small = await upload(csv(8));
+    expect(small.statusCode).toBe(201);
+    const used = small.json<{ bytes: { decompressed: number } }>().bytes.decompressed;
+    const big = await upload(csv(40));
+    expect(big.statusCode).toBe(422);
+    expect(big.headers['retry-after']).toBeUndefined();
+    expect(big.json().error.code).toBe('quota_exceeded');
+    expect(big.json().error.message).toMatch(/^over the tenant's quota datasetBytes: \d+ used of 200; delete something first$/);
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(b) })).json()).toMatchObject({ usage: { datasetBytes: used } });
+    // Tenant a's bytes are its own.
+    expect((await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(a), 'content-type': 'text/csv' }, payload: csv(8) })).statusCode).toBe(201);
+
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/datasets/${small.json().id}`, headers: as(b) })).statusCode).toBe(204);
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(b) })).json()).toMatchObject({ usage: { datasetBytes: 0 } });
+  });
+});
