@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetRecord, JobRecord } from '../src/spec/index.js';
+import type { DatasetRecord, ExperimentRecord, JobRecord } from '../src/spec/index.js';
 import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -52,6 +52,14 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
     const job = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: auth(a), payload: xorSpec({ name: SECRET_NAME }) });
     expect(job.statusCode).toBe(202);
     owned.job = job.json<JobRecord>().id;
+    const experiment = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: auth(a),
+      payload: { name: SECRET_NAME, base: xorSpec({ name: SECRET_NAME }), space: { 'optimizer.learningRate': { values: [0.1, 0.5] } }, objective: { metric: 'loss' } },
+    });
+    expect(experiment.statusCode).toBe(202);
+    owned.experiment = experiment.json<ExperimentRecord>().id;
   });
   afterAll(() => stack.close());
 
@@ -110,17 +118,20 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
     // Routes without an id (lists, submits naming A's dataset, summaries) show nothing of A's either.
     for (const op of operations.filter((o) => !o.path.includes('{'))) {
       const res = await call(op, url(op, owned), auth(b));
-      if (res.body.includes(SECRET_NAME) || res.body.includes(SECRET_COLUMN) || res.body.includes(owned.job!)) leaks.push(`${op.method} ${op.path}`);
+      if (res.body.includes(SECRET_NAME) || res.body.includes(SECRET_COLUMN) || res.body.includes(owned.job!) || res.body.includes(owned.experiment!)) leaks.push(`${op.method} ${op.path}`);
     }
     expect(leaks).toEqual([]);
     const submitted = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: auth(b), payload: { ...xorSpec(), dataset: { id: owned.dataset } } });
     expect(submitted.statusCode).toBe(400);
     expect(submitted.json().error.details).toEqual([{ path: ['dataset', 'id'], message: `no uploaded dataset has id ${JSON.stringify(owned.dataset)}` }]);
 
-    // Tenant A's job and dataset are as they were.
+    // Tenant A's job, dataset and experiment are as they were.
     const job = await stack.app.inject({ url: `/v1/jobs/${owned.job}`, headers: auth(a) });
     expect(job.statusCode).toBe(200);
     expect(job.json<JobRecord>()).toMatchObject({ name: SECRET_NAME, status: 'queued' });
     expect((await stack.app.inject({ url: `/v1/datasets/${owned.dataset}`, headers: auth(a) })).statusCode).toBe(200);
+    const experiment = await stack.app.inject({ url: `/v1/experiments/${owned.experiment}`, headers: auth(a) });
+    expect(experiment.statusCode).toBe(200);
+    expect(experiment.json<ExperimentRecord>()).toMatchObject({ name: SECRET_NAME, status: 'running' });
   });
 });
