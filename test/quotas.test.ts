@@ -49,6 +49,22 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect(reset.json()).toMatchObject({ quotas: { activeJobs: 2 } });
   });
 
+  it('refuses an experiment over the tenant\'s experiments quota with 422, per tenant; deleting one gives it back', async () => {
+    const experiment = (key: string) =>
+      stack.app.inject({ method: 'POST', url: '/v1/experiments', headers: as(key), payload: { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } } });
+    const set = await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/c/quotas', headers: as(admin), payload: { experiments: 1 } });
+    expect(set.statusCode).toBe(200);
+    const c = (await stack.app.apiKeys.create({ tenant: 'c', scope: 'write' })).key;
+    const first = await experiment(c);
+    expect(first.statusCode).toBe(202);
+    const over = await experiment(c);
+    expect(over.statusCode).toBe(422);
+    expect(over.json().error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'experiments', used: 1, limit: 1 } });
+    expect((await experiment(b)).statusCode).toBe(202);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${first.json().id}`, headers: as(c) })).statusCode).toBe(204);
+    expect((await experiment(c)).statusCode).toBe(202);
+  });
+
   it('counts dataset bytes after decompression: an upload past the quota is a 422 naming it, a delete frees its bytes', async () => {
     const upload = (body: string) =>
       stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(b), 'content-type': 'text/csv' }, payload: body });
