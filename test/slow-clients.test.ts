@@ -32,7 +32,7 @@ describe('slow clients are cut off', () => {
   it('closes slow-loris uploads that trickle 2 bytes at a time with a 408', async () => {
     const clients = await Promise.all(Array.from({ length: 5 }, () => open(baseUrl)));
     const trickles = clients.map(({ socket }) => {
-      socket.write('POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n');
+      socket.write('POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n');
       // Never idle (a write every 100 ms), never done.
       return setInterval(() => socket.writable && socket.write('1,'), 100);
     });
@@ -50,7 +50,7 @@ describe('slow clients are cut off', () => {
 
   it('answers an upload whose body stops arriving with a 408 and closes it', async () => {
     const c = await open(baseUrl);
-    c.socket.write('POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n1,2\n');
+    c.socket.write('POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n1,2\n');
     await c.closed;
     expect(c.answer()).toMatch(/^HTTP\/1\.1 408 /);
     expect(bodyOf(c.answer()).error.message).toMatch(/UPLOAD_IDLE_TIMEOUT_MS/);
@@ -59,7 +59,7 @@ describe('slow clients are cut off', () => {
 
   it('closes a connection whose headers never finish with a 408', async () => {
     const c = await open(baseUrl);
-    c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const drip = setInterval(() => c.socket.writable && c.socket.write('X-A: b\r\n'), 100);
     try {
       await c.closed;
