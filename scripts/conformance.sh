@@ -21,8 +21,10 @@ fi
 work=$(mktemp -d)
 port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 base="http://127.0.0.1:$port"
-# Cheap limits: generated specs are real jobs the worker trains.
+# Cheap limits: generated specs are real jobs the worker trains. No rate limit and a large job
+# quota: one client sends every request, and a 429 would stand in for the route it tests.
 PORT=$port DATA_DIR="$work/data" REDIS_PREFIX="conformance-$port" WORKERS=1 LOG_LEVEL=warn \
+  RATE_LIMIT_MAX=0 QUOTA_ACTIVE_JOBS=100000 \
   MAX_EPOCHS=20 EVENT_STREAM_MAXLEN=200 MAX_UNITS=64 MAX_LAYERS=8 MAX_PARAMS=100000 MAX_TRAINING_MEMORY_MB=64 \
   MAX_SAMPLE_EPOCHS=20000 MAX_BUILTIN_SAMPLES=1000 MAX_INLINE_SAMPLES=1000 MAX_RUNTIME_SECONDS=30 PREDICT_TIMEOUT_MS=5000 \
   node dist/src/cli/start.js >"$work/service.log" 2>&1 &
