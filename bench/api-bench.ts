@@ -18,7 +18,13 @@ const CONNECTIONS = (process.env.BENCH_API_CONNECTIONS ?? '10,50').split(',').ma
 export const SMALL_SPEC = {
   name: 'bench-xor',
   dataset: { builtin: 'xor' },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  model: {
+    inputShape: [2],
+    layers: [
+      { type: 'dense', units: 8, activation: 'tanh' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+  },
   loss: 'binaryCrossentropy',
   optimizer: { name: 'adam', learningRate: 0.05 },
   training: { epochs: 20, batchSize: 4, seed: 7 },

@@ -26,7 +26,13 @@ const comparison = (scheduler: 'asha' | 'none'): ExperimentSpecInput => ({
   name: `mnist-${scheduler}`,
   base: {
     dataset: { builtin: 'mnist', shape: 'flat', samples: SAMPLES },
-    model: { inputShape: [784], layers: [{ type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
+    model: {
+      inputShape: [784],
+      layers: [
+        { type: 'dense', units: 32, activation: 'relu' },
+        { type: 'dense', units: 10, activation: 'softmax' },
+      ],
+    },
     metrics: ['accuracy'],
     training: { epochs: EPOCHS, batchSize: 64, seed: 1, validationData: { builtin: 'mnist', shape: 'flat', offset: SAMPLES, samples: 1000 } },
   },
@@ -53,7 +59,13 @@ export interface ExperimentsBenchRun {
 export async function runExperimentsBench(log: (s: string) => void = console.log) {
   const dir = mkdtempSync(join(tmpdir(), 'descent-bench-'));
   const redis = await startRedisServer({ port: await freePort(), dir: join(dir, 'redis'), appendOnly: false });
-  const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto', MAX_TRIALS: '1000' });
+  const config = loadConfig({
+    REDIS_URL: redis.url,
+    DATA_DIR: join(dir, 'data'),
+    LOG_LEVEL: 'warn',
+    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'auto',
+    MAX_TRIALS: '1000',
+  });
   const app = await buildApp(config, { logger: false });
   await app.ready();
   const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startWorker(config, createLogger('warn', `bench-worker-${i}`))));

@@ -93,15 +93,17 @@ export async function runFailoverBench(): Promise<FailoverResult> {
 
 export function failoverTable(r: FailoverResult): string {
   const lags = [...new Set(r.trials.map((t) => t.lagMs))];
-  const rows = lags.flatMap((lagMs) => [0, 1].map((wait) => {
-    const ts = r.trials.filter((t) => t.wait === wait && t.lagMs === lagMs);
-    return [
-      lagMs === 0 ? 'in step' : `frozen ${lagMs} ms before the kill`,
-      wait === 0 ? 'no WAIT (default)' : 'WAIT 1 after each write',
-      ts.map((t) => t.acknowledged).join(', '),
-      ts.map((t) => t.lost).join(', '),
-      stat(ts.map((t) => t.unavailableMs)).median.toFixed(0),
-    ];
-  }));
+  const rows = lags.flatMap((lagMs) =>
+    [0, 1].map((wait) => {
+      const ts = r.trials.filter((t) => t.wait === wait && t.lagMs === lagMs);
+      return [
+        lagMs === 0 ? 'in step' : `frozen ${lagMs} ms before the kill`,
+        wait === 0 ? 'no WAIT (default)' : 'WAIT 1 after each write',
+        ts.map((t) => t.acknowledged).join(', '),
+        ts.map((t) => t.lost).join(', '),
+        stat(ts.map((t) => t.unavailableMs)).median.toFixed(0),
+      ];
+    }),
+  );
   return table(['replica', 'writes', 'acknowledged before the kill, per trial', 'acknowledged but lost, per trial', 'unavailable ms (median)'], rows);
 }

@@ -24,26 +24,27 @@ export async function runProfile(log: (s: string) => void = console.log) {
   const variants: { name: string; backend: string; env: Record<string, string>; results: Record<string, number> }[] = [];
   // Every variant ROUNDS times, interleaved, keeping each metric's minimum: the run least
   // disturbed by whatever else the machine does.
-  for (let round = 0; round < ROUNDS; round++) for (const v of VARIANTS) {
-    const child = fork(join(import.meta.dirname, 'profile-child.ts'), [v.backend], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...v.env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const result = new Promise<{ backend: string; results: Record<string, number> }>((ok, fail) => {
-      child.once('message', (m) => ok(m as { backend: string; results: Record<string, number> }));
-      child.once('exit', (code) => fail(new Error(`profile child exited (${code})`)));
-    });
-    try {
-      const r = await withTimeout(result, 180_000, `profile ${v.name}`);
-      const seen = variants.find((x) => x.name === v.name);
-      if (seen) for (const [k, val] of Object.entries(r.results)) seen.results[k] = Math.min(seen.results[k] ?? Infinity, val);
-      else variants.push({ ...v, results: r.results });
-      log(`  ${v.name} (round ${round + 1}): trainOnBatch ${r.results['trainOnBatch, Descent adam (TorchOptimizer) ms']!.toFixed(2)} ms`);
-    } finally {
-      child.kill('SIGKILL');
+  for (let round = 0; round < ROUNDS; round++)
+    for (const v of VARIANTS) {
+      const child = fork(join(import.meta.dirname, 'profile-child.ts'), [v.backend], {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...v.env },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const result = new Promise<{ backend: string; results: Record<string, number> }>((ok, fail) => {
+        child.once('message', (m) => ok(m as { backend: string; results: Record<string, number> }));
+        child.once('exit', (code) => fail(new Error(`profile child exited (${code})`)));
+      });
+      try {
+        const r = await withTimeout(result, 180_000, `profile ${v.name}`);
+        const seen = variants.find((x) => x.name === v.name);
+        if (seen) for (const [k, val] of Object.entries(r.results)) seen.results[k] = Math.min(seen.results[k] ?? Infinity, val);
+        else variants.push({ ...v, results: r.results });
+        log(`  ${v.name} (round ${round + 1}): trainOnBatch ${r.results['trainOnBatch, Descent adam (TorchOptimizer) ms']!.toFixed(2)} ms`);
+      } finally {
+        child.kill('SIGKILL');
+      }
     }
-  }
   return { model: '2-16-16-1 tanh/sigmoid MLP, batch 32, binaryCrossentropy', rounds: ROUNDS, variants };
 }
 

@@ -43,7 +43,11 @@ const save = () => {
 // Runs one part; a failing part is recorded and the others still run.
 async function part(name: Part, run: () => Promise<unknown>, print: (r: never) => string) {
   const t0 = performance.now();
-  console.log(`\n== ${name} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(
+    `\n== ${name} (load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
   try {
     const result = await run();
     report[name] = { ...(result as object), seconds: Math.round((performance.now() - t0) / 1000) };
@@ -57,7 +61,12 @@ async function part(name: Part, run: () => Promise<unknown>, print: (r: never) =
 }
 
 for (const p of parts) {
-  if (p === 'training') await part(p, () => runTrainingBench(), (r: Awaited<ReturnType<typeof runTrainingBench>>) => trainingTable(r.results));
+  if (p === 'training')
+    await part(
+      p,
+      () => runTrainingBench(),
+      (r: Awaited<ReturnType<typeof runTrainingBench>>) => trainingTable(r.results),
+    );
   if (p === 'accuracy') await part(p, () => runAccuracyBench(), accuracyTable);
   if (p === 'service') await part(p, () => runServiceBench(), serviceTable);
   if (p === 'api') await part(p, () => runApiBench(), apiTable);

@@ -28,7 +28,13 @@ const JOBS = {
   [`XOR, ${XOR_EPOCHS} epochs, batch 4`]: () => ({
     name: 'xor-adam',
     dataset: { builtin: 'xor' },
-    model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+    model: {
+      inputShape: [2],
+      layers: [
+        { type: 'dense', units: 8, activation: 'tanh' },
+        { type: 'dense', units: 1, activation: 'sigmoid' },
+      ],
+    },
     loss: 'binaryCrossentropy',
     metrics: ['accuracy'],
     optimizer: { name: 'adam', learningRate: 0.05 },
@@ -137,7 +143,10 @@ export async function runServiceJobs(cases: TrainingCase[]): Promise<{ results: 
   }
 }
 
-async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; spec: ResolvedJobSpec; epochMs: number[]; engine: string; finalLoss: number | null }> {
+async function viaApi(
+  base: string,
+  body: string,
+): Promise<{ run: ServiceRun; spec: ResolvedJobSpec; epochMs: number[]; engine: string; finalLoss: number | null }> {
   const t0 = performance.now();
   const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const postMs = performance.now() - t0;
@@ -158,7 +167,11 @@ async function viaApi(base: string, body: string): Promise<{ run: ServiceRun; sp
   const totalMs = performance.now() - t0;
   const epochs = [...text.matchAll(/"durationMs":([\d.]+)/g)].map((m) => Number(m[1]));
   if (!text.includes('event: completed')) throw new Error(`job ${id} did not complete:\n${text.slice(-500)}`);
-  const record = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { spec: ResolvedJobSpec; engine: { name: string } | null; history: { loss: number | null }[] };
+  const record = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as {
+    spec: ResolvedJobSpec;
+    engine: { name: string } | null;
+    history: { loss: number | null }[];
+  };
   return {
     run: { postMs, runningMs, firstEpochMs, totalMs, trainMs: sum(epochs), ...spread(epochs) },
     spec: record.spec,
@@ -192,19 +205,71 @@ export function serviceTable(r: Awaited<ReturnType<typeof runServiceBench>>): st
     rows.push([job, metric, s.median, s.min, s.max]);
   };
   for (const [job, { service, bare }] of Object.entries(r.jobs)) {
-    add(job, 'API: POST /v1/jobs -> 202', service.map((x) => x.postMs));
-    add(job, 'API: submit -> `running` event', service.map((x) => x.runningMs));
-    add(job, 'API: submit -> first epoch event', service.map((x) => x.firstEpochMs));
-    add(job, 'API: submit -> completed event (wall)', service.map((x) => x.totalMs));
-    add(job, 'API: sum of epoch durationMs', service.map((x) => x.trainMs));
-    add(job, 'API: epoch durationMs, median of first 10', service.map((x) => x.firstTenMs));
-    add(job, 'API: epoch durationMs, median of last 10', service.map((x) => x.lastTenMs));
-    add(job, 'bare train(): first epoch end', bare.map((x) => x.firstEpochMs));
-    add(job, 'bare train(): wall', bare.map((x) => x.totalMs));
-    add(job, 'bare train(): sum of epoch durationMs', bare.map((x) => x.trainMs));
-    add(job, 'bare train(): epoch durationMs, median of first 10', bare.map((x) => x.firstTenMs));
-    add(job, 'bare train(): epoch durationMs, median of last 10', bare.map((x) => x.lastTenMs));
-    add(job, 'service overhead (API wall − bare wall)', service.map((x, i) => x.totalMs - bare[i]!.totalMs));
+    add(
+      job,
+      'API: POST /v1/jobs -> 202',
+      service.map((x) => x.postMs),
+    );
+    add(
+      job,
+      'API: submit -> `running` event',
+      service.map((x) => x.runningMs),
+    );
+    add(
+      job,
+      'API: submit -> first epoch event',
+      service.map((x) => x.firstEpochMs),
+    );
+    add(
+      job,
+      'API: submit -> completed event (wall)',
+      service.map((x) => x.totalMs),
+    );
+    add(
+      job,
+      'API: sum of epoch durationMs',
+      service.map((x) => x.trainMs),
+    );
+    add(
+      job,
+      'API: epoch durationMs, median of first 10',
+      service.map((x) => x.firstTenMs),
+    );
+    add(
+      job,
+      'API: epoch durationMs, median of last 10',
+      service.map((x) => x.lastTenMs),
+    );
+    add(
+      job,
+      'bare train(): first epoch end',
+      bare.map((x) => x.firstEpochMs),
+    );
+    add(
+      job,
+      'bare train(): wall',
+      bare.map((x) => x.totalMs),
+    );
+    add(
+      job,
+      'bare train(): sum of epoch durationMs',
+      bare.map((x) => x.trainMs),
+    );
+    add(
+      job,
+      'bare train(): epoch durationMs, median of first 10',
+      bare.map((x) => x.firstTenMs),
+    );
+    add(
+      job,
+      'bare train(): epoch durationMs, median of last 10',
+      bare.map((x) => x.lastTenMs),
+    );
+    add(
+      job,
+      'service overhead (API wall − bare wall)',
+      service.map((x, i) => x.totalMs - bare[i]!.totalMs),
+    );
   }
   return `backend ${r.backend}, ${r.runs} runs after 1 warm-up (ms)\n\n${table(['job', 'metric', 'median', 'min', 'max'], rows)}`;
 }

@@ -22,7 +22,13 @@ const DEADLINE_MS = Number(process.env.BENCH_SSE_DEADLINE_MS ?? 120_000);
 const JOB = {
   name: 'bench-sse',
   dataset: { builtin: 'spirals', samples: 1024 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  model: {
+    inputShape: [2],
+    layers: [
+      { type: 'dense', units: 16, activation: 'tanh' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+  },
   loss: 'binaryCrossentropy',
   optimizer: { name: 'adam', learningRate: 0.01 },
   training: { epochs: 10, batchSize: 32, seed: 7 },
@@ -69,7 +75,9 @@ async function onePass(n: number, log: (s: string) => void) {
     await sleep(1000);
     const rssOpen = rssMiB(api.pid!);
     const redisClients = Number(/connected_clients:(\d+)/.exec(await probe.info('clients'))?.[1] ?? NaN);
-    log(`  ${n} streams: ${connected.connected} open in ${connected.seconds.toFixed(1)} s (${connected.failed} failed), API RSS ${rssIdle.toFixed(0)} -> ${rssOpen.toFixed(0)} MiB`);
+    log(
+      `  ${n} streams: ${connected.connected} open in ${connected.seconds.toFixed(1)} s (${connected.failed} failed), API RSS ${rssIdle.toFixed(0)} -> ${rssOpen.toFixed(0)} MiB`,
+    );
 
     const resultMsg = message<{ connected: number; ended: number; completed: number; failed: number; latencies: number[] }>('result');
     const config = loadConfig({ REDIS_URL: redis.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn' });

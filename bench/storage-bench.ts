@@ -79,7 +79,12 @@ export async function runStorageBench(): Promise<StorageResult> {
   const dir = mkdtempSync(join(tmpdir(), 'descent-bench-storage-'));
   const s3 = await startS3Server({ dir: join(dir, 's3') });
   try {
-    const s3Env = { ARTIFACT_STORE: `s3://${s3.bucket}/bench`, S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
+    const s3Env = {
+      ARTIFACT_STORE: `s3://${s3.bucket}/bench`,
+      S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    };
     const stores: [string, ArtifactStore][] = [
       ['local directory', openArtifactStore(artifactStoreSettings(loadConfig({ DATA_DIR: join(dir, 'local') })))],
       ['S3 (versitygw, loopback)', openArtifactStore(artifactStoreSettings(loadConfig({ ...s3Env, DATA_DIR: join(dir, 'w1') })))],

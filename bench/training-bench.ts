@@ -71,16 +71,21 @@ async function runEngine(framework: string, files: { x: string; y: string }, log
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const done = new Promise<{ results: TrainingResult[]; versions: Record<string, string> }>((ok, fail) => {
-    child.on('message', (m: { type: string; result?: TrainingResult; results?: TrainingResult[]; backend?: { backend: string; versions: Record<string, string> } }) => {
-      if (m.type === 'ready') {
-        if (m.backend!.backend !== backend) fail(new Error(`asked for ${backend}, got ${m.backend!.backend}`));
-        child.send({ cases: cases(framework), files } satisfies EngineRequest);
-      } else if (m.type === 'progress') {
-        log(`  ${framework} ${m.result!.model} b${m.result!.batchSize}: ${m.result!.samplesPerSecond.toFixed(0)} samples/s${m.result!.error ? ` (${m.result!.error})` : ''}`);
-      } else if (m.type === 'done') {
-        ok({ results: m.results!, versions: m.backend!.versions });
-      }
-    });
+    child.on(
+      'message',
+      (m: { type: string; result?: TrainingResult; results?: TrainingResult[]; backend?: { backend: string; versions: Record<string, string> } }) => {
+        if (m.type === 'ready') {
+          if (m.backend!.backend !== backend) fail(new Error(`asked for ${backend}, got ${m.backend!.backend}`));
+          child.send({ cases: cases(framework), files } satisfies EngineRequest);
+        } else if (m.type === 'progress') {
+          log(
+            `  ${framework} ${m.result!.model} b${m.result!.batchSize}: ${m.result!.samplesPerSecond.toFixed(0)} samples/s${m.result!.error ? ` (${m.result!.error})` : ''}`,
+          );
+        } else if (m.type === 'done') {
+          ok({ results: m.results!, versions: m.backend!.versions });
+        }
+      },
+    );
     child.once('exit', (code) => fail(new Error(`${framework} child exited (${code}) before it finished`)));
   });
   try {

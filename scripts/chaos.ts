@@ -117,7 +117,13 @@ for (let i = 0; i < JOBS; i++) {
   const spec = {
     name: `chaos-${i}`,
     dataset: { builtin: 'spirals', samples: 64 },
-    model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+    model: {
+      inputShape: [2],
+      layers: [
+        { type: 'dense', units: 16, activation: 'tanh' },
+        { type: 'dense', units: 1, activation: 'sigmoid' },
+      ],
+    },
     loss: 'binaryCrossentropy',
     optimizer: { name: 'adam', learningRate: 0.02 },
     training: { epochs: EPOCHS, batchSize: 8, seed: i },
@@ -217,7 +223,9 @@ if (LAYOUT === 'multi-host') {
 console.log('\n| fault | injected |\n|---|---:|');
 for (const [k, v] of Object.entries(faults)) console.log(`| ${k} | ${v} |`);
 console.log(`\n| result | count |\n|---|---:|`);
-console.log(`| jobs | ${JOBS} |\n| completed with ${EPOCHS} epochs | ${completed} |\n| resumes from a checkpoint | ${resumes} |\n| problems | ${problems.length} |`);
+console.log(
+  `| jobs | ${JOBS} |\n| completed with ${EPOCHS} epochs | ${completed} |\n| resumes from a checkpoint | ${resumes} |\n| problems | ${problems.length} |`,
+);
 if (recoveries.length > 0) {
   const median = recoveries[Math.floor(recoveries.length / 2)]!;
   console.log(`\nkill -> resumed elsewhere (ms): median ${median}, max ${recoveries.at(-1)}, over ${recoveries.length} resumes`);

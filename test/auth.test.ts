@@ -74,7 +74,10 @@ describe('API keys (AUTH=required, real Redis)', () => {
     expect((await stack.app.inject({ url: '/v1/jobs', headers: { cookie } })).statusCode).toBe(200);
     const noToken = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: { cookie }, payload: xorSpec() });
     expect(noToken.statusCode).toBe(403);
-    expect(noToken.json().error).toMatchObject({ code: 'csrf_token_invalid', message: "a write with the session cookie needs the session's token in x-csrf-token" });
+    expect(noToken.json().error).toMatchObject({
+      code: 'csrf_token_invalid',
+      message: "a write with the session cookie needs the session's token in x-csrf-token",
+    });
     const withToken = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: { cookie, 'x-csrf-token': csrfToken }, payload: xorSpec() });
     expect(withToken.statusCode).toBe(202);
 
@@ -87,7 +90,9 @@ describe('API keys (AUTH=required, real Redis)', () => {
 
   it('keeps tenants apart: another tenant gets 404 and lists only its own', async () => {
     const other = (await stack.app.apiKeys.create({ tenant: 'team-b', scope: 'write' })).key;
-    const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: bearer(writer), payload: xorSpec({ name: 'a-only' }) })).json<{ id: string }>().id;
+    const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: bearer(writer), payload: xorSpec({ name: 'a-only' }) })).json<{
+      id: string;
+    }>().id;
     const res = await stack.app.inject({ url: `/v1/jobs/${id}`, headers: bearer(other) });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.message).toBe(`job ${JSON.stringify(id)} does not exist`);

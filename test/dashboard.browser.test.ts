@@ -18,7 +18,15 @@ declare const document: { querySelector(selector: string): { textContent: string
  * pictures in docs/images/, otherwise they go to a temporary directory.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const IMAGES = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../docs/images/', import.meta.url)) : tempDir('descent-screenshots-');
 const TF_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js');
 const CROSS_ORIGIN_PAGE = readFileSync(new URL('./fixtures/cross-origin.html', import.meta.url), 'utf8');
@@ -88,10 +96,10 @@ interface CrossOriginPage {
 }
 /** Calls one of the cross-origin page's functions in the page. */
 const call = <K extends keyof CrossOriginPage>(page: Page, name: K, ...args: Parameters<CrossOriginPage[K]>) =>
-  page.evaluate(
-    ({ name, args }) => (globalThis as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args),
-    { name, args: args as unknown[] },
-  ) as ReturnType<CrossOriginPage[K]>;
+  page.evaluate(({ name, args }) => (globalThis as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args), {
+    name,
+    args: args as unknown[],
+  }) as ReturnType<CrossOriginPage[K]>;
 
 describe('the dashboard in a browser', () => {
   let stack: Stack;
@@ -223,7 +231,9 @@ describe('the dashboard in a browser', () => {
     await page.locator('[data-testid="compare-table"] tbody tr').nth(2).waitFor();
     const legend = await chart.locator('.u-legend').textContent();
     for (const name of ['adam-seed-1', 'adam-seed-2', 'sgd-seed-1']) expect(legend).toContain(name);
-    const swatches = await page.locator('[data-testid="compare-table"] .swatch').evaluateAll((els) => els.map((e) => (e as unknown as { style: { background: string } }).style.background));
+    const swatches = await page
+      .locator('[data-testid="compare-table"] .swatch')
+      .evaluateAll((els) => els.map((e) => (e as unknown as { style: { background: string } }).style.background));
     expect(swatches[0]).toBe(swatches[1]);
     expect(swatches[2]).not.toBe(swatches[0]);
 
@@ -249,7 +259,12 @@ describe('the dashboard in a browser', () => {
     expect(followed.seen.at(-1)).toBe('completed');
     expect(followed.closed).toBe(true);
 
-    const inputs = [[0, 0], [0, 1], [1, 0], [1, 1]];
+    const inputs = [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ];
     const loadedModel = await call(page, 'loadAndPredict', base, id, inputs);
     expect(loadedModel.ok, loadedModel.error).toBe(true);
     const served = (await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs } })).json<{ outputs: number[][] }>().outputs;
@@ -306,7 +321,14 @@ describe('the dashboard in a browser', () => {
       url: '/v1/experiments',
       payload: {
         base: xorSpec({ training: { epochs: 10, batchSize: 4 } }),
-        space: { optimizer: { choices: [{ name: 'adam', learningRate: { values: [0.05] } }, { name: 'sgd', learningRate: { values: [0.5] } }] } },
+        space: {
+          optimizer: {
+            choices: [
+              { name: 'adam', learningRate: { values: [0.05] } },
+              { name: 'sgd', learningRate: { values: [0.5] } },
+            ],
+          },
+        },
         search: { type: 'grid' },
         seeds: 1,
         objective: { metric: 'loss', mode: 'min' },
@@ -315,7 +337,10 @@ describe('the dashboard in a browser', () => {
     expect(created.statusCode, created.body).toBeLessThan(300);
     const id = created.json<{ id: string }>().id;
     await expect
-      .poll(async () => (await stack.app.inject({ method: 'GET', url: `/v1/experiments/${id}` })).json<{ status: string }>().status, { timeout: 60_000, interval: 200 })
+      .poll(async () => (await stack.app.inject({ method: 'GET', url: `/v1/experiments/${id}` })).json<{ status: string }>().status, {
+        timeout: 60_000,
+        interval: 200,
+      })
       .toBe('completed');
     await page.goto(`${base}/#/experiments/${id}`);
     await loaded(page);
@@ -351,7 +376,9 @@ describe('the job list with 1,000 jobs', () => {
     await page.goto(`${base}/#/jobs`);
     await page.waitForFunction((expected) => document.querySelector('[data-testid="job-count"]')?.textContent === expected, String(total), { timeout: 60_000 });
     expect(await page.locator('table.jobs tbody tr').count()).toBe(total);
-    const [firstPage, all] = await page.evaluate(() => ['descent:jobs-first-page', 'descent:jobs-rendered'].map((m) => performance.getEntriesByName(m)[0]!.startTime));
+    const [firstPage, all] = await page.evaluate(() =>
+      ['descent:jobs-first-page', 'descent:jobs-rendered'].map((m) => performance.getEntriesByName(m)[0]!.startTime),
+    );
     console.log(`dashboard: the newest 100 of ${total} jobs drawn ${firstPage!.toFixed(0)} ms after navigation start, all ${total} ${all!.toFixed(0)} ms`);
     await closePage(page);
   });

@@ -285,7 +285,13 @@ describe('preprocessing', () => {
   it('trains an LSTM on sine-sequence windows: the loss falls', async () => {
     const spec = resolveSpec({
       dataset: { builtin: 'sine-sequence', samples: 128, timesteps: 10 },
-      model: { inputShape: [10, 1], layers: [{ type: 'lstm', units: 8 }, { type: 'dense', units: 1 }] },
+      model: {
+        inputShape: [10, 1],
+        layers: [
+          { type: 'lstm', units: 8 },
+          { type: 'dense', units: 1 },
+        ],
+      },
       optimizer: { name: 'adam', learningRate: 0.02 },
       loss: 'meanSquaredError',
       training: { epochs: 8, batchSize: 32, seed: 2, validationSplit: 0.25 },

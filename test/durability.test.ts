@@ -13,7 +13,6 @@ import { sweepFinishedJobs } from '../workers/retention.js';
 import { startWorker } from '../workers/worker-app.js';
 import { epochsOf, eventsUntilEnd, readLive, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
-
 function filesContain(dir: string, needle: string): boolean {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())

@@ -56,9 +56,7 @@ describe('training engine', () => {
   });
 
   it('reports validation metrics as val_* when a split is held out', async () => {
-    const spec = resolve(
-      xorSpec({ dataset: { builtin: 'moons', samples: 100 }, training: { epochs: 2, batchSize: 'full', validationSplit: 0.2, seed: 1 } }),
-    );
+    const spec = resolve(xorSpec({ dataset: { builtin: 'moons', samples: 100 }, training: { epochs: 2, batchSize: 'full', validationSplit: 0.2, seed: 1 } }));
     const { model, history } = await train(spec);
     model.dispose();
     expect(Object.keys(history[0]!)).toEqual(expect.arrayContaining(['loss', 'accuracy', 'val_loss', 'val_accuracy']));
@@ -118,9 +116,7 @@ describe('checkpoints', () => {
     for (const from of [1, 4, 9]) {
       const resumed = await train(spec, { resume: states[from - 1] });
       expect(resumed.history).toHaveLength(10);
-      expect(resumed.history.map((h) => [h.loss, h.val_loss, h.learningRate])).toEqual(
-        straight.history.map((h) => [h.loss, h.val_loss, h.learningRate]),
-      );
+      expect(resumed.history.map((h) => [h.loss, h.val_loss, h.learningRate])).toEqual(straight.history.map((h) => [h.loss, h.val_loss, h.learningRate]));
       const weights = Array.from(await tf.concat(resumed.model.getWeights().map((w) => w.flatten())).data());
       expect(weights).toEqual(expected);
       resumed.model.dispose();

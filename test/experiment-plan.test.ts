@@ -125,8 +125,25 @@ describe('the optimizer-comparison protocol', () => {
 describe('results', () => {
   it('ranks trials by their best value and summarises with the sample standard deviation', () => {
     const trial = (index: number, best: number | null): Trial => ({
-      index, jobId: `j${index}`, config: index, phase: 'search', optimizer: 'sgd', learningRate: 0.1, params: {}, seed: 1, decisions: [],
-      status: 'completed', epochs: 3, elapsedSeconds: 1, best, bestEpoch: 1, final: best, epochsToTarget: null, secondsToTarget: null, stoppedBy: null, error: null,
+      index,
+      jobId: `j${index}`,
+      config: index,
+      phase: 'search',
+      optimizer: 'sgd',
+      learningRate: 0.1,
+      params: {},
+      seed: 1,
+      decisions: [],
+      status: 'completed',
+      epochs: 3,
+      elapsedSeconds: 1,
+      best,
+      bestEpoch: 1,
+      final: best,
+      epochsToTarget: null,
+      secondsToTarget: null,
+      stoppedBy: null,
+      error: null,
     });
     expect(leaderboard([trial(0, 0.5), trial(1, null), trial(2, 0.2), trial(3, 0.5)], 'min').map((e) => e.trial)).toEqual([2, 0, 3]);
     expect(leaderboard([trial(0, 0.5), trial(2, 0.2)], 'max').map((e) => e.trial)).toEqual([0, 2]);

@@ -16,7 +16,14 @@ describe('experiments survive a dead worker', () => {
         url: '/v1/experiments',
         payload: {
           base: xorSpec({ dataset: { builtin: 'spirals', samples: 64 }, training: { epochs: 30, batchSize: 8, seed: 2 } }),
-          space: { optimizer: { choices: [{ name: 'sgd', learningRate: { values: [0.05, 0.5] } }, { name: 'adam', learningRate: { values: [0.01, 0.1] } }] } },
+          space: {
+            optimizer: {
+              choices: [
+                { name: 'sgd', learningRate: { values: [0.05, 0.5] } },
+                { name: 'adam', learningRate: { values: [0.01, 0.1] } },
+              ],
+            },
+          },
           objective: { metric: 'loss' },
           scheduler: { type: 'asha', gracePeriod: 5, reductionFactor: 2 },
           maxConcurrentTrials: 2,
@@ -47,7 +54,9 @@ describe('experiments survive a dead worker', () => {
       }
       // Each epoch reached the experiment's stream once, resumed trials included.
       for (const t of x.trials) {
-        expect(events.filter((e) => e.event === 'trial_epoch' && e.data.trial === t.index).map((e) => e.data.epoch)).toEqual(jobs[t.index]!.history.map((h) => h.epoch));
+        expect(events.filter((e) => e.event === 'trial_epoch' && e.data.trial === t.index).map((e) => e.data.epoch)).toEqual(
+          jobs[t.index]!.history.map((h) => h.epoch),
+        );
       }
     } finally {
       doomed.kill('SIGKILL');

@@ -25,119 +25,146 @@ const job = async (app: FastifyInstance, id: string) => (await app.inject(`/v1/j
 const LONG = 300_000;
 
 describe('experiments', () => {
-  it('runs 3 optimizers x 4 learning rates x 2 seeds with ASHA: ranked by the trials\' own objectives, stopped trials ran fewer epochs', async () => {
-    const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
-    try {
-      const rates = { values: [0.003, 0.03, 0.3, 1] };
-      const submitted = await start(stack.app, {
-        name: 'xor-asha',
-        base,
-        space: { optimizer: { choices: [{ name: 'sgd', learningRate: rates }, { name: 'momentum', learningRate: rates }, { name: 'adam', learningRate: rates }] } },
-        seeds: 2,
-        objective: { metric: 'loss' },
-        scheduler: { type: 'asha', gracePeriod: 1, reductionFactor: 3 },
-        maxConcurrentTrials: 2,
-      });
-      expect(submitted.status).toBe('running');
-      expect(submitted.trials).toHaveLength(24);
-      expect(submitted.counts).toEqual({ queued: 2, pending: 22 });
+  it(
+    "runs 3 optimizers x 4 learning rates x 2 seeds with ASHA: ranked by the trials' own objectives, stopped trials ran fewer epochs",
+    async () => {
+      const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
+      try {
+        const rates = { values: [0.003, 0.03, 0.3, 1] };
+        const submitted = await start(stack.app, {
+          name: 'xor-asha',
+          base,
+          space: {
+            optimizer: {
+              choices: [
+                { name: 'sgd', learningRate: rates },
+                { name: 'momentum', learningRate: rates },
+                { name: 'adam', learningRate: rates },
+              ],
+            },
+          },
+          seeds: 2,
+          objective: { metric: 'loss' },
+          scheduler: { type: 'asha', gracePeriod: 1, reductionFactor: 3 },
+          maxConcurrentTrials: 2,
+        });
+        expect(submitted.status).toBe('running');
+        expect(submitted.trials).toHaveLength(24);
+        expect(submitted.counts).toEqual({ queued: 2, pending: 22 });
 
-      const events = await experimentEvents(stack.app, submitted.id);
-      expect(events.at(-1)!.event).toBe('completed');
-      const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
-      expect(x.status).toBe('completed');
-      expect(x.counts).toEqual({ completed: 24 });
+        const events = await experimentEvents(stack.app, submitted.id);
+        expect(events.at(-1)!.event).toBe('completed');
+        const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
+        expect(x.status).toBe('completed');
+        expect(x.counts).toEqual({ completed: 24 });
 
-      // The leaderboard is the trials sorted by the best loss their own job records show.
-      const records = new Map(await Promise.all(x.trials.map(async (t) => [t.index, await job(stack.app, t.jobId)] as const)));
-      const ownBest = (i: number) => Math.min(...records.get(i)!.history.map((h) => h.loss!));
-      expect(x.leaderboard.map((e) => e.best)).toEqual(x.leaderboard.map((e) => ownBest(e.trial)));
-      const sorted = [...x.trials].sort((a, b) => ownBest(a.index) - ownBest(b.index) || a.index - b.index).map((t) => t.index);
-      expect(x.leaderboard.map((e) => e.trial)).toEqual(sorted);
+        // The leaderboard is the trials sorted by the best loss their own job records show.
+        const records = new Map(await Promise.all(x.trials.map(async (t) => [t.index, await job(stack.app, t.jobId)] as const)));
+        const ownBest = (i: number) => Math.min(...records.get(i)!.history.map((h) => h.loss!));
+        expect(x.leaderboard.map((e) => e.best)).toEqual(x.leaderboard.map((e) => ownBest(e.trial)));
+        const sorted = [...x.trials].sort((a, b) => ownBest(a.index) - ownBest(b.index) || a.index - b.index).map((t) => t.index);
+        expect(x.leaderboard.map((e) => e.trial)).toEqual(sorted);
 
-      // Stopped trials completed early, at the rung ASHA stopped them; the others ran every epoch.
-      const stopped = x.trials.filter((t) => t.stoppedBy === 'asha');
-      expect(stopped.length).toBeGreaterThan(0);
-      for (const t of x.trials) {
-        const r = records.get(t.index)!;
-        expect(r).toMatchObject({ status: 'completed', experimentId: x.id, trial: t.index, stoppedBy: t.stoppedBy });
-        const stop = t.decisions.find((d) => d.action === 'stop' && d.epoch < EPOCHS);
-        if (t.stoppedBy) {
-          expect(r.epoch).toBe(stop!.epoch);
-          expect(r.epoch).toBeLessThan(EPOCHS);
-        } else {
-          expect(stop).toBeUndefined();
-          expect(r.epoch).toBe(EPOCHS);
+        // Stopped trials completed early, at the rung ASHA stopped them; the others ran every epoch.
+        const stopped = x.trials.filter((t) => t.stoppedBy === 'asha');
+        expect(stopped.length).toBeGreaterThan(0);
+        for (const t of x.trials) {
+          const r = records.get(t.index)!;
+          expect(r).toMatchObject({ status: 'completed', experimentId: x.id, trial: t.index, stoppedBy: t.stoppedBy });
+          const stop = t.decisions.find((d) => d.action === 'stop' && d.epoch < EPOCHS);
+          if (t.stoppedBy) {
+            expect(r.epoch).toBe(stop!.epoch);
+            expect(r.epoch).toBeLessThan(EPOCHS);
+          } else {
+            expect(stop).toBeUndefined();
+            expect(r.epoch).toBe(EPOCHS);
+          }
+          expect(r.history).toHaveLength(r.epoch);
+          expect(t.epochs).toBe(r.epoch);
         }
-        expect(r.history).toHaveLength(r.epoch);
-        expect(t.epochs).toBe(r.epoch);
+
+        // The stream: every epoch of every trial, tagged; a trial_stopped per stopped trial.
+        const epochEvents = events.filter((e) => e.event === 'trial_epoch');
+        for (const t of x.trials)
+          expect(epochEvents.filter((e) => e.data.trial === t.index).map((e) => e.data.epoch)).toEqual(records.get(t.index)!.history.map((h) => h.epoch));
+        expect(
+          events
+            .filter((e) => e.event === 'trial_stopped')
+            .map((e) => e.data.trial)
+            .sort(),
+        ).toEqual(stopped.map((t) => t.index).sort());
+        const middle = events[Math.floor(events.length / 2)]!;
+        expect(await experimentEvents(stack.app, x.id, middle.id)).toEqual(events.slice(events.indexOf(middle) + 1));
+
+        // Trials are ordinary jobs.
+        const listed = (await stack.app.inject(`/v1/jobs?experimentId=${x.id}&limit=100`)).json<{ items: JobRecord[] }>();
+        expect(listed.items).toHaveLength(24);
+        const predict = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${x.leaderboard[0]!.jobId}/predict`, payload: { inputs: [[0, 1]] } });
+        expect(predict.statusCode).toBe(200);
+
+        const curves = (await stack.app.inject(`/v1/experiments/${x.id}/curves?metric=loss`)).json<ExperimentCurves>();
+        expect(curves.epochs).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
+        for (const c of curves.trials) {
+          const r = records.get(c.trial)!;
+          expect(c.values).toEqual(curves.epochs.map((e) => r.history[e - 1]?.loss ?? null));
+        }
+        const csv = await stack.app.inject(`/v1/experiments/${x.id}/leaderboard.csv`);
+        expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+        const lines = csv.body.trim().split('\n');
+        expect(lines[0]).toMatch(/^rank,trial,jobId,optimizer,learningRate,/);
+        expect(lines.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(x.leaderboard.map((e) => e.trial));
+      } finally {
+        await stack.close();
       }
+    },
+    LONG,
+  );
 
-      // The stream: every epoch of every trial, tagged; a trial_stopped per stopped trial.
-      const epochEvents = events.filter((e) => e.event === 'trial_epoch');
-      for (const t of x.trials) expect(epochEvents.filter((e) => e.data.trial === t.index).map((e) => e.data.epoch)).toEqual(records.get(t.index)!.history.map((h) => h.epoch));
-      expect(events.filter((e) => e.event === 'trial_stopped').map((e) => e.data.trial).sort()).toEqual(stopped.map((t) => t.index).sort());
-      const middle = events[Math.floor(events.length / 2)]!;
-      expect(await experimentEvents(stack.app, x.id, middle.id)).toEqual(events.slice(events.indexOf(middle) + 1));
-
-      // Trials are ordinary jobs.
-      const listed = (await stack.app.inject(`/v1/jobs?experimentId=${x.id}&limit=100`)).json<{ items: JobRecord[] }>();
-      expect(listed.items).toHaveLength(24);
-      const predict = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${x.leaderboard[0]!.jobId}/predict`, payload: { inputs: [[0, 1]] } });
-      expect(predict.statusCode).toBe(200);
-
-      const curves = (await stack.app.inject(`/v1/experiments/${x.id}/curves?metric=loss`)).json<ExperimentCurves>();
-      expect(curves.epochs).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
-      for (const c of curves.trials) {
-        const r = records.get(c.trial)!;
-        expect(c.values).toEqual(curves.epochs.map((e) => r.history[e - 1]?.loss ?? null));
+  it(
+    'runs the optimizer-comparison protocol: tunes each learning rate, reruns the best with the seeds, summarises per optimizer',
+    async () => {
+      const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
+      try {
+        const submitted = await start(stack.app, {
+          protocol: 'optimizer-comparison',
+          base: xorSpec({ training: { epochs: 6, batchSize: 4, seed: 3 } }),
+          optimizers: ['sgd', 'adam'],
+          learningRates: { values: [0.01, 0.3] },
+          seeds: 2,
+          objective: { metric: 'accuracy', target: 0.75 },
+          maxConcurrentTrials: 2,
+        });
+        expect(submitted.phase).toBe('tune');
+        const events = await experimentEvents(stack.app, submitted.id);
+        expect(events.at(-1)!.event).toBe('completed');
+        const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
+        expect(x.phase).toBe('rerun');
+        expect(x.trials).toHaveLength(8);
+        const tuned = x.trials.filter((t) => t.phase === 'tune');
+        const reruns = x.trials.filter((t) => t.phase === 'rerun');
+        expect(reruns.map((t) => [t.optimizer, t.seed])).toEqual([
+          ['sgd', 3],
+          ['sgd', 4],
+          ['adam', 3],
+          ['adam', 4],
+        ]);
+        for (const s of x.summary) {
+          const own = tuned.filter((t) => t.optimizer === s.optimizer);
+          const best = own.reduce((a, b) => ((b.best ?? -1) > (a.best ?? -1) ? b : a));
+          expect(s.learningRate).toBe(best.learningRate);
+          const seeds = reruns.filter((t) => t.optimizer === s.optimizer);
+          expect(seeds.every((t) => t.learningRate === best.learningRate && t.epochs === 6 && t.stoppedBy === null)).toBe(true);
+          expect(s.best.n).toBe(2);
+          expect(s.best.mean).toBeCloseTo((seeds[0]!.best! + seeds[1]!.best!) / 2, 12);
+          expect(s.epochsToTarget.n).toBe(seeds.filter((t) => t.epochsToTarget !== null).length);
+        }
+        expect(events.filter((e) => e.event === 'phase')).toHaveLength(1);
+      } finally {
+        await stack.close();
       }
-      const csv = await stack.app.inject(`/v1/experiments/${x.id}/leaderboard.csv`);
-      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
-      const lines = csv.body.trim().split('\n');
-      expect(lines[0]).toMatch(/^rank,trial,jobId,optimizer,learningRate,/);
-      expect(lines.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(x.leaderboard.map((e) => e.trial));
-    } finally {
-      await stack.close();
-    }
-  }, LONG);
-
-  it('runs the optimizer-comparison protocol: tunes each learning rate, reruns the best with the seeds, summarises per optimizer', async () => {
-    const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
-    try {
-      const submitted = await start(stack.app, {
-        protocol: 'optimizer-comparison',
-        base: xorSpec({ training: { epochs: 6, batchSize: 4, seed: 3 } }),
-        optimizers: ['sgd', 'adam'],
-        learningRates: { values: [0.01, 0.3] },
-        seeds: 2,
-        objective: { metric: 'accuracy', target: 0.75 },
-        maxConcurrentTrials: 2,
-      });
-      expect(submitted.phase).toBe('tune');
-      const events = await experimentEvents(stack.app, submitted.id);
-      expect(events.at(-1)!.event).toBe('completed');
-      const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
-      expect(x.phase).toBe('rerun');
-      expect(x.trials).toHaveLength(8);
-      const tuned = x.trials.filter((t) => t.phase === 'tune');
-      const reruns = x.trials.filter((t) => t.phase === 'rerun');
-      expect(reruns.map((t) => [t.optimizer, t.seed])).toEqual([['sgd', 3], ['sgd', 4], ['adam', 3], ['adam', 4]]);
-      for (const s of x.summary) {
-        const own = tuned.filter((t) => t.optimizer === s.optimizer);
-        const best = own.reduce((a, b) => ((b.best ?? -1) > (a.best ?? -1) ? b : a));
-        expect(s.learningRate).toBe(best.learningRate);
-        const seeds = reruns.filter((t) => t.optimizer === s.optimizer);
-        expect(seeds.every((t) => t.learningRate === best.learningRate && t.epochs === 6 && t.stoppedBy === null)).toBe(true);
-        expect(s.best.n).toBe(2);
-        expect(s.best.mean).toBeCloseTo((seeds[0]!.best! + seeds[1]!.best!) / 2, 12);
-        expect(s.epochsToTarget.n).toBe(seeds.filter((t) => t.epochsToTarget !== null).length);
-      }
-      expect(events.filter((e) => e.event === 'phase')).toHaveLength(1);
-    } finally {
-      await stack.close();
-    }
-  }, LONG);
+    },
+    LONG,
+  );
 
   it('refuses an experiment naming the trial and path of each problem, or over MAX_TRIALS, before queueing anything; cancel and delete cascade', async () => {
     const stack = await startStack({ worker: false, config: testConfig({ MAX_TRIALS: '10' }) });
@@ -148,7 +175,9 @@ describe('experiments', () => {
         payload: { base, space: { optimizer: { choices: [{ name: 'adam' }, { name: 'sgd', beta1: { values: [0.9] } }] } }, objective: { metric: 'loss' } },
       });
       expect(bad.statusCode).toBe(400);
-      expect(bad.json().error.details).toEqual([expect.objectContaining({ trial: 1, params: { optimizer: { name: 'sgd', beta1: 0.9 } }, path: ['optimizer'] })]);
+      expect(bad.json().error.details).toEqual([
+        expect.objectContaining({ trial: 1, params: { optimizer: { name: 'sgd', beta1: 0.9 } }, path: ['optimizer'] }),
+      ]);
       expect(bad.json().error.message).toMatch(/^trial 1 /);
       const tooMany = await stack.app.inject({
         method: 'POST',
@@ -162,7 +191,12 @@ describe('experiments', () => {
       expect(noMetric.json().error.details[0].path).toEqual(['objective', 'metric']);
       expect((await stack.app.inject('/v1/jobs')).json().items).toEqual([]);
 
-      const x = await start(stack.app, { base, space: { 'optimizer.learningRate': { values: [0.1, 0.2, 0.3] } }, objective: { metric: 'loss' }, maxConcurrentTrials: 2 });
+      const x = await start(stack.app, {
+        base,
+        space: { 'optimizer.learningRate': { values: [0.1, 0.2, 0.3] } },
+        objective: { metric: 'loss' },
+        maxConcurrentTrials: 2,
+      });
       const cancelled = (await stack.app.inject({ method: 'POST', url: `/v1/experiments/${x.id}/cancel` })).json<ExperimentRecord>();
       expect(cancelled.status).toBe('cancelled');
       for (const t of cancelled.trials.slice(0, 2)) expect((await job(stack.app, t.jobId)).status).toBe('cancelled');

@@ -30,7 +30,9 @@ function table(samples: number, width: number, k = 0): number[][] {
 const oneHot = (samples: number, classes: number) =>
   Array.from({ length: samples }, (_, s) => Array.from({ length: classes }, (_, c) => (c === (s * 7) % classes ? 1 : 0)));
 const images = (samples: number, h: number, w: number, c: number) =>
-  table(samples, h * w * c).map((flat) => Array.from({ length: h }, (_, i) => Array.from({ length: w }, (_, j) => flat.slice((i * w + j) * c, (i * w + j + 1) * c))));
+  table(samples, h * w * c).map((flat) =>
+    Array.from({ length: h }, (_, i) => Array.from({ length: w }, (_, j) => flat.slice((i * w + j) * c, (i * w + j + 1) * c))),
+  );
 const sequences = (samples: number, steps: number, features: number) =>
   table(samples, steps * features).map((flat) => Array.from({ length: steps }, (_, t) => flat.slice(t * features, (t + 1) * features)));
 
@@ -40,7 +42,10 @@ function spec(input: SpecInput, engine: 'graph' | 'eager'): ResolvedJobSpec {
   return resolveSpec({ ...input, training: { epochs: 6, batchSize: 8, seed: 11, ...input.training, engine } });
 }
 
-async function losses(input: SpecInput, engine: 'graph' | 'eager'): Promise<{ losses: number[]; metrics: number[]; weights: Float32Array[]; result: TrainResult }> {
+async function losses(
+  input: SpecInput,
+  engine: 'graph' | 'eager',
+): Promise<{ losses: number[]; metrics: number[]; weights: Float32Array[]; result: TrainResult }> {
   const result = await train(spec(input, engine));
   // Every weight, the non-trainable ones (batch-norm moving moments) included.
   const weights = result.model.getWeights().map((w) => w.dataSync() as Float32Array);
@@ -49,7 +54,11 @@ async function losses(input: SpecInput, engine: 'graph' | 'eager'): Promise<{ lo
   return {
     losses: result.history.map((h) => h.loss!),
     weights,
-    metrics: result.history.flatMap((h) => Object.entries(h).filter(([k]) => k !== 'loss' && k !== 'epoch' && k !== 'learningRate' && k !== 'durationMs').map(([, v]) => v as number)),
+    metrics: result.history.flatMap((h) =>
+      Object.entries(h)
+        .filter(([k]) => k !== 'loss' && k !== 'epoch' && k !== 'learningRate' && k !== 'durationMs')
+        .map(([, v]) => v as number),
+    ),
     result,
   };
 }
@@ -58,7 +67,11 @@ async function expectParity(input: SpecInput): Promise<void> {
   const graph = await losses(input, 'graph');
   const eager = await losses(input, 'eager');
   expect(graph.losses.every(Number.isFinite)).toBe(true);
-  graph.losses.forEach((l, i) => expect(Math.abs(l - eager.losses[i]!), `epoch ${i + 1}: graph ${l} vs eager ${eager.losses[i]}`).toBeLessThanOrEqual(RTOL * Math.abs(eager.losses[i]!) + ATOL));
+  graph.losses.forEach((l, i) =>
+    expect(Math.abs(l - eager.losses[i]!), `epoch ${i + 1}: graph ${l} vs eager ${eager.losses[i]}`).toBeLessThanOrEqual(
+      RTOL * Math.abs(eager.losses[i]!) + ATOL,
+    ),
+  );
   graph.metrics.forEach((m, i) => expect(Math.abs(m - eager.metrics[i]!), `metric ${i}`).toBeLessThanOrEqual(RTOL * Math.abs(eager.metrics[i]!) + ATOL));
   // The trained weights (what is saved) agree to the same tolerance, scaled by each tensor's size.
   graph.weights.forEach((w, i) => {
@@ -77,7 +90,23 @@ const mlp = (layers: unknown[], extra: SpecInput = {}): SpecInput => ({
   ...extra,
 });
 
-const ACTIVATIONS = ['linear', 'relu', 'relu6', 'leakyRelu', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'swish', 'mish', 'gelu'];
+const ACTIVATIONS = [
+  'linear',
+  'relu',
+  'relu6',
+  'leakyRelu',
+  'elu',
+  'selu',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+  'gelu',
+];
 
 describe.skipIf(!availability.available)(`graph engine matches the eager engine${skipReason}`, () => {
   it('starts from the same weights: the first full-batch loss is the same', async () => {
@@ -91,15 +120,37 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
   });
 
   it.each([
-    ['conv2d + maxPooling2d + flatten', [{ type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling2d', poolSize: 2 }, { type: 'flatten' }]],
-    ['conv2d same padding, strides, averagePooling2d', [{ type: 'conv2d', filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }, { type: 'averagePooling2d', poolSize: 2 }, { type: 'flatten' }]],
+    [
+      'conv2d + maxPooling2d + flatten',
+      [{ type: 'conv2d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling2d', poolSize: 2 }, { type: 'flatten' }],
+    ],
+    [
+      'conv2d same padding, strides, averagePooling2d',
+      [
+        { type: 'conv2d', filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' },
+        { type: 'averagePooling2d', poolSize: 2 },
+        { type: 'flatten' },
+      ],
+    ],
     ['conv2d + globalAveragePooling2d', [{ type: 'conv2d', filters: 4, kernelSize: 2 }, { type: 'globalAveragePooling2d' }]],
-    ['depthwiseConv2d + globalMaxPooling2d', [{ type: 'depthwiseConv2d', kernelSize: 3, depthMultiplier: 2, activation: 'relu' }, { type: 'globalMaxPooling2d' }]],
+    [
+      'depthwiseConv2d + globalMaxPooling2d',
+      [{ type: 'depthwiseConv2d', kernelSize: 3, depthMultiplier: 2, activation: 'relu' }, { type: 'globalMaxPooling2d' }],
+    ],
     ['separableConv2d + flatten', [{ type: 'separableConv2d', filters: 4, kernelSize: 3, activation: 'elu' }, { type: 'flatten' }]],
     ['reshape + dense', [{ type: 'reshape', targetShape: [12, 6] }, { type: 'dense', units: 4, activation: 'relu' }, { type: 'flatten' }]],
     // A bias before batch norm has a zero gradient up to rounding, which Adam turns into full steps
     // either way: the usual conv without bias then.
-    ['batchNormalization (moving moments too)', [{ type: 'conv2d', filters: 3, kernelSize: 3, useBias: false }, { type: 'batchNormalization', momentum: 0.9 }, { type: 'activation', activation: 'relu' }, { type: 'flatten' }, { type: 'batchNormalization' }]],
+    [
+      'batchNormalization (moving moments too)',
+      [
+        { type: 'conv2d', filters: 3, kernelSize: 3, useBias: false },
+        { type: 'batchNormalization', momentum: 0.9 },
+        { type: 'activation', activation: 'relu' },
+        { type: 'flatten' },
+        { type: 'batchNormalization' },
+      ],
+    ],
     ['layerNormalization', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization' }, { type: 'activation', activation: 'relu' }]],
   ])('images: %s', async (_name, layers) => {
     await expectParity({
@@ -112,7 +163,14 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
 
   it.each([
     ['conv1d + maxPooling1d', [{ type: 'conv1d', filters: 4, kernelSize: 3, activation: 'relu' }, { type: 'maxPooling1d', poolSize: 2 }, { type: 'flatten' }]],
-    ['conv1d same, strides + averagePooling1d + globalMaxPooling1d', [{ type: 'conv1d', filters: 4, kernelSize: 2, strides: 2, padding: 'same' }, { type: 'averagePooling1d', poolSize: 2, padding: 'same' }, { type: 'globalMaxPooling1d' }]],
+    [
+      'conv1d same, strides + averagePooling1d + globalMaxPooling1d',
+      [
+        { type: 'conv1d', filters: 4, kernelSize: 2, strides: 2, padding: 'same' },
+        { type: 'averagePooling1d', poolSize: 2, padding: 'same' },
+        { type: 'globalMaxPooling1d' },
+      ],
+    ],
     ['globalAveragePooling1d', [{ type: 'dense', units: 5, activation: 'tanh' }, { type: 'globalAveragePooling1d' }]],
   ])('sequences: %s', async (_name, layers) => {
     await expectParity({
@@ -128,9 +186,18 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
     // No regularizer here: tfjs' eager RNN layers drop their cells' weight penalties, the graph adds them.
     ['lstm', [{ type: 'lstm', units: 4 }]],
     ['gru', [{ type: 'gru', units: 4 }]],
-    ['stacked lstm (returnSequences) + gru', [{ type: 'lstm', units: 4, returnSequences: true }, { type: 'gru', units: 3, activation: 'relu' }]],
+    [
+      'stacked lstm (returnSequences) + gru',
+      [
+        { type: 'lstm', units: 4, returnSequences: true },
+        { type: 'gru', units: 3, activation: 'relu' },
+      ],
+    ],
     ['bidirectional lstm, concat', [{ type: 'bidirectional', layer: { type: 'lstm', units: 3 } }]],
-    ['bidirectional gru over sequences, ave', [{ type: 'bidirectional', layer: { type: 'gru', units: 3, returnSequences: true }, mergeMode: 'ave' }, { type: 'flatten' }]],
+    [
+      'bidirectional gru over sequences, ave',
+      [{ type: 'bidirectional', layer: { type: 'gru', units: 3, returnSequences: true }, mergeMode: 'ave' }, { type: 'flatten' }],
+    ],
     ['bidirectional simpleRNN, sum', [{ type: 'bidirectional', layer: { type: 'simpleRNN', units: 3, useBias: false }, mergeMode: 'sum' }]],
   ])('recurrent, unrolled: %s', async (_name, layers) => {
     await expectParity({
@@ -146,7 +213,11 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
       dataset: { inline: { x: table(40, 6).map((r) => r.map((v) => Math.floor((v + 1) * 5))), y: oneHot(40, 3) } },
       model: {
         inputShape: [6],
-        layers: [{ type: 'embedding', inputDim: 10, outputDim: 4, embeddingsRegularizer: { l2: 0.01 } }, { type: 'globalAveragePooling1d' }, { type: 'dense', units: 3, activation: 'softmax' }],
+        layers: [
+          { type: 'embedding', inputDim: 10, outputDim: 4, embeddingsRegularizer: { l2: 0.01 } },
+          { type: 'globalAveragePooling1d' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
       },
       loss: 'categoricalCrossentropy',
       optimizer: { name: 'adam', learningRate: 0.02 },
@@ -211,7 +282,13 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
     const sparse = loss === 'sparseCategoricalCrossentropy';
     await expectParity({
       dataset: sparse ? { builtin: 'iris', samples: 40, labels: 'index' } : { inline: { x: table(40, 4), y } },
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units, activation }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 8, activation: 'tanh' },
+          { type: 'dense', units, activation },
+        ],
+      },
       loss,
       metrics,
       optimizer: { name: 'adam', learningRate: 0.01 },
@@ -245,14 +322,27 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
 
 describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
   it('draws dropout masks from the job seed: the same seed trains the same, another seed differently', async () => {
-    const input = (seed: number) => mlp([{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dropout', rate: 0.5 }], { training: { seed } });
+    const input = (seed: number) =>
+      mlp(
+        [
+          { type: 'dense', units: 16, activation: 'relu' },
+          { type: 'dropout', rate: 0.5 },
+        ],
+        { training: { seed } },
+      );
     const [a, b, c] = [await losses(input(3), 'graph'), await losses(input(3), 'graph'), await losses(input(4), 'graph')];
     expect(a.losses).toEqual(b.losses);
     expect(a.losses).not.toEqual(c.losses);
   });
 
   it('resumes from a checkpoint exactly as an uninterrupted run continues (weights and optimizer slots)', async () => {
-    const input = mlp([{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dropout', rate: 0.2 }], { optimizer: { name: 'nadam', learningRate: 0.01 }, training: { epochs: 6 } });
+    const input = mlp(
+      [
+        { type: 'dense', units: 8, activation: 'relu' },
+        { type: 'dropout', rate: 0.2 },
+      ],
+      { optimizer: { name: 'nadam', learningRate: 0.01 }, training: { epochs: 6 } },
+    );
     const states: TrainingState[] = [];
     const full = await train(spec(input, 'graph'), { checkpoint: { every: 1, save: async (s) => void states.push(s) } });
     full.model.dispose();
@@ -278,7 +368,13 @@ describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
   it('falls back to eager under auto when a layer has no graph form, and says why', async () => {
     const input = {
       dataset: { inline: { x: sequences(16, 4, 2), y: table(16, 1) } },
-      model: { inputShape: [4, 2], layers: [{ type: 'lstm', units: 3, dropout: 0.2 }, { type: 'dense', units: 1 }] },
+      model: {
+        inputShape: [4, 2],
+        layers: [
+          { type: 'lstm', units: 3, dropout: 0.2 },
+          { type: 'dense', units: 1 },
+        ],
+      },
       training: { epochs: 1 },
     };
     const result = await train(resolveSpec(input));

@@ -9,7 +9,15 @@ import { buildApp } from '../src/api/app.js';
 import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
-import { type ExperimentEventType, type JobSpecInput, type LayerInput, type ResolvedJobSpec, experimentEventSchemas, jobSpecSchema, newJobEventSchema } from '../src/spec/index.js';
+import {
+  type ExperimentEventType,
+  type JobSpecInput,
+  type LayerInput,
+  type ResolvedJobSpec,
+  experimentEventSchemas,
+  jobSpecSchema,
+  newJobEventSchema,
+} from '../src/spec/index.js';
 import { prepareSpec } from '../src/planning/index.js';
 import { initBackend } from '../src/training/backend.js';
 import { type RunningWorker, startWorker } from '../workers/worker-app.js';
@@ -123,7 +131,13 @@ export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecI
 export const recoverableSpec = (epochs: number, name = 'recoverable'): JobSpecInput => ({
   name,
   dataset: { builtin: 'spirals', samples: 512 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+  model: {
+    inputShape: [2],
+    layers: [
+      { type: 'dense', units: 16, activation: 'tanh' },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+  },
   loss: 'binaryCrossentropy',
   metrics: ['accuracy'],
   optimizer: { name: 'adam', learningRate: 0.02 },
@@ -137,7 +151,7 @@ export const longSpec = (epochs = 5_000): JobSpecInput =>
 /** Three Gaussian clusters in 4 dimensions, as CSV with a text label column (an iris stand-in). */
 export function clustersCsv(rows: number): string {
   let state = 12345;
-  const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const uniform = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const names = ['north', 'east', 'south'];
   const centers = [
     [0, 3, 0, 1],
@@ -257,7 +271,13 @@ export const epochsOf = (events: SseEvent[]) => events.filter((e) => e.event ===
  */
 export async function spawnWorker(config: Config, env: Record<string, string> = {}): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
   const c = config;
-  const worker = startProcess('workers/worker.ts', { REDIS_URL: c.REDIS_URL, REDIS_PREFIX: c.REDIS_PREFIX, DATA_DIR: c.DATA_DIR, TFJS_BACKEND: c.TFJS_BACKEND, ...env });
+  const worker = startProcess('workers/worker.ts', {
+    REDIS_URL: c.REDIS_URL,
+    REDIS_PREFIX: c.REDIS_PREFIX,
+    DATA_DIR: c.DATA_DIR,
+    TFJS_BACKEND: c.TFJS_BACKEND,
+    ...env,
+  });
   await worker.ready;
   return { child: worker.child, exited: worker.exited };
 }

@@ -43,7 +43,11 @@ describe('hostile requests get a 4xx and leave the service healthy', () => {
 
   it.each([
     ['/v1/jobs', (deep: string) => `{"dataset":{"inline":{"x":${deep},"y":[[0]]}},"model":{"inputShape":[2],"layers":[{"type":"dense","units":1}]}}`, 2_000],
-    ['/v1/models/summary', (deep: string) => `{"dataset":{"inline":{"x":${deep},"y":[[0]]}},"model":{"inputShape":[2],"layers":[{"type":"dense","units":1}]}}`, 2_000],
+    [
+      '/v1/models/summary',
+      (deep: string) => `{"dataset":{"inline":{"x":${deep},"y":[[0]]}},"model":{"inputShape":[2],"layers":[{"type":"dense","units":1}]}}`,
+      2_000,
+    ],
     ['predict', (deep: string) => `{"inputs":${deep}}`, 100_000],
   ])('deeply nested JSON on %s is a 400 json_too_deep', async (route, body, depth) => {
     const url = route === 'predict' ? `/v1/jobs/${trained}/predict` : route;
@@ -121,7 +125,17 @@ describe('hostile requests get a 4xx and leave the service healthy', () => {
     const res = await stack.app.inject({
       method: 'POST',
       url: '/v1/jobs',
-      payload: xorSpec({ dataset: { inline: { x: [[0, 0], [1, 1e39]], y: [[0], [1]] } } }),
+      payload: xorSpec({
+        dataset: {
+          inline: {
+            x: [
+              [0, 0],
+              [1, 1e39],
+            ],
+            y: [[0], [1]],
+          },
+        },
+      }),
     });
     expect(res.statusCode).toBe(400);
     const details = res.json<ErrorBody>().error.details as { path: unknown[]; message: string }[];
@@ -130,7 +144,16 @@ describe('hostile requests get a 4xx and leave the service healthy', () => {
   });
 
   it('predict with 1e308 is a 400, not null outputs', async () => {
-    const res = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${trained}/predict`, payload: { inputs: [[0, 1], [1e308, 0]] } });
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${trained}/predict`,
+      payload: {
+        inputs: [
+          [0, 1],
+          [1e308, 0],
+        ],
+      },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json<ErrorBody>().error.code).toBe('invalid_inputs');
     expect(res.json<{ error: { details: { path: unknown[] }[] } }>().error.details.map((d) => d.path)).toEqual([['inputs', 1]]);

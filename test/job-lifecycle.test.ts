@@ -132,7 +132,9 @@ describe('job lifecycle', () => {
 
 describe('one owner of job state', () => {
   const sources = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
   const writers = (files: string[]) => files.filter((f) => /\.(transition|appendEpoch)\(/.test(readFileSync(f, 'utf8')));
 
   it('only the job lifecycle calls the job store transitions', () => {

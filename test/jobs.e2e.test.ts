@@ -33,7 +33,17 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
     const res = await stack.app.inject({
       method: 'POST',
       url: '/v1/jobs',
-      payload: xorSpec({ model: { inputShape: [2], layers: [{ type: 'reshape', targetShape: [2, 1] }, { type: 'gru', units: 2, recurrentDropout: 0.1 }, { type: 'dense', units: 1, activation: 'sigmoid' }] }, training: { epochs: 1, engine: 'graph' } }),
+      payload: xorSpec({
+        model: {
+          inputShape: [2],
+          layers: [
+            { type: 'reshape', targetShape: [2, 1] },
+            { type: 'gru', units: 2, recurrentDropout: 0.1 },
+            { type: 'dense', units: 1, activation: 'sigmoid' },
+          ],
+        },
+        training: { epochs: 1, engine: 'graph' },
+      }),
     });
     expect(res.statusCode).toBe(400);
     expect(JSON.stringify(res.json())).toContain('layer 1 (gru)');
@@ -76,7 +86,14 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
     const predict = await stack.app.inject({
       method: 'POST',
       url: `/v1/jobs/${created.id}/predict`,
-      payload: { inputs: [[0, 0], [0, 1], [1, 0], [1, 1]] },
+      payload: {
+        inputs: [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ],
+      },
     });
     expect(predict.statusCode).toBe(200);
     const outputs = predict.json<{ outputs: number[][] }>().outputs.map((o) => o[0]!);
@@ -84,7 +101,14 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
 
     // The model downloads as a tfjs layers model that loads from the API URL and agrees.
     const model = await tf.loadLayersModel(`${baseUrl}/v1/jobs/${created.id}/model`);
-    const local = model.predict(tf.tensor2d([[0, 0], [0, 1], [1, 0], [1, 1]])) as tf.Tensor;
+    const local = model.predict(
+      tf.tensor2d([
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ]),
+    ) as tf.Tensor;
     const localValues = Array.from(await local.data());
     localValues.forEach((v, i) => expect(v).toBeCloseTo(outputs[i]!, 5));
     tf.dispose([local]);
@@ -114,9 +138,7 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
       expect(second.ended).toBe(true);
       const all = await eventsUntilEnd(stack.app, id);
       expect([...first.events, ...second.events]).toEqual(all);
-      expect(all.filter((e) => e.event === 'epoch').map((e) => e.data.epoch)).toEqual(
-        Array.from({ length: 60 }, (_, i) => i + 1),
-      );
+      expect(all.filter((e) => e.event === 'epoch').map((e) => e.data.epoch)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
       expect(all.at(-1)!.event).toBe('completed');
     } finally {
       await other.close();
@@ -164,12 +186,15 @@ describe('a training job end to end (real Redis, BullMQ, worker, training child)
     expect(refused.json<{ error: { details: { path: unknown[] }[] } }>().error.details[0]!.path).toEqual(['model', 'layers', 0]);
     // ... and a worker given it anyway (queued past the checks) fails it as invalid_model.
     const parsed = jobSpecSchema.parse(bad);
-    const { id } = await stack.app.jobs.enqueue({
-      ...parsed,
-      model: parsed.model as ResolvedJobSpec['model'],
-      loss: 'binaryCrossentropy',
-      training: { ...parsed.training, seed: 1, maxRuntimeSeconds: 60 },
-    }, DEFAULT_TENANT);
+    const { id } = await stack.app.jobs.enqueue(
+      {
+        ...parsed,
+        model: parsed.model as ResolvedJobSpec['model'],
+        loss: 'binaryCrossentropy',
+        training: { ...parsed.training, seed: 1, maxRuntimeSeconds: 60 },
+      },
+      DEFAULT_TENANT,
+    );
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('failed');
     const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();

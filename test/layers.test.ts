@@ -18,11 +18,19 @@ describe('layers in training', () => {
 
   it('an activity regularizer adds l1*sum|a| + l2*sum a^2 over the batch / batch size to the loss', async () => {
     const model = buildModel(
-      { inputShape: [3], layers: layers({ type: 'dense', units: 2, activation: 'tanh', activityRegularizer: { l1: 0.3, l2: 0.7 } }, { type: 'dense', units: 1 }) },
+      {
+        inputShape: [3],
+        layers: layers({ type: 'dense', units: 2, activation: 'tanh', activityRegularizer: { l1: 0.3, l2: 0.7 } }, { type: 'dense', units: 1 }),
+      },
       5,
     );
     model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
-    const x = tf.tensor2d([[1, -2, 0.5], [0.3, 0.1, -1], [2, 2, 2], [-1, 0, 1]]);
+    const x = tf.tensor2d([
+      [1, -2, 0.5],
+      [0.3, 0.1, -1],
+      [2, 2, 2],
+      [-1, 0, 1],
+    ]);
     const y = tf.tensor2d([[1], [0], [-1], [0.5]]);
     const loss = (await model.trainOnBatch(x, y)) as number;
     const expected = tf.tidy(() => {
@@ -39,11 +47,17 @@ describe('layers in training', () => {
   });
 
   it('a model with an activity regularizer saves and loads (predictions unchanged)', async () => {
-    const model = buildModel({ inputShape: [2], layers: layers({ type: 'dense', units: 3, activation: 'leakyRelu', activityRegularizer: { l2: 0.1 } }, { type: 'dense', units: 1 }) }, 9);
+    const model = buildModel(
+      { inputShape: [2], layers: layers({ type: 'dense', units: 3, activation: 'leakyRelu', activityRegularizer: { l2: 0.1 } }, { type: 'dense', units: 1 }) },
+      9,
+    );
     const store = new LocalArtifactStore(tempDir('descent-layers-'));
     await saveModel(model, store, 'activity');
     const loaded = (await loadModel(store, 'activity'))!;
-    const x = tf.tensor2d([[1, -3], [-2, 0.5]]);
+    const x = tf.tensor2d([
+      [1, -3],
+      [-2, 0.5],
+    ]);
     const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
     expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
     tf.dispose([x, a, b]);
@@ -52,7 +66,16 @@ describe('layers in training', () => {
   });
 
   it('leakyRelu as an activation slopes negative inputs by alpha', async () => {
-    const model = buildModel({ inputShape: [1], layers: layers({ type: 'dense', units: 1, activation: 'leakyRelu', kernelInitializer: 'ones' }, { type: 'activation', activation: 'leakyRelu', alpha: 0.5 }) }, 1);
+    const model = buildModel(
+      {
+        inputShape: [1],
+        layers: layers(
+          { type: 'dense', units: 1, activation: 'leakyRelu', kernelInitializer: 'ones' },
+          { type: 'activation', activation: 'leakyRelu', alpha: 0.5 },
+        ),
+      },
+      1,
+    );
     const out = model.predict(tf.tensor2d([[-2], [3]])) as tf.Tensor;
     // dense(-2) = -2 -> 0.3 * -2 = -0.6 -> 0.5 * -0.6 = -0.3; positive values pass through.
     const [neg, pos] = Array.from(await out.data());
@@ -78,23 +101,22 @@ describe('layers in training', () => {
     expect(await weights()).toEqual(first);
   });
 
-  it.each([
-    [[5, 3]],
-    [[3, 8]],
-    [[6, 6]],
-    [[2, 3, 4]],
-  ])('the orthogonal initializer gives orthonormal rows or columns for a %j kernel, the same per seed', (shape) => {
-    const cols = shape.at(-1)!;
-    const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const w = orthogonalValues(shape, 2, 5);
-    const at = (r: number, c: number) => w[r * cols + c]! / 2;
-    // Tall kernels have orthonormal columns, wide ones orthonormal rows.
-    const [n, m] = rows >= cols ? [cols, rows] : [rows, cols];
-    const entry = (a: number, b: number) => Array.from({ length: m }, (_, k) => (rows >= cols ? at(k, a) * at(k, b) : at(a, k) * at(b, k))).reduce((x, y) => x + y, 0);
-    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) expect(entry(a, b)).toBeCloseTo(a === b ? 1 : 0, 5);
-    expect(orthogonalValues(shape, 2, 5)).toEqual(w);
-    expect(orthogonalValues(shape, 2, 6)).not.toEqual(w);
-  });
+  it.each([[[5, 3]], [[3, 8]], [[6, 6]], [[2, 3, 4]]])(
+    'the orthogonal initializer gives orthonormal rows or columns for a %j kernel, the same per seed',
+    (shape) => {
+      const cols = shape.at(-1)!;
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const w = orthogonalValues(shape, 2, 5);
+      const at = (r: number, c: number) => w[r * cols + c]! / 2;
+      // Tall kernels have orthonormal columns, wide ones orthonormal rows.
+      const [n, m] = rows >= cols ? [cols, rows] : [rows, cols];
+      const entry = (a: number, b: number) =>
+        Array.from({ length: m }, (_, k) => (rows >= cols ? at(k, a) * at(k, b) : at(a, k) * at(b, k))).reduce((x, y) => x + y, 0);
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) expect(entry(a, b)).toBeCloseTo(a === b ? 1 : 0, 5);
+      expect(orthogonalValues(shape, 2, 5)).toEqual(w);
+      expect(orthogonalValues(shape, 2, 6)).not.toEqual(w);
+    },
+  );
 
   it('an LSTM starts from an orthogonal recurrent kernel, and its model.json loads in plain tfjs', async () => {
     const model = buildModel({ inputShape: [4, 3], layers: layers({ type: 'lstm', units: 6 }) }, 2);
@@ -122,17 +144,27 @@ describe('layers in training', () => {
       },
       1,
     );
-    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const x = tf.tensor2d([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const fed = modelInputs(model, x);
     const out = model.predict(fed) as tf.Tensor;
-    expect(await out.array()).toEqual([[2, 3, 1], [5, 6, 4]]);
+    expect(await out.array()).toEqual([
+      [2, 3, 1],
+      [5, 6, 4],
+    ]);
     tf.dispose([x, fed, out]);
     model.dispose();
   });
 });
 
 /** Small datasets a preset can learn in a few epochs: images, sequences, vectors. */
-function presetData(preset: PresetName): { x: number[][] | number[][][] | number[][][][]; y: number[][]; loss: 'categoricalCrossentropy' | 'meanSquaredError' } {
+function presetData(preset: PresetName): {
+  x: number[][] | number[][][] | number[][][][];
+  y: number[][];
+  loss: 'categoricalCrossentropy' | 'meanSquaredError';
+} {
   const rng = createRng(11);
   const n = 96;
   if (preset === 'gru-regressor') {

@@ -58,7 +58,11 @@ const MODELS: Record<string, { inputShape?: number[]; inputs?: { name: string; s
   },
   embedding: {
     inputShape: [6],
-    layers: [{ type: 'embedding', inputDim: 50, outputDim: 8 }, { type: 'gru', units: 4, useBias: false }, { type: 'dense', units: 1 }],
+    layers: [
+      { type: 'embedding', inputDim: 50, outputDim: 8 },
+      { type: 'gru', units: 4, useBias: false },
+      { type: 'dense', units: 1 },
+    ],
   },
   graph: {
     inputShape: [8, 8, 2],
@@ -149,7 +153,9 @@ describe('model summary matches the model tfjs builds', () => {
   });
 
   it('counts the FLOPs of a dense layer and a convolution as multiply-adds x 2', () => {
-    const { summary } = summarizeModel(specOf({ inputShape: [6, 6, 2], layers: [{ type: 'conv2d', filters: 3, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 5 }] }));
+    const { summary } = summarizeModel(
+      specOf({ inputShape: [6, 6, 2], layers: [{ type: 'conv2d', filters: 3, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 5 }] }),
+    );
     const [conv, , dense] = summary!.layers;
     // conv: 4x4 output positions x 3 filters x (3x3x2) multiply-adds; dense: 48 inputs x 5 units.
     expect(conv!.flops).toBe(2 * 4 * 4 * 3 * 3 * 3 * 2);
@@ -159,24 +165,87 @@ describe('model summary matches the model tfjs builds', () => {
 
 describe('model graph and shape problems name the layer', () => {
   const problems: [string, ModelSpec['layers'] extends unknown ? (typeof MODELS)[string] : never, (string | number)[], RegExp][] = [
-    ['unknown input name', { inputShape: [2], layers: [{ type: 'dense', units: 2 }, { type: 'dense', units: 1, inputs: ['nope'] }] }, ['model', 'layers', 1, 'inputs', 0], /nope/],
-    ['a later layer as input', { inputShape: [2], layers: [{ type: 'dense', units: 2, name: 'a', inputs: ['b'] }, { type: 'dense', units: 1, name: 'b' }] }, ['model', 'layers', 0, 'inputs', 0], /earlier/],
-    ['a name used twice', { inputShape: [2], layers: [{ type: 'dense', units: 2, name: 'a' }, { type: 'dense', units: 1, name: 'a' }] }, ['model', 'layers', 1, 'name'], /twice/],
+    [
+      'unknown input name',
+      {
+        inputShape: [2],
+        layers: [
+          { type: 'dense', units: 2 },
+          { type: 'dense', units: 1, inputs: ['nope'] },
+        ],
+      },
+      ['model', 'layers', 1, 'inputs', 0],
+      /nope/,
+    ],
+    [
+      'a later layer as input',
+      {
+        inputShape: [2],
+        layers: [
+          { type: 'dense', units: 2, name: 'a', inputs: ['b'] },
+          { type: 'dense', units: 1, name: 'b' },
+        ],
+      },
+      ['model', 'layers', 0, 'inputs', 0],
+      /earlier/,
+    ],
+    [
+      'a name used twice',
+      {
+        inputShape: [2],
+        layers: [
+          { type: 'dense', units: 2, name: 'a' },
+          { type: 'dense', units: 1, name: 'a' },
+        ],
+      },
+      ['model', 'layers', 1, 'name'],
+      /twice/,
+    ],
     [
       'a dangling branch',
-      { inputShape: [2], layers: [{ type: 'dense', units: 2, name: 'a' }, { type: 'dense', units: 2, name: 'b' }, { type: 'dense', units: 1, inputs: ['a'] }] },
+      {
+        inputShape: [2],
+        layers: [
+          { type: 'dense', units: 2, name: 'a' },
+          { type: 'dense', units: 2, name: 'b' },
+          { type: 'dense', units: 1, inputs: ['a'] },
+        ],
+      },
       ['model', 'layers', 1],
       /does not lead to the output/,
     ],
-    ['two inputs to a dense layer', { inputShape: [2], layers: [{ type: 'dense', units: 2, name: 'a' }, { type: 'dense', units: 1, inputs: ['a', 'input'] }] }, ['model', 'layers', 1, 'inputs'], /merge/],
+    [
+      'two inputs to a dense layer',
+      {
+        inputShape: [2],
+        layers: [
+          { type: 'dense', units: 2, name: 'a' },
+          { type: 'dense', units: 1, inputs: ['a', 'input'] },
+        ],
+      },
+      ['model', 'layers', 1, 'inputs'],
+      /merge/,
+    ],
     ['a conv2d on vectors', { inputShape: [10], layers: [{ type: 'conv2d', filters: 2, kernelSize: 3 }] }, ['model', 'layers', 0], /images/],
-    ['a kernel larger than the image', { inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 5 }] }, ['model', 'layers', 0], /larger than the input/],
+    [
+      'a kernel larger than the image',
+      { inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 5 }] },
+      ['model', 'layers', 0],
+      /larger than the input/,
+    ],
     ['an lstm on vectors', { inputShape: [10], layers: [{ type: 'lstm', units: 2 }] }, ['model', 'layers', 0], /sequences/],
     ['a flatten of vectors', { inputShape: [4], layers: [{ type: 'flatten' }, { type: 'dense', units: 1 }] }, ['model', 'layers', 0], /already flat/],
     ['a reshape that loses values', { inputShape: [10], layers: [{ type: 'reshape', targetShape: [3, 3] }] }, ['model', 'layers', 0], /cannot become/],
     [
       'adding different shapes',
-      { inputShape: [4], layers: [{ type: 'dense', units: 2, name: 'a' }, { type: 'dense', units: 3, name: 'b', inputs: ['input'] }, { type: 'add', inputs: ['a', 'b'] }] },
+      {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 2, name: 'a' },
+          { type: 'dense', units: 3, name: 'b', inputs: ['input'] },
+          { type: 'add', inputs: ['a', 'b'] },
+        ],
+      },
       ['model', 'layers', 2],
       /one shape/,
     ],

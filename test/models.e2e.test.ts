@@ -67,11 +67,27 @@ describe('model summaries and presets (no training)', () => {
 
   it.each([
     ['a convolution on vectors', { model: { inputShape: [10], layers: [{ type: 'conv2d', filters: 2, kernelSize: 3 }] } }, ['model', 'layers', 0]],
-    ['an unknown layer name', { model: { inputShape: [2], layers: [{ type: 'dense', units: 2 }, { type: 'add', inputs: ['dense_1', 'nope'] }] } }, ['model', 'layers', 1, 'inputs', 1]],
+    [
+      'an unknown layer name',
+      {
+        model: {
+          inputShape: [2],
+          layers: [
+            { type: 'dense', units: 2 },
+            { type: 'add', inputs: ['dense_1', 'nope'] },
+          ],
+        },
+      },
+      ['model', 'layers', 1, 'inputs', 1],
+    ],
     ['a preset on the wrong input', { model: { preset: 'cnn-small', inputShape: [10], outputUnits: 2 } }, ['model', 'preset']],
     ['a preset without a dataset or shapes', { model: { preset: 'mlp' } }, ['model', 'inputShape']],
     ['both a preset and layers', { model: { preset: 'mlp', inputShape: [2], layers: [{ type: 'dense', units: 1 }] } }, ['model', 'layers']],
-    ['a layer output of more than 2^53 values', { model: { inputShape: [1e9, 1e9], layers: [{ type: 'flatten' }, { type: 'dense', units: 1 }] } }, ['model', 'layers', 0]],
+    [
+      'a layer output of more than 2^53 values',
+      { model: { inputShape: [1e9, 1e9], layers: [{ type: 'flatten' }, { type: 'dense', units: 1 }] } },
+      ['model', 'layers', 0],
+    ],
   ])('%s -> 400 naming the path', async (_name, body, path) => {
     const res = await summarize(body);
     expect(res.statusCode).toBe(400);
@@ -116,7 +132,14 @@ describe('preflight limits refuse a job before it is queued', () => {
   it('a 100000 x 100000 dense layer: MAX_PARAMS, never queued', async () => {
     const body = {
       dataset: { builtin: 'linear', features: 1000 },
-      model: { inputShape: [1000], layers: [{ type: 'dense', units: 100_000 }, { type: 'dense', units: 100_000 }, { type: 'dense', units: 1 }] },
+      model: {
+        inputShape: [1000],
+        layers: [
+          { type: 'dense', units: 100_000 },
+          { type: 'dense', units: 100_000 },
+          { type: 'dense', units: 1 },
+        ],
+      },
     };
     const error = await refused(body, 'MAX_PARAMS');
     expect(error.details.find((d) => d.limit === 'MAX_PARAMS')!.value).toBe(1000 * 100_000 + 100_000 + 100_000 * 100_000 + 100_000 + 100_000 + 1);
@@ -125,7 +148,21 @@ describe('preflight limits refuse a job before it is queued', () => {
   });
 
   it('training memory over MAX_TRAINING_MEMORY_MB', async () => {
-    await refused({ ...xorSpec(), dataset: { builtin: 'blobs', samples: 8192, features: 1000, classes: 2 }, model: { inputShape: [1000], layers: [{ type: 'dense', units: 1000 }, { type: 'dense', units: 1 }] }, training: { epochs: 1, batchSize: 'full' } }, 'MAX_TRAINING_MEMORY_MB');
+    await refused(
+      {
+        ...xorSpec(),
+        dataset: { builtin: 'blobs', samples: 8192, features: 1000, classes: 2 },
+        model: {
+          inputShape: [1000],
+          layers: [
+            { type: 'dense', units: 1000 },
+            { type: 'dense', units: 1 },
+          ],
+        },
+        training: { epochs: 1, batchSize: 'full' },
+      },
+      'MAX_TRAINING_MEMORY_MB',
+    );
   });
 
   it('samples x epochs over MAX_SAMPLE_EPOCHS', async () => {
@@ -141,7 +178,13 @@ describe('graph models and presets train through the service', () => {
   afterAll(async () => stack.close());
 
   it('a preset job: the record shows the layers it expanded to and what the model costs, and it learns', async () => {
-    const body = { dataset: { builtin: 'moons', samples: 200, seed: 1 }, model: { preset: 'mlp' }, metrics: ['accuracy'], optimizer: { name: 'adam', learningRate: 0.01 }, training: { epochs: 30, batchSize: 32, seed: 2 } };
+    const body = {
+      dataset: { builtin: 'moons', samples: 200, seed: 1 },
+      model: { preset: 'mlp' },
+      metrics: ['accuracy'],
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      training: { epochs: 30, batchSize: 32, seed: 2 },
+    };
     const summary = (await stack.app.inject({ method: 'POST', url: '/v1/models/summary', payload: body })).json<Summary & { trainingFlops: number }>();
     const id = await submit(stack.app, body as JobSpecInput);
     const cost = (await stack.app.inject(`/v1/jobs/${id}`)).json<{ cost: Record<string, number> }>().cost;
@@ -155,7 +198,10 @@ describe('graph models and presets train through the service', () => {
     expect(cost.trainingFlops).toBe(3 * summary.flopsPerSample * 200 * 30);
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('completed');
-    const record = (await stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<{ spec: { model: { preset?: string; inputShape: number[]; layers: { type: string }[] } }; history: { loss: number; accuracy: number }[] }>();
+    const record = (await stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<{
+      spec: { model: { preset?: string; inputShape: number[]; layers: { type: string }[] } };
+      history: { loss: number; accuracy: number }[];
+    }>();
     expect(record.spec.model.preset).toBeUndefined();
     expect(record.spec.model.inputShape).toEqual([2]);
     expect(record.spec.model.layers.map((l) => l.type)).toEqual(['dense', 'dropout', 'dense', 'dense']);
@@ -165,8 +211,21 @@ describe('graph models and presets train through the service', () => {
 
   it('predict with inputs the model cannot take (embedding ids out of range) is a 400', async () => {
     const id = await submit(stack.app, {
-      dataset: { inline: { x: [[0, 1], [2, 3], [4, 0], [1, 2]], y: [[0], [1], [1], [0]] } },
-      model: { inputShape: [2], layers: [{ type: 'embedding', inputDim: 5, outputDim: 3 }, { type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] },
+      dataset: {
+        inline: {
+          x: [
+            [0, 1],
+            [2, 3],
+            [4, 0],
+            [1, 2],
+          ],
+          y: [[0], [1], [1], [0]],
+        },
+      },
+      model: {
+        inputShape: [2],
+        layers: [{ type: 'embedding', inputDim: 5, outputDim: 3 }, { type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }],
+      },
       loss: 'binaryCrossentropy',
       training: { epochs: 2, batchSize: 2, seed: 1 },
     });
@@ -200,7 +259,18 @@ describe('graph models and presets train through the service', () => {
     });
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-1)!.event).toBe('completed');
-    const res = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [[0, 0], [0, 1], [1, 0], [1, 1]] } });
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/predict`,
+      payload: {
+        inputs: [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ],
+      },
+    });
     expect(res.statusCode).toBe(200);
     const outputs = res.json<{ outputs: number[][] }>().outputs.map((o) => Math.round(o[0]!));
     expect(outputs).toEqual([0, 1, 1, 0]);

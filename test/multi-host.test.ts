@@ -45,7 +45,10 @@ describe('API and workers on separate hosts (own DATA_DIR each; shared Redis and
     const shared = env(dataDirs.api);
     const port = await freePort();
     api = startProcess('src/api/server.ts', { ...shared, PORT: String(port) });
-    workers.push(startProcess('workers/worker.ts', { ...shared, DATA_DIR: dataDirs.a }), startProcess('workers/worker.ts', { ...shared, DATA_DIR: dataDirs.b }));
+    workers.push(
+      startProcess('workers/worker.ts', { ...shared, DATA_DIR: dataDirs.a }),
+      startProcess('workers/worker.ts', { ...shared, DATA_DIR: dataDirs.b }),
+    );
     await Promise.all([api.ready, ...workers.map((w) => w.ready)]);
     base = `http://127.0.0.1:${port}`;
     artifacts = openArtifactStore(artifactStoreSettings(loadConfig({ ...s3, DATA_DIR: dataDirs.api })));
@@ -91,12 +94,18 @@ describe('API and workers on separate hosts (own DATA_DIR each; shared Redis and
     expect(workerOf(resumed)).not.toBe(doomed);
     expect(resumed.data.fromEpoch).toBeGreaterThanOrEqual(9);
     // The model is in S3; the worker removes the checkpoints once the job is recorded completed.
-    expect((await artifacts.list(jobArtifacts(trainedId))).sort()).toEqual(expect.arrayContaining([modelKeys(trainedId).topology, modelKeys(trainedId).weights]));
+    expect((await artifacts.list(jobArtifacts(trainedId))).sort()).toEqual(
+      expect.arrayContaining([modelKeys(trainedId).topology, modelKeys(trainedId).weights]),
+    );
     await expect.poll(() => artifacts.list(checkpointKeys(trainedId).dir), { timeout: 10_000, interval: 50 }).toEqual([]);
   }, 120_000);
 
   it('predicts on a worker that did not train the model, and the downloaded model predicts the same', async () => {
-    const inputs = [[0, 0], [0.5, -0.5], [-1, 1]];
+    const inputs = [
+      [0, 0],
+      [0.5, -0.5],
+      [-1, 1],
+    ];
     const res = await http<{ outputs: number[][] }>('POST', `/v1/jobs/${trainedId}/predict`, { inputs });
     expect(res.status).toBe(200);
     expect(res.body.outputs).toHaveLength(3);
@@ -111,11 +120,21 @@ describe('API and workers on separate hosts (own DATA_DIR each; shared Redis and
     const up = await http<DatasetRecord>('POST', '/v1/datasets?name=clusters', clustersCsv(150), { 'content-type': 'text/csv' });
     expect(up.status).toBe(201);
     const datasetId = up.body.id;
-    expect((await artifacts.list(datasetKeys(datasetId).dir)).sort()).toEqual([datasetKeys(datasetId).record, datasetKeys(datasetId).x, datasetKeys(datasetId).y]);
+    expect((await artifacts.list(datasetKeys(datasetId).dir)).sort()).toEqual([
+      datasetKeys(datasetId).record,
+      datasetKeys(datasetId).x,
+      datasetKeys(datasetId).y,
+    ]);
 
     const id = await submitJob({
       dataset: { id: datasetId },
-      model: { inputShape: [4], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+      model: {
+        inputShape: [4],
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      },
       metrics: ['accuracy'],
       optimizer: { name: 'adam', learningRate: 0.05 },
       training: { epochs: 10, batchSize: 16, seed: 11 },

@@ -69,7 +69,12 @@ describe('metrics, readiness and request ids with a worker', () => {
   });
 
   it('carries the x-request-id of a submission into the job logs', async () => {
-    const res = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'x-request-id': 'trace-4711' }, payload: xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }) });
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { 'x-request-id': 'trace-4711' },
+      payload: xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }),
+    });
     expect(res.statusCode).toBe(202);
     expect(res.headers['x-request-id']).toBe('trace-4711');
     const id = res.json<{ id: string }>().id;

@@ -84,26 +84,29 @@ describe(`optimizers match PyTorch ${fixtures.torch} step by step`, () => {
     .filter((c) => c.optimizer.name === 'momentum' || c.optimizer.name === 'nesterov')
     .map((c) => ({ ...c, name: `sgd(${c.name})`, optimizer: { ...c.optimizer, name: 'sgd', nesterov: c.optimizer.name === 'nesterov' } }));
 
-  it.each([...fixtures.cases, ...asSgd].flatMap((c) => ENGINES.map((engine) => [`${c.name} (${engine})`, c, engine] as const)))('%s', async (_name, c, engine) => {
-    const p = fixtures.problems[c.problem]!;
-    const seen: { loss: number | null; weights: number[][] }[] = [];
-    const { model, engine: ran } = await train(specFor(c, engine), {
-      prepareModel: (m) => m.setWeights(p.layers.flatMap((l) => [tf.tensor2d(l.kernel), tf.tensor1d(l.bias)])),
-      onEpochEnd: async (report, m) => {
-        seen.push({ loss: report.loss, weights: await Promise.all(m.getWeights().map(async (w) => Array.from(await w.data()))) });
-      },
-    });
-    model.dispose();
-    expect(ran.engine).toBe(engine);
-    expect(seen).toHaveLength(c.trajectory.length);
-    c.trajectory.forEach((step, e) => {
-      expectClose([seen[e]!.loss!], [step.loss], `${c.name} epoch ${step.epoch} loss`);
-      step.layers.forEach((layer, li) => {
-        expectClose(seen[e]!.weights[2 * li]!, layer.kernel.flat(), `${c.name} epoch ${step.epoch} layer ${li} kernel`);
-        expectClose(seen[e]!.weights[2 * li + 1]!, layer.bias, `${c.name} epoch ${step.epoch} layer ${li} bias`);
+  it.each([...fixtures.cases, ...asSgd].flatMap((c) => ENGINES.map((engine) => [`${c.name} (${engine})`, c, engine] as const)))(
+    '%s',
+    async (_name, c, engine) => {
+      const p = fixtures.problems[c.problem]!;
+      const seen: { loss: number | null; weights: number[][] }[] = [];
+      const { model, engine: ran } = await train(specFor(c, engine), {
+        prepareModel: (m) => m.setWeights(p.layers.flatMap((l) => [tf.tensor2d(l.kernel), tf.tensor1d(l.bias)])),
+        onEpochEnd: async (report, m) => {
+          seen.push({ loss: report.loss, weights: await Promise.all(m.getWeights().map(async (w) => Array.from(await w.data()))) });
+        },
       });
-    });
-  });
+      model.dispose();
+      expect(ran.engine).toBe(engine);
+      expect(seen).toHaveLength(c.trajectory.length);
+      c.trajectory.forEach((step, e) => {
+        expectClose([seen[e]!.loss!], [step.loss], `${c.name} epoch ${step.epoch} loss`);
+        step.layers.forEach((layer, li) => {
+          expectClose(seen[e]!.weights[2 * li]!, layer.kernel.flat(), `${c.name} epoch ${step.epoch} layer ${li} kernel`);
+          expectClose(seen[e]!.weights[2 * li + 1]!, layer.bias, `${c.name} epoch ${step.epoch} layer ${li} bias`);
+        });
+      });
+    },
+  );
 });
 
 describe('optimizers through the public API', () => {
@@ -129,37 +132,40 @@ describe('optimizers through the public API', () => {
   const linear = fixtures.cases.filter(
     (c) => fixtures.problems[c.problem]!.layers.length === 1 && fixtures.problems[c.problem]!.layers[0]!.kernel.flat().every((v) => v === 0),
   );
-  const onePerOptimizer = OPTIMIZER_NAMES.map((n) => linear.find((c) => c.optimizer.name === n && c.batchSize !== 'full') ?? linear.find((c) => c.optimizer.name === n)).filter(
-    (c): c is Case => c !== undefined,
-  );
+  const onePerOptimizer = OPTIMIZER_NAMES.map(
+    (n) => linear.find((c) => c.optimizer.name === n && c.batchSize !== 'full') ?? linear.find((c) => c.optimizer.name === n),
+  ).filter((c): c is Case => c !== undefined);
 
-  it.each(onePerOptimizer.map((c) => [c.name, c] as const))(`%s on the ${ENGINES[0]} engine: trained weights read back through predict match PyTorch`, async (_n, c) => {
-    const p = fixtures.problems[c.problem]!;
-    const inputDim = p.x[0]!.length;
-    const id = await submit(stack.app, {
-      dataset: { inline: { x: p.x, y: p.y } },
-      model: {
-        inputShape: [inputDim],
-        layers: [{ type: 'dense', units: p.layers[0]!.units, kernelInitializer: 'zeros', biasInitializer: 'zeros', kernelRegularizer: p.kernelRegularizer }],
-      },
-      loss: p.loss as 'meanSquaredError',
-      optimizer: c.optimizer as { name: 'sgd' },
-      training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, engine: ENGINES[0] },
-    });
-    const events = await eventsUntilEnd(stack.app, id);
-    expect(events.at(-1)!.event).toBe('completed');
-    const origin = Array(inputDim).fill(0);
-    const units = Array.from({ length: inputDim }, (_, i) => origin.map((_, j) => (i === j ? 1 : 0)));
-    const res = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [origin, ...units] } });
-    const [bias, ...rows] = res.json<{ outputs: number[][] }>().outputs;
-    const kernel = rows.map((row) => row.map((v, k) => v - bias![k]!));
-    const final = c.trajectory.at(-1)!.layers[0]!;
-    // predict(e_i) - predict(0) loses a few float32 digits; 1e-3 is the public tolerance.
-    kernel.flat().forEach((v, i) => expect(Math.abs(v - final.kernel.flat()[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.kernel.flat()[i]!))));
-    bias!.forEach((v, i) => expect(Math.abs(v - final.bias[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.bias[i]!))));
-    const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
-    expect(record.engine).toEqual({ name: ENGINES[0] });
-    expect(events.at(-1)!.data.engine).toEqual({ name: ENGINES[0] });
-    expect(record.history.at(-1)!.loss).toBeCloseTo(c.trajectory.at(-1)!.loss, 4);
-  });
+  it.each(onePerOptimizer.map((c) => [c.name, c] as const))(
+    `%s on the ${ENGINES[0]} engine: trained weights read back through predict match PyTorch`,
+    async (_n, c) => {
+      const p = fixtures.problems[c.problem]!;
+      const inputDim = p.x[0]!.length;
+      const id = await submit(stack.app, {
+        dataset: { inline: { x: p.x, y: p.y } },
+        model: {
+          inputShape: [inputDim],
+          layers: [{ type: 'dense', units: p.layers[0]!.units, kernelInitializer: 'zeros', biasInitializer: 'zeros', kernelRegularizer: p.kernelRegularizer }],
+        },
+        loss: p.loss as 'meanSquaredError',
+        optimizer: c.optimizer as { name: 'sgd' },
+        training: { epochs: c.epochs, batchSize: c.batchSize, shuffle: false, engine: ENGINES[0] },
+      });
+      const events = await eventsUntilEnd(stack.app, id);
+      expect(events.at(-1)!.event).toBe('completed');
+      const origin = Array(inputDim).fill(0);
+      const units = Array.from({ length: inputDim }, (_, i) => origin.map((_, j) => (i === j ? 1 : 0)));
+      const res = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: { inputs: [origin, ...units] } });
+      const [bias, ...rows] = res.json<{ outputs: number[][] }>().outputs;
+      const kernel = rows.map((row) => row.map((v, k) => v - bias![k]!));
+      const final = c.trajectory.at(-1)!.layers[0]!;
+      // predict(e_i) - predict(0) loses a few float32 digits; 1e-3 is the public tolerance.
+      kernel.flat().forEach((v, i) => expect(Math.abs(v - final.kernel.flat()[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.kernel.flat()[i]!))));
+      bias!.forEach((v, i) => expect(Math.abs(v - final.bias[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(final.bias[i]!))));
+      const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+      expect(record.engine).toEqual({ name: ENGINES[0] });
+      expect(events.at(-1)!.data.engine).toEqual({ name: ENGINES[0] });
+      expect(record.history.at(-1)!.loss).toBeCloseTo(c.trajectory.at(-1)!.loss, 4);
+    },
+  );
 });

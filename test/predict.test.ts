@@ -5,7 +5,7 @@ import { type Stack, eventsUntilEnd, expectHealthy, longSpec, readLive, startSta
 
 type ErrorBody = { error: { code: string; message: string; details?: unknown } };
 
-const seeded = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
 /** A regression model with `outputs` outputs on `features` inputs, trained one epoch on inline data. */
 function wideSpec(features: number, hidden: number[], outputs: number) {
@@ -15,7 +15,10 @@ function wideSpec(features: number, hidden: number[], outputs: number) {
   return xorSpec({
     name: 'wide',
     dataset: { inline: { x, y } },
-    model: { inputShape: [features], layers: [...hidden.map((units) => ({ type: 'dense' as const, units, activation: 'relu' as const })), { type: 'dense', units: outputs }] },
+    model: {
+      inputShape: [features],
+      layers: [...hidden.map((units) => ({ type: 'dense' as const, units, activation: 'relu' as const })), { type: 'dense', units: outputs }],
+    },
     loss: 'meanSquaredError',
     metrics: [],
     training: { epochs: 1, batchSize: 16, seed: 1 },
@@ -48,7 +51,10 @@ describe('predict results and limits', () => {
     const inputs = Array.from({ length: 6_251 }, () => [0.1, 0.2, 0.3, 0.4]);
     const res = await stack.app.inject({ method: 'POST', url: `/v1/jobs/${wide}/predict`, payload: { inputs } });
     expect(res.statusCode).toBe(422);
-    expect(res.json<ErrorBody>().error).toMatchObject({ code: 'limit_exceeded', details: [{ limit: 'MAX_PREDICT_OUTPUT_VALUES', value: 6_251 * 64, max: 400_000 }] });
+    expect(res.json<ErrorBody>().error).toMatchObject({
+      code: 'limit_exceeded',
+      details: [{ limit: 'MAX_PREDICT_OUTPUT_VALUES', value: 6_251 * 64, max: 400_000 }],
+    });
     await expectHealthy(stack.app);
   });
 

@@ -49,9 +49,14 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect(reset.json()).toMatchObject({ quotas: { activeJobs: 2 } });
   });
 
-  it('refuses an experiment over the tenant\'s experiments quota with 422, per tenant; deleting one gives it back', async () => {
+  it("refuses an experiment over the tenant's experiments quota with 422, per tenant; deleting one gives it back", async () => {
     const experiment = (key: string) =>
-      stack.app.inject({ method: 'POST', url: '/v1/experiments', headers: as(key), payload: { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } } });
+      stack.app.inject({
+        method: 'POST',
+        url: '/v1/experiments',
+        headers: as(key),
+        payload: { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } },
+      });
     const set = await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/c/quotas', headers: as(admin), payload: { experiments: 1 } });
     expect(set.statusCode).toBe(200);
     const c = (await stack.app.apiKeys.create({ tenant: 'c', scope: 'write' })).key;
@@ -78,7 +83,9 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect(big.json().error.message).toMatch(/^over the tenant's quota datasetBytes: \d+ used of 200; delete something first$/);
     expect((await stack.app.inject({ url: '/v1/tenant', headers: as(b) })).json()).toMatchObject({ usage: { datasetBytes: used } });
     // Tenant a's bytes are its own.
-    expect((await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(a), 'content-type': 'text/csv' }, payload: csv(8) })).statusCode).toBe(201);
+    expect(
+      (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(a), 'content-type': 'text/csv' }, payload: csv(8) })).statusCode,
+    ).toBe(201);
 
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/datasets/${small.json().id}`, headers: as(b) })).statusCode).toBe(204);
     expect((await stack.app.inject({ url: '/v1/tenant', headers: as(b) })).json()).toMatchObject({ usage: { datasetBytes: 0 } });

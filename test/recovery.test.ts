@@ -5,8 +5,7 @@ import { startWorker } from '../workers/worker-app.js';
 import { type SseEvent, epochsOf, eventsUntilEnd, readLive, recoverableSpec, spawnWorker, startStack, submit, testConfig } from './helpers.js';
 
 /** Checkpoint every epoch, and notice a dead worker within a few seconds. */
-const faultConfig = () =>
-  testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '3' });
+const faultConfig = () => testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '3' });
 
 const EPOCHS = 40;
 const spec = recoverableSpec(EPOCHS);
@@ -70,7 +69,11 @@ describe('recovery from faults (checkpoints, exact resume)', () => {
 
   it('picks up the job of a worker process killed with SIGKILL and resumes it elsewhere', async () => {
     const stack = await startStack({ worker: false, config: faultConfig() });
-    const { child: doomed, exited } = await spawnWorker(stack.config, { CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000' });
+    const { child: doomed, exited } = await spawnWorker(stack.config, {
+      CHECKPOINT_MIN_INTERVAL_MS: '0',
+      LOCK_DURATION_MS: '2000',
+      STALLED_INTERVAL_MS: '1000',
+    });
     let rescuer: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       const id = await submit(stack.app, spec);

@@ -42,9 +42,15 @@ describe('host and cross-site checks, security headers (real app on loopback)', 
     expect(plain.statusCode).toBe(415);
     expect(plain.json().error).toEqual({
       code: 'unsupported_media_type',
-      message: 'a browser write with content type text/plain is refused (a form could send it from any site): send application/json, or an upload\'s own type such as text/csv',
+      message:
+        "a browser write with content type text/plain is refused (a form could send it from any site): send application/json, or an upload's own type such as text/csv",
     });
-    const form = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...own, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=1' });
+    const form = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...own, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'a=1',
+    });
     expect(form.statusCode).toBe(415);
     const upload = await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...own, 'content-type': 'text/csv' }, payload: csv });
     expect(upload.statusCode).toBe(201);

@@ -33,7 +33,8 @@ describe('event stream connections', () => {
     const jobs = [await submit(stack.app, xorSpec()), await submit(stack.app, xorSpec())];
     const live = () => stack.app.events.live;
     // Connections of this API's event hub: other test files share the Redis, so count by name.
-    const hubConnections = async () => ((await stack.app.redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${live().connectionName} `)).length;
+    const hubConnections = async () =>
+      ((await stack.app.redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${live().connectionName} `)).length;
     const controllers = Array.from({ length: 9 }, () => new AbortController());
     const streams = await Promise.all(controllers.map((c, i) => fetch(`${baseUrl}/v1/jobs/${jobs[i % 2]}/events`, { signal: c.signal })));
     // Every stream is live: each gets its status event, then keepalives.

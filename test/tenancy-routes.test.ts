@@ -56,7 +56,12 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
       method: 'POST',
       url: '/v1/experiments',
       headers: auth(a),
-      payload: { name: SECRET_NAME, base: xorSpec({ name: SECRET_NAME }), space: { 'optimizer.learningRate': { values: [0.1, 0.5] } }, objective: { metric: 'loss' } },
+      payload: {
+        name: SECRET_NAME,
+        base: xorSpec({ name: SECRET_NAME }),
+        space: { 'optimizer.learningRate': { values: [0.1, 0.5] } },
+        objective: { metric: 'loss' },
+      },
     });
     expect(experiment.statusCode).toBe(202);
     owned.experiment = experiment.json<ExperimentRecord>().id;
@@ -64,17 +69,21 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
   afterAll(() => stack.close());
 
   const url = (op: Operation, ids: Record<string, string>) =>
-    op.path.replace('{id}', () => {
-      const kind = KIND_OF.find(([prefix]) => op.path.startsWith(prefix))?.[1];
-      if (!kind) return 'some-id';
-      const id = ids[kind];
-      if (!id) throw new Error(`the test has no ${kind} of tenant A for ${op.method.toUpperCase()} ${op.path}: create one in beforeAll`);
-      return id;
-    }).replace(/\{(\w+)\}/g, (_, name: string) => (name === 'tenant' ? 'tenant-a' : name === 'name' ? 'mlp' : 'x'));
+    op.path
+      .replace('{id}', () => {
+        const kind = KIND_OF.find(([prefix]) => op.path.startsWith(prefix))?.[1];
+        if (!kind) return 'some-id';
+        const id = ids[kind];
+        if (!id) throw new Error(`the test has no ${kind} of tenant A for ${op.method.toUpperCase()} ${op.path}: create one in beforeAll`);
+        return id;
+      })
+      .replace(/\{(\w+)\}/g, (_, name: string) => (name === 'tenant' ? 'tenant-a' : name === 'name' ? 'mlp' : 'x'));
 
   /** A body each write could take: another tenant's dataset named where a spec can name one. */
   const body = (op: Operation) =>
-    op.path === '/v1/session' ? { key: 'dsk_not_a_key' } : { ...xorSpec(), dataset: { id: owned.dataset }, inputs: [[0, 1]], key: 'x', tenant: 'tenant-b', scope: 'read' };
+    op.path === '/v1/session'
+      ? { key: 'dsk_not_a_key' }
+      : { ...xorSpec(), dataset: { id: owned.dataset }, inputs: [[0, 1]], key: 'x', tenant: 'tenant-b', scope: 'read' };
 
   const call = (op: Operation, path: string, headers: Record<string, string>) =>
     stack.app.inject({
@@ -86,7 +95,9 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
 
   it('the document has the routes this test is about', () => {
     const names = operations.map((o) => `${o.method.toUpperCase()} ${o.path}`);
-    expect(names).toEqual(expect.arrayContaining(['GET /v1/jobs/{id}', 'POST /v1/jobs', 'DELETE /v1/datasets/{id}', 'GET /v1/jobs/{id}/events', 'POST /v1/admin/keys']));
+    expect(names).toEqual(
+      expect.arrayContaining(['GET /v1/jobs/{id}', 'POST /v1/jobs', 'DELETE /v1/datasets/{id}', 'GET /v1/jobs/{id}/events', 'POST /v1/admin/keys']),
+    );
   });
 
   it('answers 401 on every route but the probes without a key', async () => {
@@ -118,7 +129,8 @@ describe('every route of the OpenAPI document, AUTH=required (real app, real Red
     // Routes without an id (lists, submits naming A's dataset, summaries) show nothing of A's either.
     for (const op of operations.filter((o) => !o.path.includes('{'))) {
       const res = await call(op, url(op, owned), auth(b));
-      if (res.body.includes(SECRET_NAME) || res.body.includes(SECRET_COLUMN) || res.body.includes(owned.job!) || res.body.includes(owned.experiment!)) leaks.push(`${op.method} ${op.path}`);
+      if (res.body.includes(SECRET_NAME) || res.body.includes(SECRET_COLUMN) || res.body.includes(owned.job!) || res.body.includes(owned.experiment!))
+        leaks.push(`${op.method} ${op.path}`);
     }
     expect(leaks).toEqual([]);
     const submitted = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: auth(b), payload: { ...xorSpec(), dataset: { id: owned.dataset } } });

@@ -28,7 +28,13 @@ describe('training errors carry their codes', () => {
     // Past the API's checks: three outputs against one label per sample.
     const bad: ResolvedJobSpec = {
       ...ok,
-      model: { ...ok.model, layers: [{ type: 'dense', units: 4, activation: 'tanh' }, { type: 'dense', units: 3, activation: 'sigmoid' }] } as ResolvedJobSpec['model'],
+      model: {
+        ...ok.model,
+        layers: [
+          { type: 'dense', units: 4, activation: 'tanh' },
+          { type: 'dense', units: 3, activation: 'sigmoid' },
+        ],
+      } as ResolvedJobSpec['model'],
     };
     const err = await train(bad).then(
       () => undefined,

@@ -37,19 +37,22 @@ describe('ASHA (Ray ASHAScheduler, one bracket)', () => {
 
   it('reductionFactor 2, loss (min): a trial goes on when it is no worse than the median of the earlier arrivals at its rung', () => {
     const asha = { gracePeriod: 1, reductionFactor: 2, maxEpochs: 4 };
-    const { promoted, records } = play((r, trial, epoch, value) => ashaOnResult(asha, 'min', r, { trial, epoch, value }), [
-      [0, 1, 0.9, 'continue', null], // first at rung 1: nothing to compare with
-      [1, 1, 0.5, 'continue', 0.9], // median of {0.9}
-      [2, 1, 1.0, 'stop', 0.7], // median of {0.9, 0.5}
-      [3, 1, 0.6, 'continue', 0.9], // median of {0.9, 0.5, 1.0}
-      [4, 1, 0.8, 'stop', 0.75], // median of {0.9, 0.5, 1.0, 0.6}
-      [1, 2, 0.3, 'continue', null],
-      [0, 2, 0.7, 'stop', 0.3],
-      [3, 2, 0.35, 'continue', 0.5], // median of {0.3, 0.7}
-      [3, 3, 0.25, undefined, null], // no rung at epoch 3
-      [3, 4, 0.2, 'continue', null],
-      [1, 4, 0.25, 'stop', 0.2],
-    ]);
+    const { promoted, records } = play(
+      (r, trial, epoch, value) => ashaOnResult(asha, 'min', r, { trial, epoch, value }),
+      [
+        [0, 1, 0.9, 'continue', null], // first at rung 1: nothing to compare with
+        [1, 1, 0.5, 'continue', 0.9], // median of {0.9}
+        [2, 1, 1.0, 'stop', 0.7], // median of {0.9, 0.5}
+        [3, 1, 0.6, 'continue', 0.9], // median of {0.9, 0.5, 1.0}
+        [4, 1, 0.8, 'stop', 0.75], // median of {0.9, 0.5, 1.0, 0.6}
+        [1, 2, 0.3, 'continue', null],
+        [0, 2, 0.7, 'stop', 0.3],
+        [3, 2, 0.35, 'continue', 0.5], // median of {0.3, 0.7}
+        [3, 3, 0.25, undefined, null], // no rung at epoch 3
+        [3, 4, 0.2, 'continue', null],
+        [1, 4, 0.25, 'stop', 0.2],
+      ],
+    );
     expect(promoted.get(1)).toEqual([0, 1, 3]);
     expect(promoted.get(2)).toEqual([1, 3]);
     expect(promoted.get(4)).toEqual([3]);
@@ -59,19 +62,22 @@ describe('ASHA (Ray ASHAScheduler, one bracket)', () => {
 
   it('reductionFactor 3, accuracy (max): a trial goes on when it reaches the 66.7th percentile of the earlier arrivals', () => {
     const asha = { gracePeriod: 1, reductionFactor: 3, maxEpochs: 9 };
-    const { promoted } = play((r, trial, epoch, value) => ashaOnResult(asha, 'max', r, { trial, epoch, value }), [
-      [0, 1, 0.5, 'continue', null],
-      [1, 1, 0.6, 'continue', 0.5],
-      [2, 1, 0.55, 'stop', 0.5 + 0.1 * (2 / 3)], // 66.7th percentile of {0.5, 0.6}
-      [3, 1, 0.7, 'continue', 0.55 + 0.05 / 3], // of {0.5, 0.55, 0.6}
-      [4, 1, 0.58, 'stop', 0.6], // of {0.5, 0.55, 0.6, 0.7}
-      [5, 1, 0.65, 'continue', 0.58 + 0.02 * (2 / 3)], // of {0.5, 0.55, 0.58, 0.6, 0.7}
-      [3, 2, 0.75, undefined, null],
-      [3, 3, 0.8, 'continue', null],
-      [1, 3, 0.75, 'stop', 0.8],
-      [5, 3, 0.85, 'continue', 0.75 + 0.05 * (2 / 3)],
-      [0, 3, 0.78, 'stop', 0.8 + 0.05 / 3],
-    ]);
+    const { promoted } = play(
+      (r, trial, epoch, value) => ashaOnResult(asha, 'max', r, { trial, epoch, value }),
+      [
+        [0, 1, 0.5, 'continue', null],
+        [1, 1, 0.6, 'continue', 0.5],
+        [2, 1, 0.55, 'stop', 0.5 + 0.1 * (2 / 3)], // 66.7th percentile of {0.5, 0.6}
+        [3, 1, 0.7, 'continue', 0.55 + 0.05 / 3], // of {0.5, 0.55, 0.6}
+        [4, 1, 0.58, 'stop', 0.6], // of {0.5, 0.55, 0.6, 0.7}
+        [5, 1, 0.65, 'continue', 0.58 + 0.02 * (2 / 3)], // of {0.5, 0.55, 0.58, 0.6, 0.7}
+        [3, 2, 0.75, undefined, null],
+        [3, 3, 0.8, 'continue', null],
+        [1, 3, 0.75, 'stop', 0.8],
+        [5, 3, 0.85, 'continue', 0.75 + 0.05 * (2 / 3)],
+        [0, 3, 0.78, 'stop', 0.8 + 0.05 / 3],
+      ],
+    );
     expect(promoted.get(1)).toEqual([0, 1, 3, 5]);
     expect(promoted.get(3)).toEqual([3, 5]);
   });
@@ -92,20 +98,23 @@ describe('median stopping rule', () => {
   it('stops a trial whose best so far is worse than the median of the others at that epoch, after the grace period and minTrials', () => {
     const median = { gracePeriod: 2, minTrials: 2 };
     const best = new Map<number, number>();
-    play((r, trial, epoch, value) => {
-      best.set(trial, Math.min(value, best.get(trial) ?? Infinity));
-      return medianOnResult(median, 'min', r, { trial, epoch, value, best: best.get(trial)! });
-    }, [
-      [0, 1, 1.0, undefined, null], // grace period
-      [1, 1, 0.8, undefined, null],
-      [2, 1, 0.9, undefined, null],
-      [0, 2, 0.6, undefined, null], // no others at epoch 2 yet
-      [1, 2, 0.7, undefined, null], // one other, minTrials 2
-      [2, 2, 0.9, 'stop', 0.65], // best 0.9, median of {0.6, 0.7}
-      [3, 2, 0.5, 'continue', 0.7], // median of {0.6, 0.7, 0.9}
-      [1, 3, 0.4, undefined, null],
-      [0, 3, 0.65, undefined, null],
-      [3, 3, 0.62, 'continue', 0.525], // its value is worse than the median of {0.4, 0.65}, its best (0.5) is not
-    ]);
+    play(
+      (r, trial, epoch, value) => {
+        best.set(trial, Math.min(value, best.get(trial) ?? Infinity));
+        return medianOnResult(median, 'min', r, { trial, epoch, value, best: best.get(trial)! });
+      },
+      [
+        [0, 1, 1.0, undefined, null], // grace period
+        [1, 1, 0.8, undefined, null],
+        [2, 1, 0.9, undefined, null],
+        [0, 2, 0.6, undefined, null], // no others at epoch 2 yet
+        [1, 2, 0.7, undefined, null], // one other, minTrials 2
+        [2, 2, 0.9, 'stop', 0.65], // best 0.9, median of {0.6, 0.7}
+        [3, 2, 0.5, 'continue', 0.7], // median of {0.6, 0.7, 0.9}
+        [1, 3, 0.4, undefined, null],
+        [0, 3, 0.65, undefined, null],
+        [3, 3, 0.62, 'continue', 0.525], // its value is worse than the median of {0.4, 0.65}, its best (0.5) is not
+      ],
+    );
   });
 });

@@ -17,7 +17,10 @@ function read(make: (sink: RowSink) => RowReader, text: string, size: number) {
   return { names: sink.names, rows: sink.rows };
 }
 
-const csv = (sink: RowSink) => new CsvReader(',', sink, 100, () => { throw new Error('too many columns'); });
+const csv = (sink: RowSink) =>
+  new CsvReader(',', sink, 100, () => {
+    throw new Error('too many columns');
+  });
 
 describe('row readers', () => {
   const samples: [string, (sink: RowSink) => RowReader, string][] = [
@@ -43,9 +46,12 @@ describe('row readers', () => {
     ]);
   });
 
-  it('reads JSON objects by the first row\'s keys, in that order', () => {
+  it("reads JSON objects by the first row's keys, in that order", () => {
     const { names, rows } = read((s) => new JsonArrayReader(s), samples[1]![2], 5);
     expect(names).toEqual([['a', 'b']]);
-    expect(rows.map((r) => r[0])).toEqual([[1, 'x,]}'], [2500, 'q"]']]);
+    expect(rows.map((r) => r[0])).toEqual([
+      [1, 'x,]}'],
+      [2500, 'q"]'],
+    ]);
   });
 });

@@ -31,7 +31,8 @@ describe('training on an uploaded dataset (real worker and training process)', (
   afterAll(async () => stack.close());
 
   it('an uploaded holdout gives val_* metrics; one with other class names is refused', async () => {
-    const up = async (csv: string) => (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json<DatasetRecord>().id;
+    const up = async (csv: string) =>
+      (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json<DatasetRecord>().id;
     const csv = clustersCsv(180).split('\n');
     const [trainId, heldId] = [await up(`${csv.slice(0, 151).join('\n')}\n`), await up(`${[csv[0], ...csv.slice(151)].join('\n')}`)];
     const spec = classifier(trainId);
@@ -42,7 +43,11 @@ describe('training on an uploaded dataset (real worker and training process)', (
 
     // Two of the three classes: class numbers 0 and 1 would mean other regions than in training.
     const twoClasses = await up(`${[csv[0], ...csv.slice(1).filter((l) => !l.endsWith('south'))].join('\n')}`);
-    const refused = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: { ...spec, training: { ...spec.training, validationData: { id: twoClasses } } } });
+    const refused = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: { ...spec, training: { ...spec.training, validationData: { id: twoClasses } } },
+    });
     expect(refused.statusCode).toBe(400);
     expect(refused.json<{ error: { details: { path: unknown[] }[] } }>().error.details.map((d) => d.path)).toContainEqual(['training', 'validationData', 'id']);
   });
@@ -96,7 +101,12 @@ describe('training on an uploaded dataset (real worker and training process)', (
     await once(socket, 'connect');
     const head = 'a,b,label\n' + '1,2,x\n'.repeat(10_000);
     socket.write(`POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: ${head.length * 2}\r\n\r\n${head}`);
-    await expect.poll(() => existsSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')) && readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')).length > 0, { timeout: 10_000, interval: 20 }).toBe(true);
+    await expect
+      .poll(() => existsSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')) && readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')).length > 0, {
+        timeout: 10_000,
+        interval: 20,
+      })
+      .toBe(true);
     socket.destroy();
     await expect.poll(() => readdirSync(join(stack.config.DATA_DIR, 'tmp', 'uploads')), { timeout: 10_000, interval: 20 }).toEqual([]);
     const listed = (await stack.app.inject('/v1/datasets')).json<{ items: DatasetRecord[] }>().items;

@@ -251,7 +251,12 @@ describe('uploads refused cleanly', () => {
     ['a corrupt gzip body', () => upload(stack, gzipSync('a,b\n1,2\n').subarray(0, 12)), 400, 'malformed_dataset'],
     ['an unknown content type', () => upload(stack, 'a,b\n1,2\n', '', { 'content-type': 'image/png' }), 415, 'unsupported_media_type'],
     ['no content type', () => upload(stack, 'a,b\n1,2\n', '', {}), 415, 'unsupported_media_type'],
-    ['an unknown content encoding', () => upload(stack, 'a,b\n1,2\n', '', { 'content-type': 'text/csv', 'content-encoding': 'br' }), 415, 'unsupported_media_type'],
+    [
+      'an unknown content encoding',
+      () => upload(stack, 'a,b\n1,2\n', '', { 'content-type': 'text/csv', 'content-encoding': 'br' }),
+      415,
+      'unsupported_media_type',
+    ],
     ['a body over MAX_UPLOAD_BYTES', () => upload(stack, `a,b\n${'1,2\n'.repeat(20_000)}`), 413, 'upload_too_large', { limit: 'MAX_UPLOAD_BYTES' }],
     [
       'a streamed body over MAX_UPLOAD_BYTES (no Content-Length)',
@@ -268,8 +273,20 @@ describe('uploads refused cleanly', () => {
       { limit: 'MAX_UPLOAD_DECOMPRESSED_BYTES' },
     ],
     ['too many rows', () => upload(stack, `a,b\n${'1,2\n'.repeat(51)}`), 413, 'upload_too_large', { limit: 'MAX_DATASET_ROWS' }],
-    ['too many columns', () => upload(stack, `${Array.from({ length: 11 }, (_, i) => i).join(',')}\n`), 413, 'upload_too_large', { limit: 'MAX_DATASET_COLUMNS' }],
-    ['too many classes', () => upload(stack, `a,b\n${Array.from({ length: 6 }, (_, i) => `1,c${i}`).join('\n')}`), 413, 'upload_too_large', { limit: 'MAX_DATASET_CLASSES' }],
+    [
+      'too many columns',
+      () => upload(stack, `${Array.from({ length: 11 }, (_, i) => i).join(',')}\n`),
+      413,
+      'upload_too_large',
+      { limit: 'MAX_DATASET_COLUMNS' },
+    ],
+    [
+      'too many classes',
+      () => upload(stack, `a,b\n${Array.from({ length: 6 }, (_, i) => `1,c${i}`).join('\n')}`),
+      413,
+      'upload_too_large',
+      { limit: 'MAX_DATASET_CLASSES' },
+    ],
   ];
 
   it.each(cases)('%s', async (_name, request, status, code, details) => {

@@ -17,22 +17,83 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['option foreign to the dataset', { ...spec, dataset: { builtin: 'xor', classes: 3 } }, ['dataset', 'classes']],
   ['negative samples', { ...spec, dataset: { builtin: 'moons', samples: -5 } }, ['dataset', 'samples']],
   ['ragged inline x', { ...spec, dataset: { inline: { x: [[0, 0], [1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
-  ['inline x and y lengths differ', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0]] } } }, ['dataset', 'inline', 'y']],
+  [
+    'inline x and y lengths differ',
+    {
+      ...spec,
+      dataset: {
+        inline: {
+          x: [
+            [0, 0],
+            [1, 1],
+          ],
+          y: [[0]],
+        },
+      },
+    },
+    ['dataset', 'inline', 'y'],
+  ],
   ['inline strings', { ...spec, dataset: { inline: { x: [['a', 'b']], y: [[0]] } } }, ['dataset', 'inline', 'x', 0]],
-  ['an inline input float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1e300, 1]], y: [[0], [1]] } } }, ['dataset', 'inline', 'x', 1]],
-  ['an inline target float32 cannot hold', { ...spec, dataset: { inline: { x: [[0, 0], [1, 1]], y: [[0], [-1e39]] } } }, ['dataset', 'inline', 'y', 1]],
+  [
+    'an inline input float32 cannot hold',
+    {
+      ...spec,
+      dataset: {
+        inline: {
+          x: [
+            [0, 0],
+            [1e300, 1],
+          ],
+          y: [[0], [1]],
+        },
+      },
+    },
+    ['dataset', 'inline', 'x', 1],
+  ],
+  [
+    'an inline target float32 cannot hold',
+    {
+      ...spec,
+      dataset: {
+        inline: {
+          x: [
+            [0, 0],
+            [1, 1],
+          ],
+          y: [[0], [-1e39]],
+        },
+      },
+    },
+    ['dataset', 'inline', 'y', 1],
+  ],
   ['empty layers', { ...spec, model: { inputShape: [2], layers: [] } }, ['model', 'layers']],
   ['unknown layer type', { ...spec, model: { inputShape: [2], layers: [{ type: 'quantum', units: 3 }] } }, ['model', 'layers', 0, 'type']],
   ['zero units', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 0 }] } }, ['model', 'layers', 0, 'units']],
   ['fractional units', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1.5 }] } }, ['model', 'layers', 0, 'units']],
-  ['unknown activation', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, activation: 'sparkle' }] } }, ['model', 'layers', 0, 'activation']],
-  ['unknown initializer', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, kernelInitializer: 'lucky' }] } }, ['model', 'layers', 0, 'kernelInitializer']],
+  [
+    'unknown activation',
+    { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, activation: 'sparkle' }] } },
+    ['model', 'layers', 0, 'activation'],
+  ],
+  [
+    'unknown initializer',
+    { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, kernelInitializer: 'lucky' }] } },
+    ['model', 'layers', 0, 'kernelInitializer'],
+  ],
   ['dropout rate 1', { ...spec, model: { inputShape: [2], layers: [{ type: 'dropout', rate: 1 }, layers[1]] } }, ['model', 'layers', 0, 'rate']],
-  ['negative l2', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, kernelRegularizer: { l2: -1 } }] } }, ['model', 'layers', 0, 'kernelRegularizer', 'l2']],
+  [
+    'negative l2',
+    { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, kernelRegularizer: { l2: -1 } }] } },
+    ['model', 'layers', 0, 'kernelRegularizer', 'l2'],
+  ],
   ['unknown layer option', { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 1, colour: 'red' }] } }, ['model', 'layers', 0]],
   ['empty input shape', { ...spec, model: { inputShape: [], layers } }, ['model', 'inputShape']],
   ['input shape does not match the data', { ...spec, model: { inputShape: [3], layers } }, ['model', 'inputShape']],
-  ['output units do not match the targets', { ...spec, model: { inputShape: [2], layers: [layers[0], { type: 'dense', units: 2 }] } }, ['model', 'layers', 1, 'units']],
+  [
+    'output units do not match the targets',
+    { ...spec, model: { inputShape: [2], layers: [layers[0], { type: 'dense', units: 2 }] } },
+    ['model', 'layers', 1, 'units'],
+  ],
   ['unknown loss', { ...spec, loss: 'vibes' }, ['loss']],
   ['unknown metric', { ...spec, metrics: ['happiness'] }, ['metrics', 0]],
   ['unknown optimizer', { ...spec, optimizer: { name: 'magic' } }, ['optimizer', 'name']],
@@ -46,7 +107,11 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['validation split leaving no data', { ...spec, training: { epochs: 1, validationSplit: 0.1 } }, ['training', 'validationSplit']],
   ['shuffle as a string', { ...spec, training: { epochs: 1, shuffle: 'yes' } }, ['training', 'shuffle']],
   ['unknown top-level field', { ...spec, colour: 'blue' }, []],
-  ['early stopping on an unreported metric', { ...spec, training: { epochs: 5, earlyStopping: { monitor: 'val_loss' } } }, ['training', 'earlyStopping', 'monitor']],
+  [
+    'early stopping on an unreported metric',
+    { ...spec, training: { epochs: 5, earlyStopping: { monitor: 'val_loss' } } },
+    ['training', 'earlyStopping', 'monitor'],
+  ],
   ['unknown schedule type', { ...spec, training: { epochs: 5, lrSchedule: { type: 'zigzag' } } }, ['training', 'lrSchedule', 'type']],
   ['step schedule without stepSize', { ...spec, training: { epochs: 5, lrSchedule: { type: 'step' } } }, ['training', 'lrSchedule', 'stepSize']],
   ['lion with epsilon', { ...spec, optimizer: { name: 'lion', epsilon: 1e-8 } }, ['optimizer']],
@@ -57,20 +122,58 @@ const cases: [string, unknown, (string | number)[]][] = [
   ['timesteps on a dataset without them', { ...spec, dataset: { builtin: 'xor', timesteps: 5 } }, ['dataset', 'timesteps']],
   ['one timestep', { ...spec, dataset: { builtin: 'sine-sequence', timesteps: 1 } }, ['dataset', 'timesteps']],
   ['sequence data into a dense input', { ...spec, dataset: { builtin: 'airline-like' } }, ['model', 'inputShape']],
-  ['holdout and validationSplit together', { ...spec, training: { epochs: 1, validationSplit: 0.5, validationData: { builtin: 'xor' } } }, ['training', 'validationData']],
-  ['holdout shaped unlike the training data', { ...spec, training: { epochs: 1, validationData: { builtin: 'blobs', features: 3 } } }, ['training', 'validationData']],
+  [
+    'holdout and validationSplit together',
+    { ...spec, training: { epochs: 1, validationSplit: 0.5, validationData: { builtin: 'xor' } } },
+    ['training', 'validationData'],
+  ],
+  [
+    'holdout shaped unlike the training data',
+    { ...spec, training: { epochs: 1, validationData: { builtin: 'blobs', features: 3 } } },
+    ['training', 'validationData'],
+  ],
   ['invalid holdout', { ...spec, training: { epochs: 1, validationData: { builtin: 'xor', classes: 3 } } }, ['training', 'validationData', 'classes']],
   ['unknown input scaling', { ...spec, preprocessing: { inputs: 'zscore' } }, ['preprocessing', 'inputs']],
-  ['one-hot of one-hot labels', { ...spec, dataset: { builtin: 'blobs' }, model: { inputShape: [2], layers: [{ type: 'dense', units: 3 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  [
+    'one-hot of one-hot labels',
+    { ...spec, dataset: { builtin: 'blobs' }, model: { inputShape: [2], layers: [{ type: 'dense', units: 3 }] }, preprocessing: { labels: 'onehot' } },
+    ['preprocessing', 'labels'],
+  ],
   ['classes without one-hot labels', { ...spec, preprocessing: { inputs: 'minmax', classes: 3 } }, ['preprocessing', 'classes']],
   ['index of index labels', { ...spec, preprocessing: { labels: 'index' } }, ['preprocessing', 'labels']],
-  ['one-hot of real-valued targets', { ...spec, dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  [
+    'one-hot of real-valued targets',
+    {
+      ...spec,
+      dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } },
+      model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] },
+      preprocessing: { labels: 'onehot' },
+    },
+    ['preprocessing', 'labels'],
+  ],
   [
     'scaled inputs into an embedding',
-    { ...spec, dataset: { inline: { x: [[1, 2], [3, 4]], y: [[0], [1]] } }, model: { inputShape: [2], layers: [{ type: 'embedding', inputDim: 5, outputDim: 2 }, { type: 'flatten' }, { type: 'dense', units: 1 }] }, preprocessing: { inputs: 'standardize' } },
+    {
+      ...spec,
+      dataset: {
+        inline: {
+          x: [
+            [1, 2],
+            [3, 4],
+          ],
+          y: [[0], [1]],
+        },
+      },
+      model: { inputShape: [2], layers: [{ type: 'embedding', inputDim: 5, outputDim: 2 }, { type: 'flatten' }, { type: 'dense', units: 1 }] },
+      preprocessing: { inputs: 'standardize' },
+    },
     ['preprocessing', 'inputs'],
   ],
-  ['one-hot of a regression dataset', { ...spec, dataset: { builtin: 'sine' }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['preprocessing', 'labels']],
+  [
+    'one-hot of a regression dataset',
+    { ...spec, dataset: { builtin: 'sine' }, model: { inputShape: [1], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } },
+    ['preprocessing', 'labels'],
+  ],
   [
     'a holdout with a class the training data lacks',
     {
@@ -82,8 +185,21 @@ const cases: [string, unknown, (string | number)[]][] = [
     },
     ['training', 'validationData', 'inline', 'y'],
   ],
-  ['output units unlike the one-hot width', { ...spec, dataset: { builtin: 'iris', labels: 'index' }, model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }] }, preprocessing: { labels: 'onehot' } }, ['model', 'layers', 0, 'units']],
-  ['early stopping on val_loss without validation data', { ...spec, preprocessing: { inputs: 'standardize' }, training: { epochs: 5, earlyStopping: { monitor: 'val_accuracy' } } }, ['training', 'earlyStopping', 'monitor']],
+  [
+    'output units unlike the one-hot width',
+    {
+      ...spec,
+      dataset: { builtin: 'iris', labels: 'index' },
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 2 }] },
+      preprocessing: { labels: 'onehot' },
+    },
+    ['model', 'layers', 0, 'units'],
+  ],
+  [
+    'early stopping on val_loss without validation data',
+    { ...spec, preprocessing: { inputs: 'standardize' }, training: { epochs: 5, earlyStopping: { monitor: 'val_accuracy' } } },
+    ['training', 'earlyStopping', 'monitor'],
+  ],
 ];
 
 describe('spec validation', () => {
@@ -160,9 +276,31 @@ describe('configured limits', () => {
     ['epochs', xorSpec({ training: { epochs: 51 } }), 'MAX_EPOCHS', ['training', 'epochs']],
     ['units', small({ model: { inputShape: [2], layers: [{ type: 'dense', units: 17 }, layers[1]!] } }), 'MAX_UNITS', ['model', 'layers', 0, 'units']],
     ['layers', small({ model: { inputShape: [2], layers: [layers[0]!, layers[0]!, layers[0]!, layers[1]!] } }), 'MAX_LAYERS', ['model', 'layers']],
-    ['inline samples', small({ dataset: { inline: { x: [[0, 0], [0, 1], [1, 0], [1, 1]], y: [[0], [1], [1], [0]] } } }), 'MAX_INLINE_SAMPLES', ['dataset', 'inline', 'x']],
+    [
+      'inline samples',
+      small({
+        dataset: {
+          inline: {
+            x: [
+              [0, 0],
+              [0, 1],
+              [1, 0],
+              [1, 1],
+            ],
+            y: [[0], [1], [1], [0]],
+          },
+        },
+      }),
+      'MAX_INLINE_SAMPLES',
+      ['dataset', 'inline', 'x'],
+    ],
     ['generated samples', small({ dataset: { builtin: 'xor', samples: 501 } }), 'MAX_BUILTIN_SAMPLES', ['dataset', 'samples']],
-    ['holdout samples', small({ training: { epochs: 10, validationData: { builtin: 'xor', samples: 501 } } }), 'MAX_BUILTIN_SAMPLES', ['training', 'validationData', 'samples']],
+    [
+      'holdout samples',
+      small({ training: { epochs: 10, validationData: { builtin: 'xor', samples: 501 } } }),
+      'MAX_BUILTIN_SAMPLES',
+      ['training', 'validationData', 'samples'],
+    ],
   ];
 
   it.each(limited)('too many %s -> 422 naming the limit', async (_name, body, limit, path) => {

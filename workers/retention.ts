@@ -16,12 +16,7 @@ export interface RetentionPolicy {
  * Deletes finished jobs (record, events, artifacts) past the retention policy. Queued and
  * running jobs are never touched. Returns the ids it deleted.
  */
-export async function sweepFinishedJobs(
-  store: JobStore,
-  artifacts: ArtifactStore,
-  policy: RetentionPolicy,
-  now = Date.now(),
-): Promise<string[]> {
+export async function sweepFinishedJobs(store: JobStore, artifacts: ArtifactStore, policy: RetentionPolicy, now = Date.now()): Promise<string[]> {
   const deleted: string[] = [];
   let kept = 0;
   let cursor: string | undefined;
@@ -46,13 +41,7 @@ export async function sweepFinishedJobs(
 }
 
 /** Runs the sweep every `intervalMs` in one worker at a time (a Redis lock elects it). */
-export function scheduleRetention(
-  redis: Redis,
-  keys: RedisKeys,
-  run: () => Promise<unknown>,
-  intervalMs: number,
-  onError: (err: unknown) => void,
-): () => void {
+export function scheduleRetention(redis: Redis, keys: RedisKeys, run: () => Promise<unknown>, intervalMs: number, onError: (err: unknown) => void): () => void {
   const tick = async () => {
     const lock = await redis.set(`${keys.jobIndex}:retention-lock`, '1', 'PX', Math.max(intervalMs - 1_000, 1_000), 'NX');
     if (lock) await run();

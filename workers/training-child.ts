@@ -62,7 +62,8 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
         while (saved.length > 2) await deleteCheckpoint(store, msg.jobId, saved.shift()!);
       },
     },
-    onEngine: (choice) => send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
+    onEngine: (choice) =>
+      send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
     onEpochEnd: async (report) => {
       const verdict = msg.gated ? new Promise<StoppedBy | undefined>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });

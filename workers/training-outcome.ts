@@ -56,7 +56,8 @@ export function decideOutcome(f: RunFacts): Outcome {
   if (f.result?.type === 'done') return { kind: 'completed', result: f.result };
   // V8 aborts (SIGABRT, exit 134) when the heap limit is hit.
   const heapAbort = !f.result && (f.exit.signal === 'SIGABRT' || f.exit.code === 134);
-  const killed = f.killed ?? (heapAbort ? { code: 'out_of_memory', message: `the training process ran out of memory (heap limit ${f.heapLimitMb} MB)` } : undefined);
+  const killed =
+    f.killed ?? (heapAbort ? { code: 'out_of_memory', message: `the training process ran out of memory (heap limit ${f.heapLimitMb} MB)` } : undefined);
   if (killed) return { kind: 'failed', error: killed };
   const failure = f.result;
   // 'aborted' without a cancel or a shutdown is nothing the user did: treated as a crash.

@@ -148,7 +148,9 @@ export class TrainingRunner {
     } finally {
       if (experimentId && this.experiments) {
         // A failure here loses nothing: the periodic reconcile of running experiments repeats it.
-        await this.experiments.reconcile(experimentId, { waitMs: 5_000 }).catch((err: unknown) => this.logger.warn({ err, experimentId }, 'experiment reconcile failed'));
+        await this.experiments
+          .reconcile(experimentId, { waitMs: 5_000 })
+          .catch((err: unknown) => this.logger.warn({ err, experimentId }, 'experiment reconcile failed'));
       }
     }
   };

@@ -63,7 +63,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const trainingQueue = createTrainingQueue(queueConnection, keys);
   trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
   const lifecycle = new JobLifecycle(store);
-  const experiments = new ExperimentController({ jobs: store, lifecycle, experiments: new ExperimentStore(redis, keys), trainingQueue, attempts: config.JOB_ATTEMPTS, tenants: new TenantStore(redis, keys) });
+  const experiments = new ExperimentController({
+    jobs: store,
+    lifecycle,
+    experiments: new ExperimentStore(redis, keys),
+    trainingQueue,
+    attempts: config.JOB_ATTEMPTS,
+    tenants: new TenantStore(redis, keys),
+  });
   const predict = new PredictRunner(config, redis, log);
   const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));
   const training = new TrainingRunner(store, keys, artifacts, config, log, id, experiments, (report, spec) => metrics.epoch(report, spec));

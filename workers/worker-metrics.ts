@@ -32,7 +32,10 @@ export class WorkerMetrics {
       registers: [this.registry],
       collect() {
         const { training, predict } = processes();
-        this.set({ process: 'training' }, training.reduce((n: number, pid) => n + (residentBytes(pid) ?? 0), 0));
+        this.set(
+          { process: 'training' },
+          training.reduce((n: number, pid) => n + (residentBytes(pid) ?? 0), 0),
+        );
         this.set({ process: 'predict' }, residentBytes(predict) ?? 0);
       },
     });

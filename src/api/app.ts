@@ -82,7 +82,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`npm run keys -- create`), when AUTH is required.' },
-          session: { type: 'apiKey', in: 'cookie', name: 'descent_session', description: 'A browser session from POST /v1/session (writes also send X-CSRF-Token).' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'descent_session',
+            description: 'A browser session from POST /v1/session (writes also send X-CSRF-Token).',
+          },
         },
       },
       security: [{ apiKey: [] }, { session: [] }],

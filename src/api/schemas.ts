@@ -35,10 +35,7 @@ export const listJobsQuerySchema = z.object({
   experimentId: z.string().max(128).optional().describe('Only the trials of this experiment.'),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional().describe('The `next` of the previous page.'),
-  view: z
-    .enum(['slim', 'full'])
-    .default('slim')
-    .describe('`slim`: records without history and without inline data; `full`: whole job records.'),
+  view: z.enum(['slim', 'full']).default('slim').describe('`slim`: records without history and without inline data; `full`: whole job records.'),
 });
 
 export const jobListSchema = z.object({

@@ -44,7 +44,8 @@ export function builtinDatasetCatalog(): BuiltinDatasetInfo[] {
       // The schema's defaults are the job-level ones (none): each dataset states its own; seed has
       // none (it derives from the job seed, its description says so). Sample counts of real data
       // are bounded by the data.
-      const real = key === 'samples' || key === 'offset' ? { maximum: meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined } : {};
+      const real =
+        key === 'samples' || key === 'offset' ? { maximum: meta.maxSamples !== undefined ? meta.maxSamples - (key === 'offset' ? 1 : 0) : undefined } : {};
       return optionInfo(key, properties[key] ?? {}, { default: key === 'labels' ? 'auto' : (meta.defaults as Record<string, unknown>)[key], ...real });
     });
     return {
@@ -69,7 +70,6 @@ function range(o: OptionInfo): string {
   if (o.enum) return o.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   return o.type === 'number' || o.type === 'integer' ? intervalText(o) : '';
 }
-
 
 /** docs/datasets.md, rendered from the catalogue (a test keeps the committed file equal). */
 export function builtinDatasetMarkdown(): string {

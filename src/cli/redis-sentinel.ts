@@ -99,9 +99,7 @@ export async function startSentinelGroup(options: { dir: string; masterName?: st
   }
   // Ready for a failover once every Sentinel knows the replica and the two other Sentinels.
   await Promise.all(sentinels.map((s) => Promise.all([s.output.waitFor(/\+slave slave/), s.output.waitFor(/\+sentinel sentinel/, 2)])));
-  const switched = Promise.race(
-    sentinels.map((s) => s.output.waitFor(/\+switch-master/).then(() => `127.0.0.1:${replica.port}`)),
-  );
+  const switched = Promise.race(sentinels.map((s) => s.output.waitFor(/\+switch-master/).then(() => `127.0.0.1:${replica.port}`)));
   return {
     masterName,
     primary,

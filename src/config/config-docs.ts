@@ -18,7 +18,7 @@ export function configMarkdown(): string {
     '|---|---|---|',
     ...rows,
     '',
-    "Descent refuses to start against a Redis whose `maxmemory-policy` is not `noeviction`: BullMQ loses jobs when",
+    'Descent refuses to start against a Redis whose `maxmemory-policy` is not `noeviction`: BullMQ loses jobs when',
     'keys are evicted.',
     '',
   ].join('\n');

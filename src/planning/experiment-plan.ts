@@ -72,12 +72,13 @@ export function countTrials(spec: ExperimentSpec): number {
   const seeds = Array.isArray(spec.seeds) ? spec.seeds.length : spec.seeds;
   if (spec.search.type === 'random') return spec.search.trials * seeds;
   let configs = 1;
-  for (const dist of Object.values(spec.space)) configs *= 'choices' in dist ? dist.choices.reduce((n, b) => n + branchCount(b), 0) : gridValues(dist)?.length ?? 1;
+  for (const dist of Object.values(spec.space))
+    configs *= 'choices' in dist ? dist.choices.reduce((n, b) => n + branchCount(b), 0) : (gridValues(dist)?.length ?? 1);
   return configs * seeds;
 }
 
 const branchCount = (branch: Record<string, unknown>) =>
-  Object.values(branch).reduce<number>((n, v) => n * (isDistribution(v) ? gridValues(v)?.length ?? 1 : 1), 1);
+  Object.values(branch).reduce<number>((n, v) => n * (isDistribution(v) ? (gridValues(v)?.length ?? 1) : 1), 1);
 
 /** The values a grid takes from a distribution; undefined for the continuous ones. */
 function gridValues(d: Distribution): unknown[] | undefined {
@@ -255,4 +256,3 @@ export function planReruns<S extends JobSpec>(
   }
   return reruns;
 }
-

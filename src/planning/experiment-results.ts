@@ -29,7 +29,11 @@ export function objectiveValue(metrics: Record<string, unknown>, objective: Obje
 }
 
 /** Folds one finished epoch (its metrics and durationMs) into a trial's progress. */
-export function observeEpoch(p: TrialProgress, epoch: { epoch: number; durationMs?: unknown } & Record<string, unknown>, objective: Objective & { mode: 'min' | 'max' }): void {
+export function observeEpoch(
+  p: TrialProgress,
+  epoch: { epoch: number; durationMs?: unknown } & Record<string, unknown>,
+  objective: Objective & { mode: 'min' | 'max' },
+): void {
   p.epochs = Math.max(p.epochs, epoch.epoch);
   p.elapsedSeconds = round(p.elapsedSeconds + (typeof epoch.durationMs === 'number' ? epoch.durationMs / 1000 : 0));
   const value = objectiveValue(epoch, objective);

@@ -37,7 +37,11 @@ export function graphSupport(spec: Pick<PreparedJobSpec, 'model'>): GraphSupport
     const dilation = 'dilationRate' in layer ? [layer.dilationRate].flat() : [];
     if (dilation.some((d) => d !== undefined && d !== 1)) {
       // TensorFlow's CPU (oneDNN) convolution gradient aborts the process on a dilation above 1.
-      return { supported: false, path: ['model', 'layers', index, 'dilationRate'], reason: `layer ${index} (${layer.type}): dilated convolutions have no CPU gradient kernel` };
+      return {
+        supported: false,
+        path: ['model', 'layers', index, 'dilationRate'],
+        reason: `layer ${index} (${layer.type}): dilated convolutions have no CPU gradient kernel`,
+      };
     }
   }
   return { supported: true };

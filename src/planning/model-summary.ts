@@ -105,7 +105,9 @@ function mergeShapes(layer: Extract<LayerSpec, { type: 'add' | 'multiply' | 'ave
   if (layer.type !== 'concatenate') {
     shapes.forEach((s, i) => {
       if (s.join(',') !== first.join(',')) {
-        throw new ShapeError(`${layer.type} needs inputs of one shape: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`);
+        throw new ShapeError(
+          `${layer.type} needs inputs of one shape: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`,
+        );
       }
     });
     return passThrough(first, elementCount(first) * (shapes.length - 1));
@@ -116,7 +118,9 @@ function mergeShapes(layer: Extract<LayerSpec, { type: 'add' | 'multiply' | 'ave
   shapes.forEach((s, i) => {
     const same = s.length === first.length && s.every((d, j) => j === axis || d === first[j]);
     if (!same) {
-      throw new ShapeError(`concatenate on axis ${layer.axis} needs inputs equal on the other axes: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`);
+      throw new ShapeError(
+        `concatenate on axis ${layer.axis} needs inputs equal on the other axes: \`${layer.inputs[0]}\` is ${shapeText(first)}, \`${layer.inputs[i]}\` is ${shapeText(s)}`,
+      );
     }
   });
   const out = [...first];
@@ -244,11 +248,22 @@ function summarizeGraph(graph: ModelGraph): { summary?: ModelSummary; issues: Gr
   const layers: LayerSummary[] = [];
   for (const node of graph.nodes) {
     try {
-      const r = layerResult(node.spec, node.inputs.map((name) => shapes.get(name)!));
+      const r = layerResult(
+        node.spec,
+        node.inputs.map((name) => shapes.get(name)!),
+      );
       // A size beyond 2^53 is no exact integer: no model that large can be summarised, let alone trained.
       if (r.shape.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new ShapeError(`the output would have shape ${shapeText(r.shape)}`);
       shapes.set(node.name, r.shape);
-      layers.push({ name: node.name, type: node.spec.type, inputs: node.inputs, outputShape: r.shape, params: r.params, trainableParams: r.trainable, flops: r.flops });
+      layers.push({
+        name: node.name,
+        type: node.spec.type,
+        inputs: node.inputs,
+        outputShape: r.shape,
+        params: r.params,
+        trainableParams: r.trainable,
+        flops: r.flops,
+      });
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
       const inputs = node.inputs.map((name) => shapeText(shapes.get(name)!)).join(' and ');

@@ -80,7 +80,8 @@ export function prepareSpec<S extends DraftJobSpec>(
   if (spec.preprocessing && spec.preprocessing.inputs !== 'none') issues.push(...embeddingScaling(expanded.model));
   if (spec.training.engine === 'graph') {
     const support = graphSupport(prepared);
-    if (!support.supported) issues.push({ path: ['training', 'engine'], message: `engine \`graph\` cannot train this job: ${support.reason} (use \`auto\` or \`eager\`)` });
+    if (!support.supported)
+      issues.push({ path: ['training', 'engine'], message: `engine \`graph\` cannot train this job: ${support.reason} (use \`auto\` or \`eager\`)` });
   }
   const { summary, issues: modelIssues } = summarizeModel(expanded.model);
   issues.push(...modelIssues);
@@ -222,9 +223,7 @@ export const summaryReportSchema = modelSummarySchema
       .number()
       .nullable()
       .describe('Whole job, forward and backward (about 3x the forward FLOPs per sample x samples x epochs), when samples are known.'),
-    memory: memoryEstimateSchema
-      .nullable()
-      .describe('Training memory at the batch size (null: batch size `full` of a dataset whose size is not known).'),
+    memory: memoryEstimateSchema.nullable().describe('Training memory at the batch size (null: batch size `full` of a dataset whose size is not known).'),
     exceeds: z.array(limitViolationSchema).describe('Server limits this job would exceed (POST /v1/jobs refuses it with 422); empty when it fits.'),
   })
   .meta({ id: 'ModelSummary' });
@@ -287,7 +286,13 @@ export function checkLimits(
     check('MAX_SAMPLE_EPOCHS', ['training', 'epochs'], samples * t.epochs, limits.maxSampleEpochs, `sample-epochs (${samples} samples)`);
   }
   if (memory && samples !== undefined) {
-    check('MAX_TRAINING_MEMORY_MB', ['training', 'batchSize'], Math.ceil(memory.totalBytes / 2 ** 20), limits.maxTrainingMemoryMb, 'MB of training memory (estimated)');
+    check(
+      'MAX_TRAINING_MEMORY_MB',
+      ['training', 'batchSize'],
+      Math.ceil(memory.totalBytes / 2 ** 20),
+      limits.maxTrainingMemoryMb,
+      'MB of training memory (estimated)',
+    );
   }
   return out;
 }

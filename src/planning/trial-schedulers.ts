@@ -60,7 +60,10 @@ export function ashaOnResult(
     const seen = recorded.some(([t]) => t === result.trial);
     if (result.epoch >= milestone && seen) return undefined;
     if (result.epoch < milestone || seen) continue;
-    const cut = percentile(recorded.map(([, v]) => reward(v, mode)), (1 - 1 / asha.reductionFactor) * 100);
+    const cut = percentile(
+      recorded.map(([, v]) => reward(v, mode)),
+      (1 - 1 / asha.reductionFactor) * 100,
+    );
     const r = reward(result.value, mode);
     const stop = cut !== null && (r === null || r < cut);
     if (r !== null) recorded.push([result.trial, result.value]);
@@ -87,7 +90,10 @@ export function medianOnResult(
   if (others.length < recorded.length) return undefined;
   recorded.push([result.trial, result.value]);
   if (result.epoch < median.gracePeriod || others.length < median.minTrials) return undefined;
-  const cut = percentile(others.map(([, v]) => reward(v, mode)), 50);
+  const cut = percentile(
+    others.map(([, v]) => reward(v, mode)),
+    50,
+  );
   const r = reward(result.best, mode);
   const stop = cut !== null && (r === null || r < cut);
   return { trial: result.trial, epoch: result.epoch, value: result.best, cutoff: fromReward(cut, mode), action: stop ? 'stop' : 'continue' };

@@ -39,7 +39,10 @@ export async function enqueueTraining(
 }
 
 /** Adds a recorded job to the training queue at its tenant's next turn (BullMQ dedupes the job id). */
-export async function queueTraining(d: EnqueueDeps, input: { id: string; tenant: string; spec: ResolvedJobSpec; experiment?: { id: string }; requestId?: string }): Promise<void> {
+export async function queueTraining(
+  d: EnqueueDeps,
+  input: { id: string; tenant: string; spec: ResolvedJobSpec; experiment?: { id: string }; requestId?: string },
+): Promise<void> {
   const [head] = await d.trainingQueue.getPrioritized(0, 0);
   const priority = await d.tenants.nextTurn(input.tenant, head?.opts.priority ?? 1);
   await d.trainingQueue.add('train', trainingJobData(input), trainingJobOptions(input.id, d.attempts, priority));

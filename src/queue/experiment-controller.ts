@@ -1,13 +1,5 @@
 import type { Queue } from 'bullmq';
-import {
-  type SchedulerDecision,
-  ashaOnResult,
-  emptyProgress,
-  medianOnResult,
-  objectiveValue,
-  observeEpoch,
-  planReruns,
-} from '../planning/index.js';
+import { type SchedulerDecision, ashaOnResult, emptyProgress, medianOnResult, objectiveValue, observeEpoch, planReruns } from '../planning/index.js';
 import { type StoppedBy, betterThan, isTerminal } from '../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type NewExperimentEvent, type TrialDef } from '../store/experiment-store.js';
 import type { JobEvent, JobStore } from '../store/job-store.js';
@@ -107,7 +99,10 @@ export class ExperimentController {
         // Its job was deleted: the trial can never report again.
         p.status = 'cancelled';
         p.error = 'deleted';
-        events.push({ type: 'trial_ended', data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: p.epochs, stoppedBy: null, error: 'deleted' } });
+        events.push({
+          type: 'trial_ended',
+          data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: p.epochs, stoppedBy: null, error: 'deleted' },
+        });
       }
       for (const event of read) fresh.push({ trial: t, event });
     }

@@ -136,8 +136,7 @@ export class LimitExceededError extends DomainError {
     super(
       422,
       'limit_exceeded',
-      `${first.path.join('.')} ${value}, over the limit ${first.limit}=${first.max}` +
-        (details.length > 1 ? ` (and ${details.length - 1} more)` : ''),
+      `${first.path.join('.')} ${value}, over the limit ${first.limit}=${first.max}` + (details.length > 1 ? ` (and ${details.length - 1} more)` : ''),
       details,
     );
   }

@@ -32,5 +32,5 @@ export function permutation(n: number, rng: () => number): Int32Array {
 
 /** Derives independent seeds (initializers, shuffling, data) from the job seed. */
 export function deriveSeed(seed: number, stream: number): number {
-  return createRng((seed ^ Math.imul(stream + 1, 0x9e3779b1)) >>> 0)() * 2 ** 31 >>> 0;
+  return (createRng((seed ^ Math.imul(stream + 1, 0x9e3779b1)) >>> 0)() * 2 ** 31) >>> 0;
 }

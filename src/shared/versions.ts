@@ -16,5 +16,4 @@ export const PROJECT_ROOT = (() => {
   }
 })();
 
-export const DESCENT_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string })
-  .version;
+export const DESCENT_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

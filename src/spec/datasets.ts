@@ -103,7 +103,7 @@ const catalogue = {
     defaults: { samples: 150, offset: 0, classes: 3, features: 4 },
     task: 'classification',
     maxSamples: 150,
-    source: 'Fisher (1936) via the UCI Machine Learning Repository, with its two documented corrections (samples 35 and 38), as scikit-learn\'s load_iris',
+    source: "Fisher (1936) via the UCI Machine Learning Repository, with its two documented corrections (samples 35 and 38), as scikit-learn's load_iris",
   },
   'sine-sequence': {
     description:

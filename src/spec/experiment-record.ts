@@ -6,12 +6,11 @@ export const EXPERIMENT_STATUSES = ['running', 'completed', 'cancelled'] as cons
 export const experimentStatusSchema = z.enum(EXPERIMENT_STATUSES);
 export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
-
 export const schedulerDecisionSchema = z
   .object({
     trial: z.number().int(),
     epoch: z.number().int().describe('The rung (ASHA) or epoch (median) decided at.'),
-    value: z.number().nullable().describe('The value judged: ASHA the trial\'s value at the rung, median its best so far.'),
+    value: z.number().nullable().describe("The value judged: ASHA the trial's value at the rung, median its best so far."),
     cutoff: z.number().nullable().describe('The bar to meet (null: no other trial there yet).'),
     action: z.enum(['continue', 'stop']),
   })
@@ -30,7 +29,7 @@ export const trialProgressSchema = z.object({
   epochsToTarget: z.number().int().nullable().describe('First epoch that reached the objective target (null: not reached, or no target).'),
   secondsToTarget: z.number().nullable().describe('Training seconds until that epoch.'),
   stoppedBy: stoppedBySchema.nullable(),
-  error: z.string().nullable().describe('The failed job\'s error code (`diverged`, ...).'),
+  error: z.string().nullable().describe("The failed job's error code (`diverged`, ...)."),
 });
 export type TrialProgress = z.infer<typeof trialProgressSchema>;
 
@@ -44,7 +43,7 @@ export const trialSchema = trialProgressSchema
     learningRate: z.number(),
     params: z.record(z.string(), z.unknown()).describe('The value of each space path.'),
     seed: z.number().int(),
-    decisions: z.array(schedulerDecisionSchema).describe('The scheduler\'s decisions about it, in order.'),
+    decisions: z.array(schedulerDecisionSchema).describe("The scheduler's decisions about it, in order."),
   })
   .meta({ id: 'Trial' });
 export type Trial = z.infer<typeof trialSchema>;
@@ -126,7 +125,16 @@ export const experimentCurvesSchema = z
   .object({
     metric: z.string(),
     epochs: z.array(z.number().int()).describe('1..the most epochs any trial ran.'),
-    trials: z.array(z.object({ trial: z.number().int(), jobId: z.string(), optimizer: z.string(), params: z.record(z.string(), z.unknown()), seed: z.number().int(), values: z.array(z.number().nullable()).describe('One per epoch; null where the trial has none.') })),
+    trials: z.array(
+      z.object({
+        trial: z.number().int(),
+        jobId: z.string(),
+        optimizer: z.string(),
+        params: z.record(z.string(), z.unknown()),
+        seed: z.number().int(),
+        values: z.array(z.number().nullable()).describe('One per epoch; null where the trial has none.'),
+      }),
+    ),
   })
   .meta({ id: 'ExperimentCurves' });
 export type ExperimentCurves = z.infer<typeof experimentCurvesSchema>;
@@ -139,9 +147,18 @@ export const EXPERIMENT_TERMINAL_EVENTS: readonly ExperimentEventType[] = ['comp
 const trialTag = { trial: z.number().int(), jobId: z.string() };
 export const experimentEventSchemas = {
   trial_started: z.object({ ...trialTag, attempt: z.number().int(), params: z.record(z.string(), z.unknown()), seed: z.number().int() }),
-  trial_epoch: z.object({ ...trialTag, epoch: z.number().int() }).catchall(z.unknown()).describe('The trial\'s epoch event, tagged with the trial.'),
+  trial_epoch: z
+    .object({ ...trialTag, epoch: z.number().int() })
+    .catchall(z.unknown())
+    .describe("The trial's epoch event, tagged with the trial."),
   trial_stopped: z.object({ ...trialTag, stoppedBy: stoppedBySchema, decision: schedulerDecisionSchema }),
-  trial_ended: z.object({ ...trialTag, status: jobStatusSchema, epochs: z.number().int(), stoppedBy: stoppedBySchema.nullable(), error: z.string().nullable() }),
+  trial_ended: z.object({
+    ...trialTag,
+    status: jobStatusSchema,
+    epochs: z.number().int(),
+    stoppedBy: stoppedBySchema.nullable(),
+    error: z.string().nullable(),
+  }),
   phase: z.object({ phase: z.enum(['rerun']), trials: z.array(z.number().int()) }),
   completed: z.object({ status: z.literal('completed'), at: z.string(), counts: z.record(z.string(), z.number().int()) }),
   cancelled: z.object({ status: z.literal('cancelled'), at: z.string() }),

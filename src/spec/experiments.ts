@@ -7,7 +7,9 @@ export const CLASSIC_OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adagrad', 'ad
 
 const range = (item: z.ZodNumber) => z.tuple([item, item]).refine(([a, b]) => a <= b, { message: 'the range is [low, high] with low <= high' });
 
-export const valuesDistributionSchema = z.strictObject({ values: z.array(z.unknown()).min(1).max(1_000).describe('Each of these values (grid), or one of them at random.') });
+export const valuesDistributionSchema = z.strictObject({
+  values: z.array(z.unknown()).min(1).max(1_000).describe('Each of these values (grid), or one of them at random.'),
+});
 export const distributionSchema = z
   .union([
     valuesDistributionSchema,
@@ -52,13 +54,31 @@ export const searchSchema = z
     z.strictObject({
       type: z.literal('random'),
       trials: z.number().int().min(1).max(10_000).describe('Configurations to draw.'),
-      seed: z.number().int().min(0).max(2 ** 31 - 1).default(0).describe('Seed of the draws: the same seed, the same configurations.'),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+        .default(0)
+        .describe('Seed of the draws: the same seed, the same configurations.'),
     }),
   ])
   .describe('`grid`: every combination of `values`/`intRange`; `random`: `trials` configurations drawn with `seed`.');
 
 export const seedsSchema = z
-  .union([z.number().int().min(1).max(100), z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(100)])
+  .union([
+    z.number().int().min(1).max(100),
+    z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      )
+      .min(1)
+      .max(100),
+  ])
   .describe('Repeats of each configuration: a count (seeds base.training.seed + 0, 1, ... with base seed 0 when absent) or the seeds themselves.');
 
 export const objectiveSchema = z
@@ -67,7 +87,7 @@ export const objectiveSchema = z
     mode: z.enum(['min', 'max']).optional().describe('Default: `min` for losses and errors, `max` otherwise.'),
     target: z.number().optional().describe('A value to reach: trials report the epochs and seconds it took them.'),
   })
-  .describe('What ranks trials: the best value of `metric` over a trial\'s epochs.')
+  .describe("What ranks trials: the best value of `metric` over a trial's epochs.")
   .meta({ id: 'Objective' });
 export type Objective = z.infer<typeof objectiveSchema>;
 
@@ -75,7 +95,13 @@ export const ashaSchema = z.strictObject({
   type: z.literal('asha'),
   maxEpochs: z.number().int().min(1).optional().describe('Epochs of a trial that is never stopped (Ray `max_t`); default: base.training.epochs.'),
   gracePeriod: z.number().int().min(1).default(1).describe('First rung: no trial is stopped before this epoch (Ray `grace_period`).'),
-  reductionFactor: z.number().int().min(2).max(16).default(4).describe('Rungs at gracePeriod x rf^k; at each, a trial goes on only if it is in the top 1/rf so far (Ray `reduction_factor`).'),
+  reductionFactor: z
+    .number()
+    .int()
+    .min(2)
+    .max(16)
+    .default(4)
+    .describe('Rungs at gracePeriod x rf^k; at each, a trial goes on only if it is in the top 1/rf so far (Ray `reduction_factor`).'),
 });
 export const medianSchema = z.strictObject({
   type: z.literal('median'),
@@ -85,8 +111,8 @@ export const medianSchema = z.strictObject({
 export const schedulerSchema = z
   .discriminatedUnion('type', [z.strictObject({ type: z.literal('none') }), ashaSchema, medianSchema])
   .describe(
-    '`asha`: asynchronous successive halving as Ray Tune\'s ASHAScheduler; `median`: stop a trial whose best so far is worse than the median ' +
-      'of the other trials\' values at the same epoch (Optuna\'s MedianPruner, asynchronous); `none`: every trial runs all its epochs.',
+    "`asha`: asynchronous successive halving as Ray Tune's ASHAScheduler; `median`: stop a trial whose best so far is worse than the median " +
+      "of the other trials' values at the same epoch (Optuna's MedianPruner, asynchronous); `none`: every trial runs all its epochs.",
   )
   .meta({ id: 'Scheduler' });
 export type SchedulerSpec = z.infer<typeof schedulerSchema>;
@@ -128,8 +154,10 @@ export const optimizerComparisonSchema = z
         valuesDistributionSchema.extend({ values: z.array(z.number().gt(0)).min(1).max(100) }),
       ])
       .default({ logUniform: [1e-5, 1], trials: 8, seed: 0 })
-      .describe('Learning rates tried per optimizer: `trials` drawn log-uniformly with `seed`, one from each of `trials` equal slices of the log range, or the `values` given.'),
-    seeds: z.number().int().min(1).max(20).default(3).describe('Reruns of each optimizer\'s best learning rate, with seeds base seed + 0, 1, ...'),
+      .describe(
+        'Learning rates tried per optimizer: `trials` drawn log-uniformly with `seed`, one from each of `trials` equal slices of the log range, or the `values` given.',
+      ),
+    seeds: z.number().int().min(1).max(20).default(3).describe("Reruns of each optimizer's best learning rate, with seeds base seed + 0, 1, ..."),
     objective: objectiveSchema,
     scheduler: z
       .union([ashaSchema, z.strictObject({ type: z.literal('none') })])
@@ -138,7 +166,7 @@ export const optimizerComparisonSchema = z
     maxConcurrentTrials,
   })
   .describe(
-    'The optimizer-comparison protocol: tune each optimizer\'s learning rate (one seed, with the scheduler), rerun each one\'s best with ' +
+    "The optimizer-comparison protocol: tune each optimizer's learning rate (one seed, with the scheduler), rerun each one's best with " +
       '`seeds` seeds, and report per optimizer the best and final objective (mean and std over seeds), epochs and seconds to target, the tuned rate and the diverged trials.',
   );
 export type OptimizerComparisonSpec = z.infer<typeof optimizerComparisonSchema>;

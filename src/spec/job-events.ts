@@ -53,7 +53,7 @@ export const completedEventDataSchema = z
     numTensors: z.number().int().describe('Tensors alive in the training process at the end (a leak check).'),
     engine: engineRunSchema.optional(),
     stoppedEarly: stoppedEarlySchema.optional(),
-    stoppedBy: stoppedBySchema.optional().describe("An experiment trial its scheduler stopped at `epoch` (before the epochs asked for)."),
+    stoppedBy: stoppedBySchema.optional().describe('An experiment trial its scheduler stopped at `epoch` (before the epochs asked for).'),
     preprocessing: fittedPreprocessingSchema.optional(),
   })
   .describe('Training finished; the model can be downloaded and used for predictions. The last event.')

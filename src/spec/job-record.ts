@@ -48,7 +48,10 @@ export const modelCostSchema = z
     trainableParams: z.number(),
     flopsPerSample: z.number().describe('Forward pass (a multiply-add counts 2).'),
     trainingFlops: z.number().nullable().describe('The whole job, forward and backward (about 3x forward x samples x epochs), when the sample count is known.'),
-    trainingMemoryBytes: z.number().nullable().describe('Estimated memory of one training step (weights, gradients, optimizer state, a batch of activations), when the batch size is known.'),
+    trainingMemoryBytes: z
+      .number()
+      .nullable()
+      .describe('Estimated memory of one training step (weights, gradients, optimizer state, a batch of activations), when the batch size is known.'),
   })
   .describe("The model's size and cost, as POST /v1/models/summary computes them.")
   .meta({ id: 'ModelCost' });
@@ -65,29 +68,31 @@ export const engineRunSchema = z
   .meta({ id: 'EngineRun' });
 export type EngineRun = z.infer<typeof engineRunSchema>;
 
-export const jobRecordSchema = z.object({
-  id: z.string(),
-  name: z.string().nullable(),
-  status: jobStatusSchema,
-  spec: jobSpecSchema.describe('The resolved spec: defaults, loss and seed filled in, presets expanded.'),
-  cost: modelCostSchema.nullable(),
-  createdAt: z.string().describe('ISO 8601.'),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  epoch: z.number().int().min(0).describe('Epochs completed so far.'),
-  epochs: z.number().int().min(1).describe('Epochs asked for.'),
-  history: z.array(epochMetricsSchema),
-  backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
-  engine: engineRunSchema.nullable().describe('The training engine that ran the job (null: not started yet).'),
-  versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
-  attempts: z.number().int().min(0).describe('Times a worker started this job.'),
-  checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
-  preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
-  error: jobErrorSchema.nullable(),
-  experimentId: z.string().nullable().describe('The experiment this job is a trial of (GET /v1/experiments/{experimentId}).'),
-  trial: z.number().int().nullable().describe('Its trial number in that experiment.'),
-  stoppedBy: stoppedBySchema.nullable().describe("Set when the experiment's scheduler stopped the trial early: it completed at `epoch`, before `epochs`."),
-}).meta({ id: 'JobRecord' });
+export const jobRecordSchema = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    status: jobStatusSchema,
+    spec: jobSpecSchema.describe('The resolved spec: defaults, loss and seed filled in, presets expanded.'),
+    cost: modelCostSchema.nullable(),
+    createdAt: z.string().describe('ISO 8601.'),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    epoch: z.number().int().min(0).describe('Epochs completed so far.'),
+    epochs: z.number().int().min(1).describe('Epochs asked for.'),
+    history: z.array(epochMetricsSchema),
+    backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
+    engine: engineRunSchema.nullable().describe('The training engine that ran the job (null: not started yet).'),
+    versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
+    attempts: z.number().int().min(0).describe('Times a worker started this job.'),
+    checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
+    preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
+    error: jobErrorSchema.nullable(),
+    experimentId: z.string().nullable().describe('The experiment this job is a trial of (GET /v1/experiments/{experimentId}).'),
+    trial: z.number().int().nullable().describe('Its trial number in that experiment.'),
+    stoppedBy: stoppedBySchema.nullable().describe("Set when the experiment's scheduler stopped the trial early: it completed at `epoch`, before `epochs`."),
+  })
+  .meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 /** A dataset as job lists show it: an inline dataset's `x` and `y` replaced by their sample count. */

@@ -23,14 +23,7 @@ export const lossSchema = z
   ])
   .describe('Loss to minimise; meanSquaredError is the mean over samples and outputs.');
 
-export const metricSchema = z.enum([
-  'accuracy',
-  'binaryAccuracy',
-  'categoricalAccuracy',
-  'sparseCategoricalAccuracy',
-  'meanSquaredError',
-  'meanAbsoluteError',
-]);
+export const metricSchema = z.enum(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'meanSquaredError', 'meanAbsoluteError']);
 
 export const trainingSchema = z
   .strictObject({
@@ -47,7 +40,13 @@ export const trainingSchema = z
         'An explicit holdout for val_* metrics (instead of validationSplit): a dataset shaped like the training data. A built-in ' +
           "without its own seed draws from a seed derived from the job seed, different from the training data's.",
       ),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional().describe('Seed of initializers, shuffling and dropout; generated when absent.'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional()
+      .describe('Seed of initializers, shuffling and dropout; generated when absent.'),
     lrSchedule: lrScheduleSchema.default({ type: 'constant' }),
     warmup: warmupSchema.optional(),
     earlyStopping: earlyStoppingSchema.optional(),
@@ -57,10 +56,7 @@ export const trainingSchema = z
       .min(1)
       .optional()
       .describe('Fail the job with code `timeout` when it trains longer than this (default: the server limit).'),
-    terminateOnNaN: z
-      .boolean()
-      .default(true)
-      .describe('Fail the job with code `diverged` as soon as a batch loss is NaN or infinite.'),
+    terminateOnNaN: z.boolean().default(true).describe('Fail the job with code `diverged` as soon as a batch loss is NaN or infinite.'),
     engine: z
       .enum(['auto', 'graph', 'eager'])
       .default('auto')
@@ -80,7 +76,15 @@ export const jobSpecSchema = z
     metrics: z.array(metricSchema).max(8).default([]),
     optimizer: optimizerSchema.default({ name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }),
     preprocessing: preprocessingSchema.optional(),
-    training: trainingSchema.default({ epochs: 10, batchSize: 32, shuffle: true, validationSplit: 0, lrSchedule: { type: 'constant' }, terminateOnNaN: true, engine: 'auto' }),
+    training: trainingSchema.default({
+      epochs: 10,
+      batchSize: 32,
+      shuffle: true,
+      validationSplit: 0,
+      lrSchedule: { type: 'constant' },
+      terminateOnNaN: true,
+      engine: 'auto',
+    }),
   })
   .describe('A training job.')
   .meta({ id: 'JobSpec' });

@@ -2,23 +2,7 @@ import { z } from 'zod';
 
 /** Activation functions by their tfjs-layers names, plus `leakyRelu` (Keras' LeakyReLU, alpha 0.3). */
 export const activationSchema = z
-  .enum([
-    'linear',
-    'relu',
-    'relu6',
-    'leakyRelu',
-    'elu',
-    'selu',
-    'sigmoid',
-    'hardSigmoid',
-    'tanh',
-    'softmax',
-    'softplus',
-    'softsign',
-    'swish',
-    'mish',
-    'gelu',
-  ])
+  .enum(['linear', 'relu', 'relu6', 'leakyRelu', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'swish', 'mish', 'gelu'])
   .describe('Activation function (tfjs-layers name; `leakyRelu` = LeakyReLU with alpha 0.3).');
 
 export type Activation = z.infer<typeof activationSchema>;
@@ -94,7 +78,13 @@ export const reshapeLayerSchema = z.strictObject({
   type: z.literal('reshape'),
   ...node,
   targetShape: z
-    .array(z.number().int().min(-1).refine((v) => v !== 0, 'dimensions are positive, or -1 once'))
+    .array(
+      z
+        .number()
+        .int()
+        .min(-1)
+        .refine((v) => v !== 0, 'dimensions are positive, or -1 once'),
+    )
     .min(1)
     .max(4)
     .describe('Shape of one sample after the layer; one dimension may be -1 (inferred).'),

@@ -13,10 +13,7 @@ export const modelInputSchema = z.strictObject({
 
 export const modelSchema = z
   .strictObject({
-    preset: z
-      .enum(PRESET_NAMES)
-      .optional()
-      .describe('Build the model from a preset (GET /v1/models/presets); the job record shows the layers it expands to.'),
+    preset: z.enum(PRESET_NAMES).optional().describe('Build the model from a preset (GET /v1/models/presets); the job record shows the layers it expands to.'),
     inputShape: shapeSchema.optional().describe('Shape of one input sample, without the batch axis (with a preset: default from the dataset).'),
     inputs: z
       .array(modelInputSchema)
@@ -115,7 +112,10 @@ export function resolveGraph(model: ModelSpec): { graph?: ModelGraph; issues: Gr
       }
     });
     if (sources.length > 1 && !isMerge(spec)) {
-      issues.push({ path: ['model', 'layers', index, 'inputs'], message: `a ${spec.type} layer takes one input; merge several with add, concatenate, multiply or average` });
+      issues.push({
+        path: ['model', 'layers', index, 'inputs'],
+        message: `a ${spec.type} layer takes one input; merge several with add, concatenate, multiply or average`,
+      });
     }
     defined.set(name, index);
     nodes.push({ index, name, spec, inputs: sources });

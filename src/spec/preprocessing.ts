@@ -14,14 +14,16 @@ export const preprocessingSchema = z
     labels: z
       .enum(['keep', 'onehot', 'index'])
       .default('keep')
-      .describe('`onehot`: class indices (one integer column) become one-hot rows; `index`: one-hot rows become class indices; `keep`: as the dataset has them.'),
+      .describe(
+        '`onehot`: class indices (one integer column) become one-hot rows; `index`: one-hot rows become class indices; `keep`: as the dataset has them.',
+      ),
     classes: z
       .number()
       .int()
       .min(2)
       .max(1000)
       .optional()
-      .describe('labels `onehot`: the number of classes (default: the dataset\'s, or the largest class index + 1).'),
+      .describe("labels `onehot`: the number of classes (default: the dataset's, or the largest class index + 1)."),
   })
   .superRefine((p, ctx) => {
     if (p.classes !== undefined && p.labels !== 'onehot') {

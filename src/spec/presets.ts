@@ -21,7 +21,6 @@ const output = (c: PresetContext): LayerInput => ({ type: 'dense', name: 'output
 /** A [timesteps] input becomes [timesteps, 1] for the recurrent layer. */
 const asSequence = (c: PresetContext): LayerInput[] => (c.inputShape.length === 1 ? [{ type: 'reshape', targetShape: [c.inputShape[0]!, 1] }] : []);
 
-
 const conv = (name: string, filters: number, kernelSize: number, inputs?: string[], activation: 'relu' | 'linear' = 'relu'): LayerInput => ({
   type: 'conv2d',
   name,

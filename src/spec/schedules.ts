@@ -14,9 +14,7 @@ export const lrScheduleSchema = z
         gamma: z.number().gt(0).max(1).default(0.1),
       })
       .describe('StepLR: lr = lr0 * gamma^floor(e / stepSize)'),
-    z
-      .strictObject({ type: z.literal('exponential'), gamma: z.number().gt(0).max(1) })
-      .describe('ExponentialLR: lr = lr0 * gamma^e'),
+    z.strictObject({ type: z.literal('exponential'), gamma: z.number().gt(0).max(1) }).describe('ExponentialLR: lr = lr0 * gamma^e'),
     z
       .strictObject({
         type: z.literal('cosine'),

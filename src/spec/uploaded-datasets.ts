@@ -13,26 +13,23 @@ const list = (what: string) =>
   z
     .string()
     .max(100_000)
-    .transform((s) => s.split(',').map((v) => v.trim()).filter((v) => v.length > 0))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v.length > 0),
+    )
     .describe(what);
 
 export const uploadOptionsSchema = z.object({
   name: z.string().min(1).max(200).optional().describe('A label for people; need not be unique.'),
-  format: z
-    .enum(UPLOAD_FORMATS)
-    .optional()
-    .describe('csv, json (an array of rows) or ndjson (one row per line); default: from the content type.'),
+  format: z.enum(UPLOAD_FORMATS).optional().describe('csv, json (an array of rows) or ndjson (one row per line); default: from the content type.'),
   header: z
     .enum(['auto', 'true', 'false'])
     .default('auto')
     .describe('CSV: is the first line a header? `auto`: yes when none of its cells is a number. Without one, columns are named 0, 1, ...'),
   delimiter: z.enum([',', ';', '\t', '|']).default(',').describe('CSV field separator.'),
-  label: z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .describe('The label column, by name (or 0-based index); default: the last column.'),
+  label: z.string().min(1).max(200).optional().describe('The label column, by name (or 0-based index); default: the last column.'),
   features: list('Comma-separated feature columns, in this order; default: every column but the label.').optional(),
   labels: z
     .enum(['auto', 'onehot', 'index', 'binary', 'raw'])

@@ -108,9 +108,7 @@ export class LocalArtifactStore implements ArtifactStore {
       if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
       throw err;
     });
-    return entries
-      .filter((e) => e.isFile() && !e.name.endsWith('.tmp'))
-      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'));
+    return entries.filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'));
   }
 
   async delete(key: string): Promise<void> {

@@ -14,7 +14,6 @@ export interface StoredDataset {
   y: Float32Array;
 }
 
-
 function floats(buffer: Buffer): Float32Array {
   // A Float32Array view needs 4-byte alignment; a pooled Buffer may not have it.
   const aligned = buffer.byteOffset % 4 === 0 ? buffer : Buffer.from(buffer);

@@ -49,12 +49,7 @@ export class DatasetStore {
   async remove(id: string): Promise<{ record: DatasetRecord; tenant: string } | undefined> {
     const owned = await this.getOwned(id);
     if (!owned) return undefined;
-    const result = await this.redis
-      .multi()
-      .del(this.keys.dataset(id))
-      .zrem(this.keys.datasetIndex, id)
-      .zrem(this.keys.tenantDatasets(owned.tenant), id)
-      .exec();
+    const result = await this.redis.multi().del(this.keys.dataset(id)).zrem(this.keys.datasetIndex, id).zrem(this.keys.tenantDatasets(owned.tenant), id).exec();
     return Number(result?.[0]?.[1] ?? 0) > 0 ? owned : undefined;
   }
 }

@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type {
-  ExperimentEventType,
-  ExperimentSpec,
-  ExperimentStatus,
-  ModelCost,
-  ResolvedJobSpec,
-  StoppedBy,
-  TrialProgress,
-} from '../spec/index.js';
+import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress } from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';

@@ -22,9 +22,7 @@ export const jobCompletionSchema = completedEventDataSchema.omit({ status: true,
 export type JobCompletion = z.infer<typeof jobCompletionSchema>;
 
 /** Why a running job goes back to the queue. */
-export type RequeueCause =
-  | { reason: 'worker_shutdown' }
-  | { reason: 'worker_crashed'; message: string; attempt: number };
+export type RequeueCause = { reason: 'worker_shutdown' } | { reason: 'worker_crashed'; message: string; attempt: number };
 
 export type StartResult = { started: true; attempt: number; resumeEpoch?: number } | { started: false; previous: JobStatus | undefined };
 
@@ -52,7 +50,14 @@ export class JobLifecycle {
   constructor(private readonly store: JobStore) {}
 
   /** Records a new job as queued, with its first event. */
-  async create(input: { id: string; tenant: string; name: string | null; spec: JobSpec; cost?: ModelCost; experiment?: { id: string; trial: number } }): Promise<void> {
+  async create(input: {
+    id: string;
+    tenant: string;
+    name: string | null;
+    spec: JobSpec;
+    cost?: ModelCost;
+    experiment?: { id: string; trial: number };
+  }): Promise<void> {
     const createdAt = new Date();
     await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
   }

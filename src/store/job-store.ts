@@ -94,7 +94,28 @@ export interface ListOptions {
 }
 
 /** The record fields a slim list item is made of (the spec and the history stay in Redis). */
-const SLIM_FIELDS = ['id', 'name', 'status', 'listedSpec', 'cost', 'preprocessing', 'createdAt', 'startedAt', 'finishedAt', 'epoch', 'epochs', 'backend', 'engine', 'versions', 'attempts', 'checkpoint', 'error', 'experimentId', 'trial', 'stoppedBy'] as const;
+const SLIM_FIELDS = [
+  'id',
+  'name',
+  'status',
+  'listedSpec',
+  'cost',
+  'preprocessing',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'epoch',
+  'epochs',
+  'backend',
+  'engine',
+  'versions',
+  'attempts',
+  'checkpoint',
+  'error',
+  'experimentId',
+  'trial',
+  'stoppedBy',
+] as const;
 
 export class JobStore {
   constructor(
@@ -162,10 +183,7 @@ export class JobStore {
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const [hash, history] = await Promise.all([
-      this.redis.hgetall(this.keys.job(id)),
-      this.redis.lrange(this.keys.history(id), 0, -1),
-    ]);
+    const [hash, history] = await Promise.all([this.redis.hgetall(this.keys.job(id)), this.redis.lrange(this.keys.history(id), 0, -1)]);
     if (!hash.id) return undefined;
     return toRecord(hash, history);
   }

@@ -53,13 +53,16 @@ export async function readStreams(
   const keys = [...cursors.keys(), wake.key];
   const after = [...cursors.values(), wake.after];
   const reply = (await options.connection.call('XREAD', 'COUNT', options.count ?? 500, 'BLOCK', options.blockMs, 'STREAMS', ...keys, ...after)) as
-    | [string, [string, string[]][]][]
-    | null;
+    [string, [string, string[]][]][] | null;
   const events = new Map<string, StreamEvent[]>();
   let wakeId: string | undefined;
   for (const [key, entries] of reply ?? []) {
     if (key === wake.key) wakeId = entries.at(-1)?.[0];
-    else events.set(key, entries.map(([entryId, kv]) => parseEntry(entryId, kv)));
+    else
+      events.set(
+        key,
+        entries.map(([entryId, kv]) => parseEntry(entryId, kv)),
+      );
   }
   return { events, ...(wakeId ? { wakeId } : {}) };
 }

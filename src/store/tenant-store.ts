@@ -49,7 +49,11 @@ export class TenantStore {
 
   async quotaOverrides(tenant: string): Promise<Partial<Quotas>> {
     const h = await this.redis.hgetall(this.keys.tenantQuotas(tenant));
-    return Object.fromEntries(Object.entries(h).filter(([k]) => (QUOTA_NAMES as readonly string[]).includes(k)).map(([k, v]) => [k, Number(v)]));
+    return Object.fromEntries(
+      Object.entries(h)
+        .filter(([k]) => (QUOTA_NAMES as readonly string[]).includes(k))
+        .map(([k, v]) => [k, Number(v)]),
+    );
   }
 
   /** Sets (a number) or clears (null: back to the default) a tenant's quotas. */
@@ -81,7 +85,12 @@ export class TenantStore {
    * before, and whether `jobId` was admitted. Two concurrent submits can both be refused at the
    * edge, never both admitted over it.
    */
-  async admitJob(tenant: string, jobId: string, max: number, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<{ admitted: boolean; active: number }> {
+  async admitJob(
+    tenant: string,
+    jobId: string,
+    max: number,
+    statusOf: (id: string) => Promise<JobStatus | undefined>,
+  ): Promise<{ admitted: boolean; active: number }> {
     const key = this.keys.tenantActiveJobs(tenant);
     const ids = await this.redis.smembers(key);
     const statuses = await Promise.all(ids.map(statusOf));

@@ -1,11 +1,4 @@
-import {
-  type DatasetSpec,
-  type LabelKind,
-  BUILTIN_DATASETS,
-  describeDataset,
-  labelKind,
-  resolveBuiltinOptions,
-} from '../spec/index.js';
+import { type DatasetSpec, type LabelKind, BUILTIN_DATASETS, describeDataset, labelKind, resolveBuiltinOptions } from '../spec/index.js';
 import { IRIS } from './iris-data.js';
 import { mnistDigits } from './mnist-data.js';
 import { createRng, deriveSeed, gaussian } from './rng.js';

@@ -13,7 +13,6 @@ import { SeededOrthogonal } from './orthogonal.js';
 import { deriveSeed } from './rng.js';
 import { InvalidModelError } from './errors.js';
 
-
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
 function initializer(name: InitializerName, seed: number): ReturnType<typeof tf.initializers.zeros> {
   const I = tf.initializers;

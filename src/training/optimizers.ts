@@ -63,12 +63,7 @@ export class TorchOptimizer extends tf.Optimizer {
   }
 
   /** One step of the rule for one parameter `p` with gradient `g`; returns the new value. */
-  private update(
-    p: tf.Variable,
-    g: tf.Tensor,
-    name: string,
-    nadam?: { mu: number; muNext: number; muProduct: number },
-  ): tf.Tensor {
+  private update(p: tf.Variable, g: tf.Tensor, name: string, nadam?: { mu: number; muNext: number; muProduct: number }): tf.Tensor {
     const o = this.spec;
     const lr = this.learningRate;
     const t = this.step;
@@ -127,7 +122,10 @@ export class TorchOptimizer extends tf.Optimizer {
           max.assign(tf.maximum(max, v));
           second = max;
         }
-        const denom = second.sqrt().div(Math.sqrt(1 - o.beta2 ** t)).add(o.epsilon);
+        const denom = second
+          .sqrt()
+          .div(Math.sqrt(1 - o.beta2 ** t))
+          .add(o.epsilon);
         return w.sub(m.div(denom).mul(lr / (1 - o.beta1 ** t)));
       }
       case 'adamax': {
@@ -140,14 +138,18 @@ export class TorchOptimizer extends tf.Optimizer {
         const { mu, muNext, muProduct } = nadam!;
         const m = this.moment(name, 'expAvg', p, g, o.beta1);
         const v = this.moment(name, 'expAvgSq', p, g.square(), o.beta2);
-        const denom = v.div(1 - o.beta2 ** t).sqrt().add(o.epsilon);
-        return p
-          .sub(g.div(denom).mul((lr * (1 - mu)) / (1 - muProduct)))
-          .sub(m.div(denom).mul((lr * muNext) / (1 - muProduct * muNext)));
+        const denom = v
+          .div(1 - o.beta2 ** t)
+          .sqrt()
+          .add(o.epsilon);
+        return p.sub(g.div(denom).mul((lr * (1 - mu)) / (1 - muProduct))).sub(m.div(denom).mul((lr * muNext) / (1 - muProduct * muNext)));
       }
       case 'lion': {
         const m = this.slot(name, 'expAvg', p);
-        const direction = m.mul(o.beta1).add(g.mul(1 - o.beta1)).sign();
+        const direction = m
+          .mul(o.beta1)
+          .add(g.mul(1 - o.beta1))
+          .sign();
         m.assign(m.mul(o.beta2).add(g.mul(1 - o.beta2)));
         const w = o.weightDecay > 0 ? p.mul(1 - lr * o.weightDecay) : p;
         return w.sub(direction.mul(lr));

@@ -92,8 +92,7 @@ export class EarlyStopper {
   update(epoch: number, metrics: Record<string, number | null>): 'improved' | 'wait' | 'stop' {
     const current = metrics[this.config.monitor];
     if (current === null || current === undefined) return 'wait';
-    const improved =
-      this.mode === 'min' ? current + this.config.minDelta < this.best : current - this.config.minDelta > this.best;
+    const improved = this.mode === 'min' ? current + this.config.minDelta < this.best : current - this.config.minDelta > this.best;
     if (improved) {
       this.best = current;
       this.bestEpoch = epoch;

@@ -138,7 +138,11 @@ export class DatasetBuilder implements RowSink {
     // Numbers with a NaN or an overflow among them are a broken numeric column, not class names.
     const broken = this.firstNonFiniteLabel;
     if (broken && !this.textLabels && this.options.labels !== 'index' && this.options.labels !== 'onehot') {
-      throw new MalformedUploadError(`the label ${JSON.stringify(broken.value)} is not a finite number`, { row: broken.row, line: broken.line, column: names[this.labelIdx]! });
+      throw new MalformedUploadError(`the label ${JSON.stringify(broken.value)} is not a finite number`, {
+        row: broken.row,
+        line: broken.line,
+        column: names[this.labelIdx]!,
+      });
     }
     const mode = this.options.labels === 'auto' ? (numeric ? 'raw' : this.classIds.size === 2 ? 'binary' : 'onehot') : this.options.labels;
     const base = {
@@ -151,17 +155,26 @@ export class DatasetBuilder implements RowSink {
     if (mode === 'raw') {
       const bad = this.firstNonNumericLabel;
       if (bad) {
-        throw new MalformedUploadError(`the label ${JSON.stringify(bad.value)} is not a number (labels=raw)`, { row: bad.row, line: bad.line, column: labelName });
+        throw new MalformedUploadError(`the label ${JSON.stringify(bad.value)} is not a number (labels=raw)`, {
+          row: bad.row,
+          line: bad.line,
+          column: labelName,
+        });
       }
       return { ...base, targetShape: [1], labels: 'regression', y: Float32Array.from(this.labelValues.data.subarray(0, n)) };
     }
     if (this.tooManyClasses) {
-      throw new UploadTooLargeError('MAX_DATASET_CLASSES', this.limits.maxClasses, `the label column ${JSON.stringify(labelName)} has more distinct values than classes are allowed`);
+      throw new UploadTooLargeError(
+        'MAX_DATASET_CLASSES',
+        this.limits.maxClasses,
+        `the label column ${JSON.stringify(labelName)} has more distinct values than classes are allowed`,
+      );
     }
     const raw = [...this.classIds.keys()];
     const sorted = numeric ? [...raw].sort((a, b) => Number(a) - Number(b)) : [...raw].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const k = sorted.length;
-    if (k < 2) throw new MalformedUploadError(`the label column has one value only (${JSON.stringify(sorted[0])}); classes need two or more`, { column: labelName });
+    if (k < 2)
+      throw new MalformedUploadError(`the label column has one value only (${JSON.stringify(sorted[0])}); classes need two or more`, { column: labelName });
     if (mode === 'binary' && k !== 2) throw new InvalidUploadOptionError('labels', `labels=binary needs exactly 2 classes; the label column has ${k}`);
     const order = new Map(sorted.map((name, i) => [name, i]));
     const remap = Int32Array.from(raw, (name) => order.get(name)!);
@@ -195,7 +208,10 @@ export class DatasetBuilder implements RowSink {
     }
     const shape = this.options.inputShape;
     if (shape && elementCount(shape) !== this.featureIdx.length) {
-      throw new InvalidUploadOptionError('inputShape', `inputShape ${shapeText(shape)} holds ${elementCount(shape)} values, but there are ${this.featureIdx.length} features`);
+      throw new InvalidUploadOptionError(
+        'inputShape',
+        `inputShape ${shapeText(shape)} holds ${elementCount(shape)} values, but there are ${this.featureIdx.length} features`,
+      );
     }
   }
 

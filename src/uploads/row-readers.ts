@@ -191,7 +191,8 @@ export class JsonArrayReader implements RowReader {
       switch (this.phase) {
         case 'before':
           if (isSpace(c) || c === 0xfeff) continue;
-          if (c !== 91 /* [ */) throw new MalformedUploadError('a JSON upload is an array of rows: [{"a": 1, "label": "x"}, ...] or [[1, 2, 0], ...]', { line: this.line });
+          if (c !== 91 /* [ */)
+            throw new MalformedUploadError('a JSON upload is an array of rows: [{"a": 1, "label": "x"}, ...] or [[1, 2, 0], ...]', { line: this.line });
           this.phase = 'between';
           continue;
         case 'between':

@@ -87,7 +87,14 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   app.decorate('events', events);
   const experimentStore = new ExperimentStore(redis, keys);
   app.owners.experiment = (id) => experimentStore.tenantOf(id);
-  const controller = new ExperimentController({ jobs: store, lifecycle, experiments: experimentStore, trainingQueue, attempts: config.JOB_ATTEMPTS, tenants: quotas.tenants });
+  const controller = new ExperimentController({
+    jobs: store,
+    lifecycle,
+    experiments: experimentStore,
+    trainingQueue,
+    attempts: config.JOB_ATTEMPTS,
+    tenants: quotas.tenants,
+  });
   app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, quotas, replicated }));
 
   app.addHook('onReady', async () => {

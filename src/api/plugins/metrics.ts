@@ -104,7 +104,12 @@ async function metrics(app: FastifyInstance, opts: { config: Config }) {
   }
 
   app.decorate('metricsText', async () => {
-    redisUp = connected && (await app.redis.ping().then(() => true, () => false));
+    redisUp =
+      connected &&
+      (await app.redis.ping().then(
+        () => true,
+        () => false,
+      ));
     up.set(redisUp ? 1 : 0);
     const fromWorkers = redisUp ? await workerMetrics() : undefined;
     const merged = fromWorkers ? Registry.merge([registry, fromWorkers]) : registry;

@@ -24,7 +24,11 @@ async function rateLimits(app: FastifyInstance, opts: { config: Config }) {
     keyGenerator: (request) => (request.principal?.keyId ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
     allowList: (request) => request.routeOptions.config.access?.public === true,
     errorResponseBuilder: (_request, context) =>
-      new DomainError(429, 'rate_limited', `rate limit exceeded: at most ${context.max} requests per ${c.RATE_LIMIT_WINDOW_MS / 1000} s; retry in ${context.after}`),
+      new DomainError(
+        429,
+        'rate_limited',
+        `rate limit exceeded: at most ${context.max} requests per ${c.RATE_LIMIT_WINDOW_MS / 1000} s; retry in ${context.after}`,
+      ),
   });
 }
 

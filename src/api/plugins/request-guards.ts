@@ -45,11 +45,18 @@ async function requestGuards(app: FastifyInstance, opts: { config: Config; allow
       // "null" (sandboxed frames, file: pages) and garbage are cross-site.
     }
     if (!sameOrigin && !anyOrigin && !origins.has(origin.toLowerCase())) {
-      throw new ForbiddenError('cross_site_request', `a write from the origin ${JSON.stringify(origin)} is refused: only this API's own pages (and CORS_ORIGINS) may change anything`);
+      throw new ForbiddenError(
+        'cross_site_request',
+        `a write from the origin ${JSON.stringify(origin)} is refused: only this API's own pages (and CORS_ORIGINS) may change anything`,
+      );
     }
     const type = request.headers['content-type']?.split(';')[0]!.trim().toLowerCase();
     if (type !== undefined && SIMPLE_CONTENT_TYPES.has(type)) {
-      throw new DomainError(415, 'unsupported_media_type', `a browser write with content type ${type} is refused (a form could send it from any site): send application/json, or an upload's own type such as text/csv`);
+      throw new DomainError(
+        415,
+        'unsupported_media_type',
+        `a browser write with content type ${type} is refused (a form could send it from any site): send application/json, or an upload's own type such as text/csv`,
+      );
     }
   });
 

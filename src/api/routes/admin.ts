@@ -28,19 +28,35 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
 
   r.post(
     '/v1/admin/keys',
-    { schema: { tags: ['admin'], summary: 'Create an API key (its secret is in this response only)', body: createKeySchema, response: { 201: createdKeySchema, ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create an API key (its secret is in this response only)',
+        body: createKeySchema,
+        response: { 201: createdKeySchema, ...errors },
+      },
+    },
     async (request, reply) => reply.code(201).send(await app.apiKeys.create(request.body)),
   );
 
   r.get(
     '/v1/admin/keys',
-    { schema: { tags: ['admin'], summary: 'List API keys (never their secrets)', response: { 200: z.object({ items: z.array(apiKeyInfoSchema) }), ...errors } } },
+    {
+      schema: { tags: ['admin'], summary: 'List API keys (never their secrets)', response: { 200: z.object({ items: z.array(apiKeyInfoSchema) }), ...errors } },
+    },
     async () => ({ items: await app.apiKeys.list() }),
   );
 
   r.delete(
     '/v1/admin/keys/:id',
-    { schema: { tags: ['admin'], summary: 'Revoke an API key, at once', params: z.object({ id: z.string().max(64) }), response: { 204: noContentSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Revoke an API key, at once',
+        params: z.object({ id: z.string().max(64) }),
+        response: { 204: noContentSchema, ...errors },
+      },
+    },
     async (request, reply) => {
       if (!(await app.apiKeys.revoke(request.params.id))) throw new NotFoundError('API key', request.params.id);
       return reply.code(204).send();
@@ -49,13 +65,26 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
 
   r.get(
     '/v1/admin/tenants',
-    { schema: { tags: ['admin'], summary: 'Every tenant with its quotas and usage', response: { 200: z.object({ items: z.array(tenantViewSchema) }), ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Every tenant with its quotas and usage',
+        response: { 200: z.object({ items: z.array(tenantViewSchema) }), ...errors },
+      },
+    },
     async () => ({ items: await Promise.all((await app.quotas.tenants.list()).map((t) => app.quotas.view(t))) }),
   );
 
   r.get(
     '/v1/admin/tenants/:tenant',
-    { schema: { tags: ['admin'], summary: "A tenant's quotas and usage", params: z.object({ tenant: tenantSchema }), response: { 200: tenantViewSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A tenant's quotas and usage",
+        params: z.object({ tenant: tenantSchema }),
+        response: { 200: tenantViewSchema, ...errors },
+      },
+    },
     async (request) => app.quotas.view(request.params.tenant),
   );
 

@@ -21,7 +21,7 @@ export async function eventRoutes(app: FastifyInstance): Promise<void> {
           'Server-sent events: `status` on each state change, `epoch` per finished epoch, then one of `completed`, ' +
           '`failed`, `cancelled`, after which the server ends the response. Each event has an `id:` line; reconnect with the ' +
           '`Last-Event-ID` header (or `?lastEventId=`) to get every later event exactly once. A comment line is sent at least every 15 s. ' +
-          'A reconnect after the terminal event is answered `204` with no body, which stops a browser\'s `EventSource` ' +
+          "A reconnect after the terminal event is answered `204` with no body, which stops a browser's `EventSource` " +
           '(it would otherwise reconnect forever).',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,

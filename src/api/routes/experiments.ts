@@ -1,13 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  experimentCurvesSchema,
-  experimentEventSchemas,
-  experimentListItemSchema,
-  experimentRecordSchema,
-  experimentSpecSchema,
-} from '../../spec/index.js';
+import { experimentCurvesSchema, experimentEventSchemas, experimentListItemSchema, experimentRecordSchema, experimentSpecSchema } from '../../spec/index.js';
 import { visibleTenant } from '../../shared/access.js';
 import { errorResponses, eventsQuerySchema, jobIdParamsSchema, noContentSchema } from '../schemas.js';
 import { eventStreams, lastEventIdOf, streamMessageSchema } from './sse.js';
@@ -90,7 +84,10 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'The leaderboard as CSV (text/csv)',
         params: jobIdParamsSchema,
-        response: { 200: z.string().describe('CSV with a header row: rank, trial, jobId, optimizer, learningRate, params (JSON), seed, status, ...'), ...errors },
+        response: {
+          200: z.string().describe('CSV with a header row: rank, trial, jobId, optimizer, learningRate, params (JSON), seed, status, ...'),
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -106,14 +103,14 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'Live experiment events (text/event-stream)',
         description:
-          '`trial_started`, `trial_epoch` (each trial\'s epoch event with `trial` and `jobId`), `trial_stopped` (the scheduler\'s decision), ' +
-          '`trial_ended`, `phase` (the protocol\'s reruns begin), then `completed` or `cancelled`, after which the server ends the response. ' +
+          "`trial_started`, `trial_epoch` (each trial's epoch event with `trial` and `jobId`), `trial_stopped` (the scheduler's decision), " +
+          "`trial_ended`, `phase` (the protocol's reruns begin), then `completed` or `cancelled`, after which the server ends the response. " +
           'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get every later event exactly once.',
         params: jobIdParamsSchema,
         querystring: eventsQuerySchema,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: experimentStreamMessageSchema } } },
-          204: noContentSchema.describe('A reconnect after the terminal event (a browser\'s EventSource then stops).'),
+          204: noContentSchema.describe("A reconnect after the terminal event (a browser's EventSource then stops)."),
           ...errorResponses(400, 404),
         },
       },
@@ -128,7 +125,12 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
   r.post(
     '/v1/experiments/:id/cancel',
     {
-      schema: { tags, summary: 'Cancel an experiment and its queued and running trials', params: jobIdParamsSchema, response: { 200: experimentRecordSchema, ...errors } },
+      schema: {
+        tags,
+        summary: 'Cancel an experiment and its queued and running trials',
+        params: jobIdParamsSchema,
+        response: { 200: experimentRecordSchema, ...errors },
+      },
     },
     async (request) => app.experiments.cancel(request.params.id),
   );
@@ -136,7 +138,12 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
   r.delete(
     '/v1/experiments/:id',
     {
-      schema: { tags, summary: "Delete an experiment and its trials' jobs (a running one is cancelled first)", params: jobIdParamsSchema, response: { 204: noContentSchema, ...errors } },
+      schema: {
+        tags,
+        summary: "Delete an experiment and its trials' jobs (a running one is cancelled first)",
+        params: jobIdParamsSchema,
+        response: { 204: noContentSchema, ...errors },
+      },
     },
     async (request, reply) => {
       await app.experiments.remove(request.params.id);

@@ -45,7 +45,14 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
 
   r.get(
     '/v1/jobs/:id/model/model.json',
-    { schema: { tags: ['models'], summary: 'The same model.json, with weight paths relative to it', params: jobIdParamsSchema, response: { 200: modelJsonSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The same model.json, with weight paths relative to it',
+        params: jobIdParamsSchema,
+        response: { 200: modelJsonSchema, ...errors },
+      },
+    },
     async (request) => modelJson(request.params.id, ''),
   );
 
@@ -58,7 +65,10 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         summary: 'The trained weights (binary, application/octet-stream)',
         params: jobIdParamsSchema,
         response: {
-          200: { description: "The weight data that model.json's weightsManifest describes.", content: { 'application/octet-stream': { schema: weightsSchema } } },
+          200: {
+            description: "The weight data that model.json's weightsManifest describes.",
+            content: { 'application/octet-stream': { schema: weightsSchema } },
+          },
           ...errors,
         },
       },

@@ -60,7 +60,11 @@ export async function sessionRoutes(app: FastifyInstance, opts: { config: Config
     '/v1/session',
     {
       config: { access: { scope: 'read' } },
-      schema: { tags: ['admin'], summary: "Who the caller is (and a session's CSRF token, for a reloaded page)", response: { 200: sessionSchema, ...errorResponses(401, 503) } },
+      schema: {
+        tags: ['admin'],
+        summary: "Who the caller is (and a session's CSRF token, for a reloaded page)",
+        response: { 200: sessionSchema, ...errorResponses(401, 503) },
+      },
     },
     async (request) => {
       if (!required) return open;
@@ -75,7 +79,11 @@ export async function sessionRoutes(app: FastifyInstance, opts: { config: Config
     '/v1/session',
     {
       config: { access: { scope: 'read' } },
-      schema: { tags: ['admin'], summary: 'Sign out: ends the session and clears its cookie', response: { 204: noContentSchema, ...errorResponses(401, 403, 503) } },
+      schema: {
+        tags: ['admin'],
+        summary: 'Sign out: ends the session and clears its cookie',
+        response: { 204: noContentSchema, ...errorResponses(401, 403, 503) },
+      },
     },
     async (request, reply: FastifyReply) => {
       const id = sessionId(request);

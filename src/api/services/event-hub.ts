@@ -48,7 +48,13 @@ export class EventHub {
     set.add(listener);
     this.running ??= this.run();
     if (this.idle) this.idle();
-    else this.redis.multi().xadd(this.wakeKey, 'MAXLEN', '~', 100, '*', 'stream', streamKey).pexpire(this.wakeKey, 3_600_000).exec().catch(() => undefined);
+    else
+      this.redis
+        .multi()
+        .xadd(this.wakeKey, 'MAXLEN', '~', 100, '*', 'stream', streamKey)
+        .pexpire(this.wakeKey, 3_600_000)
+        .exec()
+        .catch(() => undefined);
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.streams.get(streamKey) === set) this.streams.delete(streamKey);

@@ -82,7 +82,11 @@ export class ExperimentsService {
     const { trials: _planned, ...rest } = plan;
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
-    await this.d.store.create({ id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
+    await this.d.store.create(
+      { id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null },
+      trials,
+      emptyState(phase),
+    );
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
@@ -133,10 +137,12 @@ export class ExperimentsService {
   /** Newest first; `tenant` undefined lists every tenant's (admin). */
   async list(query: { limit: number; cursor?: number }, tenant: string | undefined) {
     const page = await this.d.store.list({ ...query, ...(tenant === undefined ? {} : { tenant }) });
-    const items = await Promise.all(page.items.map(async (m) => {
-      const record = await this.get(m.id).catch(() => undefined);
-      return record ? experimentListItemSchema.parse(record) : undefined;
-    }));
+    const items = await Promise.all(
+      page.items.map(async (m) => {
+        const record = await this.get(m.id).catch(() => undefined);
+        return record ? experimentListItemSchema.parse(record) : undefined;
+      }),
+    );
     return { items: items.filter((i) => i !== undefined), next: page.next === null ? null : String(page.next) };
   }
 
@@ -232,7 +238,22 @@ export class ExperimentsService {
   }
 }
 
-const CSV_COLUMNS = ['rank', 'trial', 'jobId', 'optimizer', 'learningRate', 'params', 'seed', 'status', 'stoppedBy', 'epochs', 'best', 'final', 'epochsToTarget', 'secondsToTarget'] as const;
+const CSV_COLUMNS = [
+  'rank',
+  'trial',
+  'jobId',
+  'optimizer',
+  'learningRate',
+  'params',
+  'seed',
+  'status',
+  'stoppedBy',
+  'epochs',
+  'best',
+  'final',
+  'epochsToTarget',
+  'secondsToTarget',
+] as const;
 
 function toCsv(rows: LeaderboardEntry[], metric: string): string {
   const cell = (v: LeaderboardEntry[(typeof CSV_COLUMNS)[number]]) => {
@@ -243,4 +264,3 @@ function toCsv(rows: LeaderboardEntry[], metric: string): string {
   const lines = rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','));
   return [header.join(','), ...lines].join('\n') + '\n';
 }
-

@@ -11,9 +11,39 @@ import { WorkerRegistry } from '../../store/worker-registry.js';
 import { type ControlMessage, type PredictJobData, type PredictResult, type TrainingJobData, predictJobOptions } from '../../queue/queues.js';
 import { enqueueTraining } from '../../queue/enqueue.js';
 import type { PredictReplies } from './predict-replies.js';
-import { type JobRecord, type JobSpec, type JobStatus, type ResolvedJobSpec, type ModelCost, type SpecIssue, describeDataset, elementCount, valuesPerSample, sampleShape, uploadedDatasetShape } from '../../spec/index.js';
-import { type DraftJobSpec, type KnownShapes, type Limits, trainingMemory, trainingFlops, checkLimits, prepareSpec, summarizeModel } from '../../planning/index.js';
-import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, UnavailableError, UnprocessableError } from '../../shared/errors.js';
+import {
+  type JobRecord,
+  type JobSpec,
+  type JobStatus,
+  type ResolvedJobSpec,
+  type ModelCost,
+  type SpecIssue,
+  describeDataset,
+  elementCount,
+  valuesPerSample,
+  sampleShape,
+  uploadedDatasetShape,
+} from '../../spec/index.js';
+import {
+  type DraftJobSpec,
+  type KnownShapes,
+  type Limits,
+  trainingMemory,
+  trainingFlops,
+  checkLimits,
+  prepareSpec,
+  summarizeModel,
+} from '../../planning/index.js';
+import {
+  BadRequestError,
+  ConflictError,
+  GoneError,
+  InvalidSpecError,
+  LimitExceededError,
+  NotFoundError,
+  UnavailableError,
+  UnprocessableError,
+} from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
 import type { QuotaService } from './quota-service.js';
 
@@ -251,7 +281,13 @@ export class JobsService {
     const maxOutputs = this.d.config.MAX_PREDICT_OUTPUT_VALUES;
     if (perSample !== undefined && inputs.length * perSample > maxOutputs) {
       throw new LimitExceededError([
-        { limit: 'MAX_PREDICT_OUTPUT_VALUES', path: ['inputs'], value: inputs.length * perSample, max: maxOutputs, measure: `output values (${inputs.length} rows x ${perSample})` },
+        {
+          limit: 'MAX_PREDICT_OUTPUT_VALUES',
+          path: ['inputs'],
+          value: inputs.length * perSample,
+          max: maxOutputs,
+          measure: `output values (${inputs.length} rows x ${perSample})`,
+        },
       ]);
     }
     if ((await new WorkerRegistry(this.d.redis, this.d.keys).liveCount()) === 0) {

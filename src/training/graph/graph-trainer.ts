@@ -110,7 +110,11 @@ export class GraphTrainer {
           update: (i: number, value: Output) => stateUpdates.push(g.assign(this.weights[index.get(view.weights[i]!.id)!]!.handle, value)),
           seed: () => g.out('AddV2', [this.stepSeed, g.ints([++this.seedSites * 7919, 0])]),
         };
-        const out = buildLayer(ctx, view, node.inputTensors.map((t) => tensors.get(t.id)!));
+        const out = buildLayer(
+          ctx,
+          view,
+          node.inputTensors.map((t) => tensors.get(t.id)!),
+        );
         tensors.set(node.outputTensors[0]!.id, out);
       }
       const yPred = tensors.get(model.outputs[0]!.id)!;
@@ -122,7 +126,11 @@ export class GraphTrainer {
       this.trainableNames = trainable.map(({ w }) => w.name);
       const grads = clipGradients(
         g,
-        g.graph.addGradients([loss], trainable.map(({ i }) => this.reads[i]!), 'gradients'),
+        g.graph.addGradients(
+          [loss],
+          trainable.map(({ i }) => this.reads[i]!),
+          'gradients',
+        ),
         options.optimizer.clipValue,
         options.optimizer.clipNorm,
       );
@@ -220,7 +228,13 @@ export class GraphTrainer {
 
   /** The optimizer state, named as TorchOptimizer.getWeights names it. */
   async getWeights(): Promise<NamedTensor[]> {
-    const values = this.slotOrder.length ? this.session.run([], this.slotOrder.map((s) => s.read), []) : [];
+    const values = this.slotOrder.length
+      ? this.session.run(
+          [],
+          this.slotOrder.map((s) => s.read),
+          [],
+        )
+      : [];
     return [
       { name: 'iter', tensor: tf.scalar(this.step, 'int32') },
       ...this.slotOrder.map(({ slot }, i) => ({ name: this.slotName(slot), tensor: tf.tensor(values[i]!.data as Float32Array, slot.shape) })),

@@ -75,21 +75,29 @@ function biasAndActivation(ctx: LayerContext, y: Output, c: Record<string, unkno
 function conv2d(ctx: LayerContext, x: Output, kernel: Output, c: Record<string, unknown>, type = 'Conv2D'): Output {
   const [sh, sw] = pair(c.strides);
   const [dh, dw] = pair(c.dilationRate ?? 1);
-  return ctx.g.out(type, [x, kernel], [
-    ['strides', 'ints', [1, sh, sw, 1]],
-    ['padding', 's', padding(c)],
-    ['dilations', 'ints', [1, dh, dw, 1]],
-  ]);
+  return ctx.g.out(
+    type,
+    [x, kernel],
+    [
+      ['strides', 'ints', [1, sh, sw, 1]],
+      ['padding', 's', padding(c)],
+      ['dilations', 'ints', [1, dh, dw, 1]],
+    ],
+  );
 }
 
 function pool2d(ctx: LayerContext, type: 'MaxPool' | 'AvgPool', x: Output, c: Record<string, unknown>): Output {
   const [ph, pw] = pair(c.poolSize);
   const [sh, sw] = pair(c.strides ?? c.poolSize);
-  return ctx.g.out(type, [x], [
-    ['ksize', 'ints', [1, ph, pw, 1]],
-    ['strides', 'ints', [1, sh, sw, 1]],
-    ['padding', 's', padding(c)],
-  ]);
+  return ctx.g.out(
+    type,
+    [x],
+    [
+      ['ksize', 'ints', [1, ph, pw, 1]],
+      ['strides', 'ints', [1, sh, sw, 1]],
+      ['padding', 's', padding(c)],
+    ],
+  );
 }
 
 /** A 1-D op as its 2-D twin over a height of 1, as TensorFlow itself does. */
@@ -130,10 +138,14 @@ const builders: Record<string, Builder> = {
       ['pointwiseRegularizer', 1],
     ]);
     const d = conv2d(ctx, x!, ctx.weight(0), c, 'DepthwiseConv2dNative');
-    const y = ctx.g.out('Conv2D', [d, ctx.weight(1)], [
-      ['strides', 'ints', [1, 1, 1, 1]],
-      ['padding', 's', 'VALID'],
-    ]);
+    const y = ctx.g.out(
+      'Conv2D',
+      [d, ctx.weight(1)],
+      [
+        ['strides', 'ints', [1, 1, 1, 1]],
+        ['padding', 's', 'VALID'],
+      ],
+    );
     return biasAndActivation(ctx, y, c, 2);
   },
   MaxPooling2D: (ctx, [x], c) => pool2d(ctx, 'MaxPool', x!, c),
@@ -152,9 +164,11 @@ const builders: Record<string, Builder> = {
     // Inverted dropout with a mask drawn from a per-step seed: reproducible for a seeded job.
     const { g } = ctx;
     const keep = 1 - (c.rate as number);
-    const uniform = g.out('StatelessRandomUniform', [g.out('Shape', [x!], [['out_type', 'type', DType.int32]]), ctx.seed()], [
-      ['dtype', 'type', DType.float32],
-    ]);
+    const uniform = g.out(
+      'StatelessRandomUniform',
+      [g.out('Shape', [x!], [['out_type', 'type', DType.int32]]), ctx.seed()],
+      [['dtype', 'type', DType.float32]],
+    );
     const mask = g.unary('Floor', g.shift(uniform, keep));
     return g.mul(x!, g.scale(mask, 1 / keep));
   },
@@ -162,7 +176,10 @@ const builders: Record<string, Builder> = {
     // Training mode, as tfjs' layer: normalize by the batch's moments (gradients flow through
     // them) and move the running moments toward them: m <- m - (m - batch) * (1 - momentum).
     const { g } = ctx;
-    const axes = g.shapeOf(x!).slice(0, -1).map((_, i) => i);
+    const axes = g
+      .shapeOf(x!)
+      .slice(0, -1)
+      .map((_, i) => i);
     const mean = g.mean(x!, axes);
     const centered = g.sub(x!, mean);
     const variance = g.mean(g.unary('Square', centered), axes);
@@ -223,7 +240,10 @@ const builders: Record<string, Builder> = {
     const p = penalty(ctx.g, x!, { l1: c.l1 as number, l2: c.l2 as number });
     if (p) {
       const shape = ctx.g.out('Shape', [x!], [['out_type', 'type', DType.int32]]);
-      const batch = ctx.g.cast(ctx.g.out('StridedSlice', [shape, ctx.g.ints([0]), ctx.g.ints([1]), ctx.g.ints([1])], [['shrink_axis_mask', 'i', 1]]), DType.float32);
+      const batch = ctx.g.cast(
+        ctx.g.out('StridedSlice', [shape, ctx.g.ints([0]), ctx.g.ints([1]), ctx.g.ints([1])], [['shrink_axis_mask', 'i', 1]]),
+        DType.float32,
+      );
       ctx.addLoss(ctx.g.div(p, batch));
     }
     return x!;
@@ -240,7 +260,6 @@ function recurrentLayer(ctx: LayerContext, kind: CellKind, x: Output, c: Record<
   const weights = { kernel: ctx.weight(first), recurrent: ctx.weight(first + 1), ...(c.useBias ? { bias: ctx.weight(first + 2) } : {}) };
   return unroll(ctx.g, kind, x, c, weights);
 }
-
 
 /** The graph form of one tfjs layer applied to its inputs. */
 export function buildLayer(ctx: LayerContext, layer: LayerView, inputs: Output[]): Output {

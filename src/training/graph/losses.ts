@@ -36,10 +36,7 @@ export function sampleLoss(g: GraphBuilder, loss: Loss, yTrue: Output, yPred: Ou
     case 'binaryCrossentropy': {
       const p = g.clip(yPred, EPSILON, 1 - EPSILON);
       const logits = g.unary('Log', g.div(p, g.sub(one, p)));
-      const ce = g.add(
-        g.sub(g.unary('Relu', logits), g.mul(logits, yTrue)),
-        g.unary('Log1p', g.unary('Exp', g.unary('Neg', g.unary('Abs', logits)))),
-      );
+      const ce = g.add(g.sub(g.unary('Relu', logits), g.mul(logits, yTrue)), g.unary('Log1p', g.unary('Exp', g.unary('Neg', g.unary('Abs', logits)))));
       return meanLast(ce);
     }
     case 'categoricalCrossentropy':

@@ -36,34 +36,50 @@ export class GraphBuilder {
   // ---- constants and inputs
 
   constant(values: number | number[], shape: number[] = typeof values === 'number' ? [] : [values.length]): Output {
-    return this.out('Const', [], [
-      ['dtype', 'type', DType.float32],
-      ['value', 'tensor', { dtype: DType.float32, shape, data: f32(values) }],
-    ]);
+    return this.out(
+      'Const',
+      [],
+      [
+        ['dtype', 'type', DType.float32],
+        ['value', 'tensor', { dtype: DType.float32, shape, data: f32(values) }],
+      ],
+    );
   }
 
   ints(values: number[], shape: number[] = [values.length]): Output {
-    return this.out('Const', [], [
-      ['dtype', 'type', DType.int32],
-      ['value', 'tensor', { dtype: DType.int32, shape, data: new Int32Array(values) }],
-    ]);
+    return this.out(
+      'Const',
+      [],
+      [
+        ['dtype', 'type', DType.int32],
+        ['value', 'tensor', { dtype: DType.int32, shape, data: new Int32Array(values) }],
+      ],
+    );
   }
 
   placeholder(dtype: DType, shape: number[]): Output {
-    return this.out('Placeholder', [], [
-      ['dtype', 'type', dtype],
-      ['shape', 'shape', shape],
-    ]);
+    return this.out(
+      'Placeholder',
+      [],
+      [
+        ['dtype', 'type', dtype],
+        ['shape', 'shape', shape],
+      ],
+    );
   }
 
   // ---- resource variables
 
   variable(shape: number[]): Output {
-    return this.out('VarHandleOp', [], [
-      ['dtype', 'type', DType.float32],
-      ['shape', 'shape', shape],
-      ['shared_name', 's', `v${this.count}`],
-    ]);
+    return this.out(
+      'VarHandleOp',
+      [],
+      [
+        ['dtype', 'type', DType.float32],
+        ['shape', 'shape', shape],
+        ['shared_name', 's', `v${this.count}`],
+      ],
+    );
   }
 
   read(handle: Output, control: Operation[] = []): Output {
@@ -102,7 +118,11 @@ export class GraphBuilder {
   max = (x: Output, axes: number[], keepDims = false) => this.out('Max', [x, this.ints(axes)], [['keep_dims', 'b', keepDims]]);
   argMax = (x: Output, axis: number) => this.out('ArgMax', [x, this.ints([axis], [])], [['output_type', 'type', DType.int32]]);
   /** The sum of every element, as a scalar. */
-  total = (x: Output) => this.sum(x, this.shapeOf(x).map((_, i) => i));
+  total = (x: Output) =>
+    this.sum(
+      x,
+      this.shapeOf(x).map((_, i) => i),
+    );
   reshape = (x: Output, shape: number[]) => this.out('Reshape', [x, this.ints(shape)]);
   expandDims = (x: Output, axis: number) => this.out('ExpandDims', [x, this.ints([axis], [])]);
   squeeze = (x: Output, axis: number) => this.out('Squeeze', [x], [['squeeze_dims', 'ints', [axis]]]);

@@ -119,7 +119,13 @@ export function buildUpdate(ctx: OptimizerContext, o: OptimizerSpec, p: Param): 
       const m = g.read(ctx.slot('expAvg'));
       const direction = g.unary('Sign', g.add(g.scale(m, o.beta1), g.scale(grad, 1 - o.beta1)));
       const setM = assign(ctx.slot('expAvg'), g.add(g.scale(m, o.beta2), g.scale(grad, 1 - o.beta2)));
-      const w = o.weightDecay > 0 ? g.mul(p.value, ctx.scalar('lionDecay', (s) => 1 - s.lr * o.weightDecay)) : p.value;
+      const w =
+        o.weightDecay > 0
+          ? g.mul(
+              p.value,
+              ctx.scalar('lionDecay', (s) => 1 - s.lr * o.weightDecay),
+            )
+          : p.value;
       return [setM, assign(p.handle, g.sub(w, g.mul(direction, lr)))];
     }
   }

@@ -22,7 +22,17 @@ export function unroll(g: GraphBuilder, kind: CellKind, x: Output, c: Record<str
   const units = c.units as number;
   const act = (v: Output) => activation(g, c.activation as string, v);
   const recAct = (v: Output) => activation(g, c.recurrentActivation as string, v);
-  const inputs = g.outputs(g.op('Unpack', [x], [['num', 'i', steps], ['axis', 'i', 1]]), steps);
+  const inputs = g.outputs(
+    g.op(
+      'Unpack',
+      [x],
+      [
+        ['num', 'i', steps],
+        ['axis', 'i', 1],
+      ],
+    ),
+    steps,
+  );
   if (c.goBackwards) inputs.reverse();
   // The zero state, batch-sized: zeros like the first input's projection onto the units.
   const zero = g.unary('ZerosLike', g.out('MatMul', [inputs[0]!, g.columns(w.kernel, 0, units)]));
