@@ -126,8 +126,10 @@ export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecI
   ...overrides,
 });
 
-/** A job that checkpoints and resumes in the fault tests: spirals, a small tanh net, seeded. */
-/** 64 steps an epoch: long enough that a kill at epoch 10 lands mid-run on the graph engine too. */
+/**
+ * A job that checkpoints and resumes in the fault tests: spirals, a small tanh net, seeded; 64
+ * steps an epoch, long enough that a kill at epoch 10 lands mid-run on the graph engine too.
+ */
 export const recoverableSpec = (epochs: number, name = 'recoverable'): JobSpecInput => ({
   name,
   dataset: { builtin: 'spirals', samples: 512 },
