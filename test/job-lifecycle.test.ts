@@ -7,6 +7,7 @@ import { type JobRecord, type ResolvedJobSpec, newJobEventSchema } from '../src/
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { JobStore } from '../src/store/job-store.js';
 import { TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
+import { TenantStore } from '../src/store/tenant-store.js';
 import { type Stack, eventsUntilEnd, resolveSpec, startStack, xorSpec } from './helpers.js';
 
 describe('job lifecycle', () => {
@@ -119,6 +120,23 @@ describe('job lifecycle', () => {
     await store.setFields(id, { backend: 'cpu', versions: '{}' });
     expect(await store.exists(id)).toBe(false);
     expect((await stack.app.inject(`/v1/jobs/${id}/events`)).statusCode).toBe(404);
+  });
+
+  it("charges a job's stored bytes to its tenant and gives them back when it is deleted; a deleted job is charged nothing", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const [one, two] = [randomUUID(), randomUUID()];
+    for (const id of [one, two]) await lifecycle.create({ id, tenant, name: null, spec });
+    expect(await store.charge(one, tenant, { datasetBytes: 100, artifactBytes: 40 })).toBe(true);
+    expect(await store.charge(one, tenant, { artifactBytes: 60 })).toBe(true);
+    expect(await store.charge(two, tenant, { artifactBytes: 7 })).toBe(true);
+    expect(await store.charged(one)).toEqual({ datasetBytes: 100, artifactBytes: 100 });
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 100, artifactBytes: 107 });
+    expect(await store.remove(one)).toBe(true);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
+    expect(await store.charge(one, tenant, { artifactBytes: 500 })).toBe(false);
+    expect(await store.remove(one)).toBe(false);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
   });
 
   it('event schemas refuse fields they do not name', () => {

@@ -19,6 +19,7 @@ import {
 } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
+import { USAGE_NAMES, type Usage, usageFrom } from './tenant-store.js';
 import { readStream } from './streams.js';
 
 export type { JobEvent };
@@ -72,6 +73,37 @@ return 1
 const SET_FIELDS = `
 if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
+/**
+ * Adds stored bytes to a job and to its tenant's use together, only while the job exists (a
+ * worker writing after the job was deleted charges nothing: the delete removes its artifacts).
+ * KEYS: job hash, tenant usage hash. ARGV: name, delta, name, delta, ...
+ */
+const CHARGE = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+for i = 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
+/**
+ * Removes a job's keys and gives its stored bytes back to its tenant, in one step.
+ * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash.
+ * ARGV: index member, then the usage names.
+ */
+const REMOVE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #ARGV do
+  local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if held ~= 0 then redis.call('HINCRBY', KEYS[6], ARGV[i], -held) end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 return 1
 `;
 
@@ -154,18 +186,42 @@ export class JobStore {
       .exec();
   }
 
-  /** Removes the record, its history, its events and its index entry. */
+  /**
+   * Removes the record, its history, its events and its index entry, and gives the bytes the job
+   * was charged (see charge) back to its tenant. The caller deletes its artifacts.
+   */
   async remove(id: string): Promise<boolean> {
     const [createdAt, tenant] = await this.redis.hmget(this.keys.job(id), 'createdAt', 'tenant');
     if (!createdAt) return false;
-    const member = indexMember(new Date(createdAt), id);
-    await this.redis
-      .multi()
-      .del(this.keys.job(id), this.keys.history(id), this.keys.events(id))
-      .zrem(this.keys.jobIndex, member)
-      .zrem(this.keys.tenantJobs(tenant ?? DEFAULT_TENANT), member)
-      .exec();
-    return true;
+    const owner = tenant ?? DEFAULT_TENANT;
+    const removed = await this.redis.eval(
+      REMOVE,
+      6,
+      this.keys.job(id),
+      this.keys.history(id),
+      this.keys.events(id),
+      this.keys.jobIndex,
+      this.keys.tenantJobs(owner),
+      this.keys.tenantUsage(owner),
+      indexMember(new Date(createdAt), id),
+      ...USAGE_NAMES,
+    );
+    return removed === 1;
+  }
+
+  /**
+   * Charges stored bytes (negative: gives them back) to the job and its tenant's use; remove
+   * gives back whatever the job still holds. False when the job no longer exists.
+   */
+  async charge(id: string, tenant: string, delta: Partial<Usage>): Promise<boolean> {
+    const args = USAGE_NAMES.flatMap((name) => (delta[name] ? [name, String(delta[name])] : []));
+    if (args.length === 0) return this.exists(id);
+    return (await this.redis.eval(CHARGE, 2, this.keys.job(id), this.keys.tenantUsage(tenant), ...args)) === 1;
+  }
+
+  /** The stored bytes charged to a job (see charge). */
+  async charged(id: string): Promise<Usage> {
+    return usageFrom(await this.redis.hmget(this.keys.job(id), ...USAGE_NAMES));
   }
 
   async exists(id: string): Promise<boolean> {

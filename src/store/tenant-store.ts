@@ -6,6 +6,16 @@ import type { RedisKeys } from './keys.js';
 export const QUOTA_NAMES = ['activeJobs', 'datasetBytes', 'artifactBytes', 'experiments'] as const;
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 
+/** The quotas that count stored bytes: a tenant's use of each is summed over what it holds. */
+export const USAGE_NAMES = ['datasetBytes', 'artifactBytes'] as const satisfies readonly QuotaName[];
+export type UsageName = (typeof USAGE_NAMES)[number];
+export type Usage = Record<UsageName, number>;
+
+/** Usage from the values of an HMGET of USAGE_NAMES (a missing field is 0). */
+export function usageFrom(values: (string | null)[]): Usage {
+  return Object.fromEntries(USAGE_NAMES.map((name, i) => [name, Number(values[i] ?? 0)])) as Usage;
+}
+
 export const quotasSchema = z
   .object({
     activeJobs: z.number().int().min(0).describe('Queued plus running jobs.'),
@@ -66,16 +76,14 @@ export class TenantStore {
     await multi.exec();
   }
 
-  async usage(tenant: string): Promise<{ datasetBytes: number; artifactBytes: number }> {
-    const [datasetBytes, artifactBytes] = await this.redis.hmget(this.keys.tenantUsage(tenant), 'datasetBytes', 'artifactBytes');
-    return { datasetBytes: Number(datasetBytes ?? 0), artifactBytes: Number(artifactBytes ?? 0) };
+  async usage(tenant: string): Promise<Usage> {
+    return usageFrom(await this.redis.hmget(this.keys.tenantUsage(tenant), ...USAGE_NAMES));
   }
 
   /** Adds (or with negative numbers takes back) storage use. */
-  async addUsage(tenant: string, delta: { datasetBytes?: number; artifactBytes?: number }): Promise<void> {
+  async addUsage(tenant: string, delta: Partial<Usage>): Promise<void> {
     const multi = this.redis.multi().sadd(this.keys.tenants, tenant);
-    if (delta.datasetBytes) multi.hincrby(this.keys.tenantUsage(tenant), 'datasetBytes', delta.datasetBytes);
-    if (delta.artifactBytes) multi.hincrby(this.keys.tenantUsage(tenant), 'artifactBytes', delta.artifactBytes);
+    for (const name of USAGE_NAMES) if (delta[name]) multi.hincrby(this.keys.tenantUsage(tenant), name, delta[name]);
     await multi.exec();
   }
 
