@@ -24,6 +24,7 @@ export const lossSchema = z
   .describe('Loss to minimise; meanSquaredError is the mean over samples and outputs.');
 
 export const metricSchema = z.enum(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'meanSquaredError', 'meanAbsoluteError']);
+export type Metric = z.infer<typeof metricSchema>;
 
 export const trainingSchema = z
   .strictObject({
