@@ -152,6 +152,8 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
       ],
     ],
     ['layerNormalization', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization' }, { type: 'activation', activation: 'relu' }]],
+    ['layerNormalization without center', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization', center: false }]],
+    ['layerNormalization without scale', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization', scale: false }]],
   ])('images: %s', async (_name, layers) => {
     await expectParity({
       dataset: { inline: { x: images(32, 6, 6, 2), y: oneHot(32, 3) } },

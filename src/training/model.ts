@@ -10,6 +10,7 @@ import {
   resolveGraph,
 } from '../spec/index.js';
 import { SeededOrthogonal } from './orthogonal.js';
+import { layerNormalization } from './layer-normalization.js';
 import { deriveSeed } from './rng.js';
 import { InvalidModelError } from './errors.js';
 
@@ -190,7 +191,7 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
     case 'batchNormalization':
       return [tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon })];
     case 'layerNormalization':
-      return [tf.layers.layerNormalization({ ...base, epsilon: spec.epsilon, center: spec.center, scale: spec.scale })];
+      return [layerNormalization({ ...base, epsilon: spec.epsilon, center: spec.center, scale: spec.scale })];
     case 'maxPooling1d':
     case 'averagePooling1d': {
       const args = { ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding };
