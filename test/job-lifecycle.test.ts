@@ -115,6 +115,17 @@ describe('job lifecycle', () => {
     expect((await store.get(id))!.error).toEqual({ code: 'worker_crashed', message: 'again' });
   });
 
+  it('a job picked up still running after its last attempt fails instead of starting again', async () => {
+    const id = await created();
+    expect(await lifecycle.start((await store.get(id))!, 'w1', 2)).toEqual({ started: true, attempt: 1 });
+    // Its worker died: the job is still running when the next worker picks it up.
+    expect(await lifecycle.start((await store.get(id))!, 'w2', 2)).toEqual({ started: true, attempt: 2 });
+    const third = await lifecycle.start((await store.get(id))!, 'w3', 2);
+    expect(third).toMatchObject({ started: false, failed: { code: 'worker_crashed' } });
+    expect(await store.get(id)).toMatchObject({ status: 'failed', attempts: 2, starts: 2, error: third.started ? null : third.failed });
+    expect((await eventsUntilEnd(stack.app, id)).at(-1)).toMatchObject({ event: 'failed', data: { error: { code: 'worker_crashed' } } });
+  });
+
   it('a job deleted while its worker starts stays deleted: no late field brings back a record', async () => {
     const id = await created();
     await lifecycle.start((await store.get(id))!, 'w1');

@@ -51,7 +51,11 @@ const table: [string, Partial<RunFacts>, Outcome][] = [
     { result: failedWith('training_error') },
     { kind: 'failed', error: { code: 'training_error', message: 'training_error happened' } },
   ],
-  ['an artifact store fault with attempts left: retried, with what the child said', { result: failedWith('storage_unavailable') }, { kind: 'retry', error: storeFault }],
+  [
+    'an artifact store fault with attempts left: retried, with what the child said',
+    { result: failedWith('storage_unavailable') },
+    { kind: 'retry', error: storeFault },
+  ],
   ['an artifact store fault on the last attempt', { result: failedWith('storage_unavailable'), attempt: 3 }, { kind: 'failed', error: storeFault }],
   ['a shutdown outranks an artifact store fault', { shutdown: true, result: failedWith('storage_unavailable') }, { kind: 'requeue_for_shutdown' }],
   ['a cancel outranks an artifact store fault', { cancelled: true, result: failedWith('storage_unavailable') }, { kind: 'cancelled' }],

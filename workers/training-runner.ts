@@ -173,9 +173,10 @@ export class TrainingRunner {
     const { jobId, spec } = job.data;
     const record = await this.store.get(jobId);
     if (!record) return undefined;
-    const start = await this.lifecycle.start(record, this.workerId);
+    const start = await this.lifecycle.start(record, this.workerId, job.opts.attempts ?? 1);
     if (!start.started) {
-      this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
+      if (start.failed) this.logger.warn({ jobId, error: start.failed }, 'job failed: no attempt left');
+      else this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return undefined;
     }
     // The request id of the submission ties the job's logs to the API's.

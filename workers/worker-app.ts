@@ -107,7 +107,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         if (!final) return;
         await lifecycle.abandon(
           jobId,
-          err instanceof JobStartError ? { code: 'start_failed', message: err.message } : { code: 'worker_crashed', message: `the job could not be run: ${err.message}` },
+          err instanceof JobStartError
+            ? { code: 'start_failed', message: err.message }
+            : { code: 'worker_crashed', message: `the job could not be run: ${err.message}` },
         );
         if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
       })

@@ -27,10 +27,12 @@ export type JobCompletion = z.infer<typeof jobCompletionSchema>;
  * attempt back, a fault has spent it.
  */
 export type RequeueCause =
-  | { reason: 'worker_shutdown'; attempt: number }
-  | { reason: Exclude<RequeueReason, 'worker_shutdown'>; message: string; attempt: number };
+  { reason: 'worker_shutdown'; attempt: number } | { reason: Exclude<RequeueReason, 'worker_shutdown'>; message: string; attempt: number };
 
-export type StartResult = { started: true; attempt: number; resumeEpoch?: number } | { started: false; previous: JobStatus | undefined };
+export type StartResult =
+  | { started: true; attempt: number; resumeEpoch?: number }
+  /** Not runnable (`previous`: cancelled, finished, gone), or `failed` now: its last attempt was spent. */
+  | { started: false; previous: JobStatus | undefined; failed?: { code: JobErrorCode; message: string } };
 
 export interface TransitionResult {
   ok: boolean;
@@ -71,10 +73,16 @@ export class JobLifecycle {
   /**
    * A worker starts the job (again, after a fault or a shutdown: it resumes from the record's
    * checkpoint). Each start begins a new attempt, except a resume after a shutdown, which gave its
-   * attempt back (see requeue); a pick-up of a job still `running` (its worker died) begins one too.
+   * attempt back (see requeue); a pick-up of a job still `running` (its worker died) begins one too,
+   * unless that was its last one (of `maxAttempts`): then the job fails instead.
    */
-  async start(record: JobRecord, worker: string): Promise<StartResult> {
+  async start(record: JobRecord, worker: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<StartResult> {
     const attempt = record.attempts + 1;
+    if (record.status === 'running' && attempt > maxAttempts) {
+      const error = { code: 'worker_crashed' as const, message: `the job's worker died on its last attempt (${record.attempts} of ${maxAttempts})` };
+      const failed = await this.fail(record.id, error);
+      return { started: false, previous: failed.previous, ...(failed.ok ? { failed: error } : {}) };
+    }
     const resumeEpoch = record.checkpointEpoch ?? undefined;
     const at = now();
     const resumed = record.startedAt ? { resumed: true as const, fromEpoch: resumeEpoch ?? 0 } : {};
