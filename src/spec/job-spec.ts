@@ -26,6 +26,9 @@ export const lossSchema = z
 export const metricSchema = z.enum(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'meanSquaredError', 'meanAbsoluteError']);
 export type Metric = z.infer<typeof metricSchema>;
 
+/** The direction an epoch metric (`loss`, a metric, or its `val_` twin) improves in: accuracies up, losses and errors down. */
+export const metricMode = (metric: string): 'min' | 'max' => (/acc/i.test(metric) ? 'max' : 'min');
+
 export const trainingSchema = z
   .strictObject({
     epochs: z.number().int().min(1).default(10).describe('Passes over the training data.'),
