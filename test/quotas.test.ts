@@ -34,8 +34,10 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     });
     expect((await submit(b)).statusCode).toBe(202);
 
-    // A cancelled job leaves the count.
+    // A cancelled job leaves the count as it is cancelled, not at the next submit.
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(a) })).json()).toMatchObject({ usage: { activeJobs: 2 } });
     expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${first.json().id}/cancel`, headers: as(a) })).statusCode).toBe(200);
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(a) })).json()).toMatchObject({ usage: { activeJobs: 1 } });
     expect((await submit(a)).statusCode).toBe(202);
     expect((await submit(a)).statusCode).toBe(429);
 

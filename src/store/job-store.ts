@@ -16,6 +16,7 @@ import {
   type NewJobEvent,
   type PreprocessingState,
   type StoppedBy,
+  isTerminal,
 } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
@@ -26,9 +27,12 @@ export type { JobEvent };
 
 /**
  * Moves a job between states atomically: the status check, the record update and the
- * events land together or not at all, so a stream never shows two terminal events.
- * KEYS: job hash, event stream. ARGV: maxlen, new status, allowed current statuses
- * (comma-joined), fields JSON, then one JSON event per remaining argument.
+ * events land together or not at all, so a stream never shows two terminal events. A move to
+ * a terminal status takes the job out of its tenant's active set in the same step, so the
+ * tenant's queued-plus-running count is exact at every moment.
+ * KEYS: job hash, event stream, history, and for a terminal status the tenant's active set.
+ * ARGV: maxlen, new status, allowed current statuses (comma-joined), fields JSON, then one
+ * JSON event per remaining argument.
  */
 const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -41,6 +45,7 @@ for i = 5, #ARGV do
   local ev = cjson.decode(ARGV[i])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ev['type'], 'data', ev['data'])
 end
+if KEYS[4] then redis.call('SREM', KEYS[4], redis.call('HGET', KEYS[1], 'id')) end
 return {1, cur}
 `;
 
@@ -91,19 +96,21 @@ return 1
 `;
 
 /**
- * Removes a job's keys and gives its stored bytes back to its tenant, in one step.
- * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash.
- * ARGV: index member, then the usage names.
+ * Removes a job's keys and gives its stored bytes back to its tenant, in one step (and takes
+ * it out of the tenant's active set, should it still be there).
+ * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash, tenant's
+ * active set. ARGV: index member, job id, then the usage names.
  */
 const REMOVE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
   if held ~= 0 then redis.call('HINCRBY', KEYS[6], ARGV[i], -held) end
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[2])
 return 1
 `;
 
@@ -196,14 +203,16 @@ export class JobStore {
     const owner = tenant ?? DEFAULT_TENANT;
     const removed = await this.redis.eval(
       REMOVE,
-      6,
+      7,
       this.keys.job(id),
       this.keys.history(id),
       this.keys.events(id),
       this.keys.jobIndex,
       this.keys.tenantJobs(owner),
       this.keys.tenantUsage(owner),
+      this.keys.tenantActiveJobs(owner),
       indexMember(new Date(createdAt), id),
+      id,
       ...USAGE_NAMES,
     );
     return removed === 1;
@@ -326,12 +335,16 @@ export class JobStore {
     fields: Record<string, string>,
     events: NewJobEvent[],
   ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
+    // A job's tenant never changes: read it first, for the active set a terminal move leaves.
+    const tenant = isTerminal(to) ? await this.tenantOf(id) : undefined;
+    const active = tenant === undefined ? [] : [this.keys.tenantActiveJobs(tenant)];
     const result = (await this.redis.eval(
       TRANSITION,
-      3,
+      3 + active.length,
       this.keys.job(id),
       this.keys.events(id),
       this.keys.history(id),
+      ...active,
       this.maxlen,
       to,
       from.join(','),

@@ -89,7 +89,8 @@ export class TenantStore {
 
   /**
    * Counts the tenant's queued and running jobs with `jobId` among them, if that keeps the
-   * count within `max`; ids of finished or deleted jobs are pruned on the way. Returns the count
+   * count within `max`. A job leaves the set as it ends (JobStore.transition); ids of finished
+   * or deleted jobs still there (records older than that) are pruned on the way. Returns the count
    * before, and whether `jobId` was admitted. Two concurrent submits can both be refused at the
    * edge, never both admitted over it.
    */
@@ -114,7 +115,7 @@ export class TenantStore {
     return { admitted: false, active };
   }
 
-  /** Jobs counted as queued or running (pruned at the next admission). */
+  /** The tenant's queued and running jobs. */
   async activeCount(tenant: string): Promise<number> {
     return this.redis.scard(this.keys.tenantActiveJobs(tenant));
   }

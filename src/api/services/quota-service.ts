@@ -10,7 +10,7 @@ export const tenantViewSchema = z
     tenant: tenantSchema,
     quotas: quotasSchema,
     usage: z.object({
-      activeJobs: z.number().int().describe('Queued and running jobs (finished ones leave the count at the next submit).'),
+      activeJobs: z.number().int().describe('Queued and running jobs (a job leaves the count as it completes, fails or is cancelled).'),
       datasetBytes: z.number().int(),
       artifactBytes: z.number().int(),
     }),
