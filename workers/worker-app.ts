@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
-import { TenantStore } from '../src/store/tenant-store.js';
+import { TenantStore, quotaDefaults } from '../src/store/tenant-store.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
@@ -70,6 +70,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     trainingQueue,
     attempts: config.JOB_ATTEMPTS,
     tenants: new TenantStore(redis, keys),
+    quotaDefaults: quotaDefaults(config),
   });
   const predict = new PredictRunner(config, redis, log);
   const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));

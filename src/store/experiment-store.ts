@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress } from '../spec/index.js';
+import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress, TrialWait } from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
@@ -35,6 +35,8 @@ export interface ExperimentState {
   decisions: Record<string, SchedulerDecision[]>;
   /** Trials the scheduler stopped. */
   stops: Record<string, StoppedBy>;
+  /** The next trial, while a tenant quota has no room for it (absent in states written before trials waited). */
+  waiting?: TrialWait | null;
 }
 
 export interface NewExperimentEvent {

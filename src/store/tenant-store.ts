@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { Config } from '../config/config.js';
 import { isTerminal, type JobStatus } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
 
@@ -25,6 +26,18 @@ export const quotasSchema = z
   })
   .meta({ id: 'Quotas' });
 export type Quotas = z.infer<typeof quotasSchema>;
+
+/** The quotas every tenant has unless an admin set others (QUOTA_* settings). */
+export function quotaDefaults(c: Config): Quotas {
+  return { activeJobs: c.QUOTA_ACTIVE_JOBS, datasetBytes: c.QUOTA_DATASET_BYTES, artifactBytes: c.QUOTA_ARTIFACT_BYTES, experiments: c.QUOTA_EXPERIMENTS };
+}
+
+/** A tenant's use of a quota that stopped something, as refusals and waiting trials report it. */
+export interface QuotaUse {
+  quota: QuotaName;
+  used: number;
+  limit: number;
+}
 
 /** BullMQ's largest priority; fair-scheduling turns are capped at it. */
 export const MAX_PRIORITY = 2 ** 21;
@@ -64,6 +77,11 @@ export class TenantStore {
         .filter(([k]) => (QUOTA_NAMES as readonly string[]).includes(k))
         .map(([k, v]) => [k, Number(v)]),
     );
+  }
+
+  /** The tenant's quotas: the defaults, with the ones an admin set for it instead. */
+  async limits(tenant: string, defaults: Quotas): Promise<Quotas> {
+    return { ...defaults, ...(await this.quotaOverrides(tenant)) };
   }
 
   /** Sets (a number) or clears (null: back to the default) a tenant's quotas. */

@@ -8,6 +8,7 @@ import {
   type ExperimentSpec,
   type LeaderboardEntry,
   type Trial,
+  type TrialWait,
   EXPERIMENT_TERMINAL_EVENTS,
   experimentListItemSchema,
 } from '../../spec/index.js';
@@ -113,7 +114,7 @@ export class ExperimentsService {
     }));
     const mode = meta.plan.objective.mode;
     return {
-      ...this.listItem(meta, trials, state?.phase),
+      ...this.listItem(meta, trials, state?.phase, state?.waiting),
       spec: meta.spec,
       trials,
       leaderboard: leaderboard(trials, mode),
@@ -121,7 +122,7 @@ export class ExperimentsService {
     };
   }
 
-  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined): z.infer<typeof experimentListItemSchema> {
+  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined, waiting: TrialWait | null | undefined): z.infer<typeof experimentListItemSchema> {
     return {
       id: meta.id,
       name: meta.name,
@@ -132,6 +133,7 @@ export class ExperimentsService {
       createdAt: meta.createdAt,
       finishedAt: meta.finishedAt,
       counts: countStatuses(trials.map((t) => t.status)),
+      waitingFor: meta.status === 'running' ? (waiting ?? null) : null,
     };
   }
 
