@@ -31,7 +31,7 @@ describe('quotas with a real worker training', () => {
       expect(submitted.waitingFor).toEqual({ trial: 1, jobId: submitted.trials[1]!.jobId, quota: 'activeJobs', used: 1, limit: 1 });
 
       const events = parseSse((await stack.app.inject(`/v1/experiments/${submitted.id}/events`)).body, experimentEventCheck);
-      const order = events.map((e) => `${e.event}${e.data.trial ?? ''}`).filter((e) => !e.startsWith('trial_epoch'));
+      const order = events.map((e) => `${e.event}${typeof e.data.trial === 'number' ? e.data.trial : ''}`).filter((e) => !e.startsWith('trial_epoch'));
       expect(order).toEqual(['trial_waiting1', 'trial_started0', 'trial_ended0', 'trial_started1', 'trial_ended1', 'completed']);
       expect(events[0]!.data).toEqual({ trial: 1, jobId: submitted.trials[1]!.jobId, quota: 'activeJobs', used: 1, limit: 1 });
 
