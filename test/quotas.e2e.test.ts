@@ -1,16 +1,116 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT } from '../src/shared/access.js';
-import type { ExperimentRecord } from '../src/spec/index.js';
-import { type Stack, experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
+import type { ExperimentRecord, JobRecord } from '../src/spec/index.js';
+import { TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
+import { createBlockingRedis } from '../src/store/redis.js';
+import { type Stack, experimentEventCheck, longSpec, parseSse, readLive, recoverableSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
 describe('quotas with a real worker training', () => {
   let stack: Stack;
+  let connection: Redis;
+  let queueEvents: QueueEvents;
+  /** Every job BullMQ saw finish (its processor returned: the worker has measured what the job holds). */
+  const finished = new Map<string, () => void>();
+  const seen = new Set<string>();
+  const processed = (id: string) => (seen.has(id) ? Promise.resolve() : new Promise<void>((resolve) => finished.set(id, resolve)));
   const usage = async () => (await stack.app.inject('/v1/tenant')).json<{ usage: { activeJobs: number; artifactBytes: number } }>().usage;
+  let listening: Promise<string> | undefined;
+  const baseUrl = () => (listening ??= stack.app.listen({ port: 0, host: '127.0.0.1' }));
+  const record = async (id: string) => (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+
+  /** Bytes of a job's files on disk, read with fs (not through the artifact store), and its checkpoint files. */
+  const onDisk = (id: string) => {
+    const dir = join(stack.config.DATA_DIR, 'artifacts', 'jobs', id);
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.tmp'));
+    const paths = files.map((e) => join(e.parentPath, e.name));
+    return { bytes: paths.reduce((n, p) => n + statSync(p).size, 0), checkpoints: paths.filter((p) => p.includes('/checkpoints/')).length };
+  };
 
   beforeAll(async () => {
-    stack = await startStack({ config: testConfig({ EXPERIMENT_SWEEP_MS: '200' }) });
+    stack = await startStack({ config: testConfig({ EXPERIMENT_SWEEP_MS: '200', CHECKPOINT_MIN_INTERVAL_MS: '0', JOB_ATTEMPTS: '3' }) });
+    connection = createBlockingRedis(stack.config);
+    queueEvents = new QueueEvents(TRAINING_QUEUE, { connection, prefix: redisKeys(stack.config.REDIS_PREFIX).bull });
+    queueEvents.on('completed', ({ jobId }) => {
+      seen.add(jobId);
+      finished.get(jobId)?.();
+    });
+    await queueEvents.waitUntilReady();
   });
-  afterAll(() => stack.close());
+  afterAll(async () => {
+    await queueEvents.close();
+    connection.disconnect();
+    await stack.close();
+  });
+
+  it("charges a job's model and checkpoints to its tenant as the files on disk, and gives them back when it is deleted", async () => {
+    const before = (await usage()).artifactBytes;
+    const id = await submit(stack.app, xorSpec({ training: { epochs: 4, batchSize: 4, seed: 1 } }));
+    await processed(id);
+    const job = await record(id);
+    expect(job.status).toBe('completed');
+    // The checkpoints went with completion; the model stays.
+    const disk = onDisk(id);
+    expect(disk.checkpoints).toBe(0);
+    expect(disk.bytes).toBeGreaterThan(0);
+    expect(job.storedBytes).toEqual({ artifactBytes: disk.bytes, datasetBytes: 0 });
+    expect((await usage()).artifactBytes).toBe(before + disk.bytes);
+    // The list shows it too.
+    const listed = (await stack.app.inject('/v1/jobs')).json<{ items: JobRecord[] }>().items.find((j) => j.id === id)!;
+    expect(listed.storedBytes).toEqual(job.storedBytes);
+
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+    expect((await usage()).artifactBytes).toBe(before);
+  });
+
+  it("counts a cancelled job's checkpoints while it keeps them, and refuses new work (422) once they fill the quota", async () => {
+    const before = (await usage()).artifactBytes;
+    const id = await submit(stack.app, longSpec());
+    await readLive(await baseUrl(), id, (e) => e.event === 'epoch' && e.data.epoch === 5);
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` })).statusCode).toBe(200);
+    await processed(id);
+    const disk = onDisk(id);
+    expect(disk.checkpoints).toBeGreaterThan(0);
+    expect((await record(id)).storedBytes.artifactBytes).toBe(disk.bytes);
+    expect(await usage()).toMatchObject({ activeJobs: 0, artifactBytes: before + disk.bytes });
+
+    await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: before + disk.bytes });
+    try {
+      const refused = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec() });
+      expect(refused.statusCode).toBe(422);
+      expect(refused.json().error).toEqual({
+        code: 'quota_exceeded',
+        message: `over the tenant's quota artifactBytes: ${before + disk.bytes} used of ${before + disk.bytes}; delete something first`,
+        details: { quota: 'artifactBytes', used: before + disk.bytes, limit: before + disk.bytes },
+      });
+      expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+      expect((await usage()).artifactBytes).toBe(before);
+      const admitted = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: xorSpec({ training: { epochs: 1, batchSize: 4 } }) });
+      expect(admitted.statusCode).toBe(202);
+      await processed(admitted.json<JobRecord>().id);
+    } finally {
+      await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: null });
+    }
+  });
+
+  it('leaves no drift when a training process is killed with SIGKILL: the killed run checkpoints go with completion, and usage is the model on disk', async () => {
+    const before = (await usage()).artifactBytes;
+    const id = await submit(stack.app, recoverableSpec(30));
+    await readLive(await baseUrl(), id, (e) => e.event === 'epoch' && e.data.epoch === 10);
+    process.kill(stack.worker!.trainingPid(id)!, 'SIGKILL');
+    await processed(id);
+    const job = await record(id);
+    expect(job).toMatchObject({ status: 'completed', attempts: 2 });
+    const disk = onDisk(id);
+    expect(disk.checkpoints).toBe(0);
+    expect(job.storedBytes.artifactBytes).toBe(disk.bytes);
+    expect((await usage()).artifactBytes).toBe(before + disk.bytes);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+    expect((await usage()).artifactBytes).toBe(before);
+  });
 
   it('counts experiment trials as active jobs: a trial with no room waits, told once, and starts when a slot frees', async () => {
     await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { activeJobs: 1 });

@@ -96,6 +96,23 @@ return 1
 `;
 
 /**
+ * Sets what a job's training holds in the artifact store (field `trainedBytes`, as last
+ * measured) and charges the difference to the job's and its tenant's artifactBytes, in one
+ * step and only while the job exists: measuring again and again charges each byte once.
+ * KEYS: job hash, tenant usage hash. ARGV: bytes measured.
+ */
+const SETTLE_TRAINED = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+local delta = tonumber(ARGV[1]) - tonumber(redis.call('HGET', KEYS[1], 'trainedBytes') or '0')
+redis.call('HSET', KEYS[1], 'trainedBytes', ARGV[1])
+if delta ~= 0 then
+  redis.call('HINCRBY', KEYS[1], 'artifactBytes', delta)
+  redis.call('HINCRBY', KEYS[2], 'artifactBytes', delta)
+end
+return 1
+`;
+
+/**
  * Removes a job's keys and gives its stored bytes back to its tenant, in one step (and takes
  * it out of the tenant's active set, should it still be there).
  * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash, tenant's
@@ -154,6 +171,7 @@ const SLIM_FIELDS = [
   'experimentId',
   'trial',
   'stoppedBy',
+  ...USAGE_NAMES,
 ] as const;
 
 export class JobStore {
@@ -226,6 +244,17 @@ export class JobStore {
     const args = USAGE_NAMES.flatMap((name) => (delta[name] ? [name, String(delta[name])] : []));
     if (args.length === 0) return this.exists(id);
     return (await this.redis.eval(CHARGE, 2, this.keys.job(id), this.keys.tenantUsage(tenant), ...args)) === 1;
+  }
+
+  /**
+   * Records the bytes a job's training holds in the artifact store now (its model and
+   * checkpoints, measured), charging the change since the last measure to its tenant's
+   * artifactBytes (see SETTLE_TRAINED). False when the job no longer exists.
+   */
+  async settleTrained(id: string, bytes: number): Promise<boolean> {
+    const tenant = await this.tenantOf(id);
+    if (tenant === undefined) return false;
+    return (await this.redis.eval(SETTLE_TRAINED, 2, this.keys.job(id), this.keys.tenantUsage(tenant), bytes)) === 1;
   }
 
   /** The stored bytes charged to a job (see charge). */
@@ -447,5 +476,6 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     experimentId: h.experimentId || null,
     trial: h.trial ? Number(h.trial) : null,
     stoppedBy: (h.stoppedBy as StoppedBy | undefined) || null,
+    storedBytes: usageFrom(USAGE_NAMES.map((name) => h[name] ?? null)),
   };
 }
