@@ -73,12 +73,12 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
   });
 
   it('admits exactly one of many concurrent experiments against a quota of 1', async () => {
-    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/e/quotas', headers: as(admin), payload: { experiments: 1 } })).statusCode).toBe(200);
+    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/e/quotas', headers: as(admin), payload: { experiments: 1 } })).statusCode).toBe(
+      200,
+    );
     const e = (await stack.app.apiKeys.create({ tenant: 'e', scope: 'write' })).key;
     const payload = { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } };
-    const answers = await Promise.all(
-      Array.from({ length: 12 }, () => stack.app.inject({ method: 'POST', url: '/v1/experiments', headers: as(e), payload })),
-    );
+    const answers = await Promise.all(Array.from({ length: 12 }, () => stack.app.inject({ method: 'POST', url: '/v1/experiments', headers: as(e), payload })));
     expect(answers.map((r) => r.statusCode).sort()).toEqual([202, ...Array<number>(11).fill(422)]);
     for (const refused of answers.filter((r) => r.statusCode === 422)) {
       expect(refused.json().error).toEqual({
@@ -93,7 +93,9 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
 
   it("refuses new jobs and experiments with 422 while the tenant's artifacts fill its artifactBytes quota", async () => {
     const f = (await stack.app.apiKeys.create({ tenant: 'f', scope: 'write' })).key;
-    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 0 } })).statusCode).toBe(200);
+    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 0 } })).statusCode).toBe(
+      200,
+    );
     const job = await submit(f);
     expect(job.statusCode).toBe(422);
     expect(job.headers['retry-after']).toBeUndefined();
@@ -112,7 +114,9 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect(experiment.json().error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'artifactBytes', used: 0, limit: 0 } });
     // Nothing was counted for the refused job.
     expect((await stack.app.inject({ url: '/v1/tenant', headers: as(f) })).json()).toMatchObject({ usage: { activeJobs: 0 } });
-    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 1000 } })).statusCode).toBe(200);
+    expect(
+      (await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 1000 } })).statusCode,
+    ).toBe(200);
     expect((await submit(f)).statusCode).toBe(202);
   });
 

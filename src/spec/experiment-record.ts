@@ -157,7 +157,16 @@ export const experimentCurvesSchema = z
 export type ExperimentCurves = z.infer<typeof experimentCurvesSchema>;
 
 /** The experiment's event stream (SSE `event:` names); `completed` and `cancelled` end it. */
-export const EXPERIMENT_EVENT_TYPES = ['trial_waiting', 'trial_started', 'trial_epoch', 'trial_stopped', 'trial_ended', 'phase', 'completed', 'cancelled'] as const;
+export const EXPERIMENT_EVENT_TYPES = [
+  'trial_waiting',
+  'trial_started',
+  'trial_epoch',
+  'trial_stopped',
+  'trial_ended',
+  'phase',
+  'completed',
+  'cancelled',
+] as const;
 export type ExperimentEventType = (typeof EXPERIMENT_EVENT_TYPES)[number];
 export const EXPERIMENT_TERMINAL_EVENTS: readonly ExperimentEventType[] = ['completed', 'cancelled'];
 

@@ -19,9 +19,9 @@ export function usageFrom(values: (string | null)[]): Usage {
 
 export const quotasSchema = z
   .object({
-    activeJobs: z.number().int().min(0).describe('Queued plus running jobs.'),
+    activeJobs: z.number().int().min(0).describe('Queued plus running jobs, experiment trials included.'),
     datasetBytes: z.number().int().min(0).describe('Bytes of uploaded and inline datasets, after decompression.'),
-    artifactBytes: z.number().int().min(0).describe('Bytes of stored artifacts: dataset arrays and trained models.'),
+    artifactBytes: z.number().int().min(0).describe('Bytes of stored artifacts: dataset arrays, trained models and their checkpoints.'),
     experiments: z.number().int().min(0).describe('Experiments.'),
   })
   .meta({ id: 'Quotas' });

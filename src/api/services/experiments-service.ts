@@ -122,7 +122,12 @@ export class ExperimentsService {
     };
   }
 
-  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined, waiting: TrialWait | null | undefined): z.infer<typeof experimentListItemSchema> {
+  private listItem(
+    meta: ExperimentMeta,
+    trials: Trial[],
+    phase: Trial['phase'] | undefined,
+    waiting: TrialWait | null | undefined,
+  ): z.infer<typeof experimentListItemSchema> {
     return {
       id: meta.id,
       name: meta.name,
