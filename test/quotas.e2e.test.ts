@@ -142,4 +142,38 @@ describe('quotas with a real worker training', () => {
       await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { activeJobs: null });
     }
   });
+  it("holds a trial back while the tenant's artifacts fill its quota, and queues it once the quota is raised", async () => {
+    const before = (await usage()).artifactBytes;
+    // Room for the experiment and its first trial, which then fills it with what it writes.
+    await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: before + 1 });
+    try {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/v1/experiments',
+        payload: {
+          base: xorSpec({ training: { epochs: 2, batchSize: 4, seed: 1 } }),
+          space: { 'optimizer.learningRate': { values: [0.05, 0.1] } },
+          objective: { metric: 'loss' },
+          maxConcurrentTrials: 1,
+        },
+      });
+      expect(res.statusCode).toBe(202);
+      const id = res.json<ExperimentRecord>().id;
+      const { events } = await readLive(await baseUrl(), id, (e) => e.event === 'trial_waiting', {}, 'experiments');
+      const waiting = events.at(-1)!.data;
+      expect(waiting).toMatchObject({ trial: 1, quota: 'artifactBytes', limit: before + 1 });
+      expect(waiting.used).toBeGreaterThanOrEqual(before + 1);
+      const held = (await stack.app.inject(`/v1/experiments/${id}`)).json<ExperimentRecord>();
+      expect(held).toMatchObject({ status: 'running', waitingFor: { trial: 1, quota: 'artifactBytes' } });
+      expect(held.trials[1]!.status).toBe('pending');
+
+      await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: null });
+      const rest = parseSse((await stack.app.inject(`/v1/experiments/${id}/events`)).body, experimentEventCheck);
+      expect(rest.filter((e) => e.event === 'trial_waiting')).toHaveLength(1);
+      expect(rest.at(-1)!.event).toBe('completed');
+      expect((await stack.app.inject(`/v1/experiments/${id}`)).json<ExperimentRecord>()).toMatchObject({ counts: { completed: 2 }, waitingFor: null });
+    } finally {
+      await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: null });
+    }
+  });
 });

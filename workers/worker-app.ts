@@ -5,6 +5,7 @@ import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
 import { TenantStore, quotaDefaults } from '../src/store/tenant-store.js';
+import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
@@ -106,6 +107,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       .then(async (final) => {
         if (!final) return;
         await lifecycle.fail(jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` });
+        // What a run that died unmeasured left in the store (checkpoints) counts until the job is deleted.
+        await store.settleTrained(jobId, await trainingBytes(artifacts, jobId));
         if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
       })
       .catch((e: unknown) => log.warn({ err: e, jobId }, 'could not record that the job failed'));
