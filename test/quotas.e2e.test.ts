@@ -18,6 +18,18 @@ describe('quotas with a real worker training', () => {
   const seen = new Set<string>();
   const processed = (id: string) => (seen.has(id) ? Promise.resolve() : new Promise<void>((resolve) => finished.set(id, resolve)));
   const usage = async () => (await stack.app.inject('/v1/tenant')).json<{ usage: { activeJobs: number; artifactBytes: number } }>().usage;
+  /** An experiment of two XOR trials (learning rates 0.05 and 0.1). */
+  const twoTrials = (epochs: number, maxConcurrentTrials: number) =>
+    stack.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      payload: {
+        base: xorSpec({ training: { epochs, batchSize: 4, seed: 1 } }),
+        space: { 'optimizer.learningRate': { values: [0.05, 0.1] } },
+        objective: { metric: 'loss' },
+        maxConcurrentTrials,
+      },
+    });
   let listening: Promise<string> | undefined;
   const baseUrl = () => (listening ??= stack.app.listen({ port: 0, host: '127.0.0.1' }));
   const record = async (id: string) => (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
@@ -115,16 +127,7 @@ describe('quotas with a real worker training', () => {
   it('counts experiment trials as active jobs: a trial with no room waits, told once, and starts when a slot frees', async () => {
     await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { activeJobs: 1 });
     try {
-      const res = await stack.app.inject({
-        method: 'POST',
-        url: '/v1/experiments',
-        payload: {
-          base: xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }),
-          space: { 'optimizer.learningRate': { values: [0.05, 0.1] } },
-          objective: { metric: 'loss' },
-          maxConcurrentTrials: 2,
-        },
-      });
+      const res = await twoTrials(3, 2);
       expect(res.statusCode).toBe(202);
       const submitted = res.json<ExperimentRecord>();
       expect(submitted.counts).toEqual({ queued: 1, pending: 1 });
@@ -147,16 +150,7 @@ describe('quotas with a real worker training', () => {
     // Room for the experiment and its first trial, which then fills it with what it writes.
     await stack.app.quotas.tenants.setQuotas(DEFAULT_TENANT, { artifactBytes: before + 1 });
     try {
-      const res = await stack.app.inject({
-        method: 'POST',
-        url: '/v1/experiments',
-        payload: {
-          base: xorSpec({ training: { epochs: 2, batchSize: 4, seed: 1 } }),
-          space: { 'optimizer.learningRate': { values: [0.05, 0.1] } },
-          objective: { metric: 'loss' },
-          maxConcurrentTrials: 1,
-        },
-      });
+      const res = await twoTrials(2, 1);
       expect(res.statusCode).toBe(202);
       const id = res.json<ExperimentRecord>().id;
       const { events } = await readLive(await baseUrl(), id, (e) => e.event === 'trial_waiting', {}, 'experiments');
