@@ -154,6 +154,24 @@ describe('job lifecycle', () => {
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
   });
 
+  it("settles what a job's training holds as an absolute: measuring again charges each byte once, beside other charges, and nothing once the job is deleted", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const id = randomUUID();
+    await lifecycle.create({ id, tenant, name: null, spec });
+    expect(await store.charge(id, tenant, { datasetBytes: 10, artifactBytes: 10 })).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 310 });
+    // Checkpoints deleted, the model kept: the next measure gives the difference back.
+    expect(await store.settleTrained(id, 120)).toBe(true);
+    expect((await store.get(id))!.storedBytes).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await store.remove(id)).toBe(true);
+    expect(await store.settleTrained(id, 500)).toBe(false);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
   it("takes a job out of its tenant's active count in the same step as it completes, fails, is cancelled or cannot be queued", async () => {
     const tenant = `t-${randomUUID()}`;
     const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
