@@ -62,14 +62,24 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     const set = await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/c/quotas', headers: as(admin), payload: { experiments: 1 } });
     expect(set.statusCode).toBe(200);
     const c = (await stack.app.apiKeys.create({ tenant: 'c', scope: 'write' })).key;
+    const usage = async (key: string) => (await stack.app.inject({ url: '/v1/tenant', headers: as(key) })).json().usage;
+    expect(await usage(c)).toMatchObject({ experiments: 0 });
     const first = await experiment(c);
     expect(first.statusCode).toBe(202);
+    expect(await usage(c)).toMatchObject({ experiments: 1 });
     const over = await experiment(c);
     expect(over.statusCode).toBe(422);
     expect(over.json().error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'experiments', used: 1, limit: 1 } });
     expect((await experiment(b)).statusCode).toBe(202);
+    expect(await usage(c)).toMatchObject({ experiments: 1 });
+    // A cancelled experiment is still held (it counts until deleted).
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/experiments/${first.json().id}/cancel`, headers: as(c) })).statusCode).toBe(200);
+    expect(await usage(c)).toMatchObject({ experiments: 1 });
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${first.json().id}`, headers: as(c) })).statusCode).toBe(204);
+    expect(await usage(c)).toMatchObject({ experiments: 0 });
     expect((await experiment(c)).statusCode).toBe(202);
+    const admins = (await stack.app.inject({ url: '/v1/admin/tenants/c', headers: as(admin) })).json();
+    expect(admins).toMatchObject({ tenant: 'c', quotas: { experiments: 1 }, usage: { experiments: 1 } });
   });
 
   it('admits exactly one of many concurrent experiments against a quota of 1', async () => {

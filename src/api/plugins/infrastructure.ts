@@ -71,7 +71,8 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
       app.log.warn({ acked, wanted: config.REDIS_WAIT_REPLICAS }, 'writes reached fewer replicas than REDIS_WAIT_REPLICAS within REDIS_WAIT_TIMEOUT_MS');
     }
   };
-  const quotas = new QuotaService(config, new TenantStore(redis, keys));
+  const experimentStore = new ExperimentStore(redis, keys);
+  const quotas = new QuotaService(config, new TenantStore(redis, keys), experimentStore);
   app.decorate('quotas', quotas);
   app.decorate('apiKeys', new ApiKeyStore(redis, keys));
   app.decorate('sessions', new SessionStore(redis, keys));
@@ -85,7 +86,6 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
   const hub = new EventHub(redis, keys);
   const events = new EventsService(store, hub, config.SSE_HEARTBEAT_MS);
   app.decorate('events', events);
-  const experimentStore = new ExperimentStore(redis, keys);
   app.owners.experiment = (id) => experimentStore.tenantOf(id);
   const controller = new ExperimentController({
     jobs: store,

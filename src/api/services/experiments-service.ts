@@ -43,7 +43,7 @@ export class ExperimentsService {
   async submit(spec: ExperimentSpec, tenant: string): Promise<ExperimentRecord> {
     const c = this.d.config;
     // Early refusals, before any planning; the experiments quota is enforced again, atomically, at creation.
-    await this.d.quotas.assertExperimentRoom(tenant, await this.d.store.count(tenant));
+    await this.d.quotas.assertExperimentRoom(tenant);
     await this.d.quotas.assertArtifactRoom(tenant);
     const count = countTrials(spec);
     if (count > c.MAX_TRIALS) throw new LimitExceededError([{ limit: 'MAX_TRIALS', path: ['trials'], value: count, max: c.MAX_TRIALS }]);

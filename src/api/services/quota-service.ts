@@ -3,6 +3,7 @@ import type { JobStatus } from '../../spec/index.js';
 import { QuotaExceededError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { tenantSchema } from '../../shared/access.js';
+import type { ExperimentStore } from '../../store/experiment-store.js';
 import { type Quotas, quotaDefaults, quotasSchema, type TenantStore } from '../../store/tenant-store.js';
 
 export const tenantViewSchema = z
@@ -13,6 +14,7 @@ export const tenantViewSchema = z
       activeJobs: z.number().int().describe('Queued and running jobs (a job leaves the count as it completes, fails or is cancelled).'),
       datasetBytes: z.number().int(),
       artifactBytes: z.number().int(),
+      experiments: z.number().int().describe('Experiments the tenant holds, finished ones included (deleting one gives it back).'),
     }),
   })
   .meta({ id: 'Tenant' });
@@ -26,6 +28,7 @@ export class QuotaService {
   constructor(
     private readonly config: Config,
     readonly tenants: TenantStore,
+    private readonly experiments: Pick<ExperimentStore, 'count'>,
   ) {}
 
   defaults(): Quotas {
@@ -38,8 +41,13 @@ export class QuotaService {
 
   /** A tenant's quotas and what it uses of them. */
   async view(tenant: string): Promise<TenantView> {
-    const [quotas, usage, activeJobs] = await Promise.all([this.limits(tenant), this.tenants.usage(tenant), this.tenants.activeCount(tenant)]);
-    return { tenant, quotas, usage: { ...usage, activeJobs } };
+    const [quotas, usage, activeJobs, experiments] = await Promise.all([
+      this.limits(tenant),
+      this.tenants.usage(tenant),
+      this.tenants.activeCount(tenant),
+      this.experiments.count(tenant),
+    ]);
+    return { tenant, quotas, usage: { ...usage, activeJobs, experiments } };
   }
 
   /** Admits a new job into the tenant's queued-plus-running count, or throws a 429 naming the quota. */
@@ -60,9 +68,9 @@ export class QuotaService {
     return limits.datasetBytes - usage.datasetBytes;
   }
 
-  /** Refuses a new experiment once the tenant holds its quota of them (`held`: how many it has). */
-  async assertExperimentRoom(tenant: string, held: number): Promise<void> {
-    const max = (await this.limits(tenant)).experiments;
+  /** Refuses a new experiment once the tenant holds its quota of them. */
+  async assertExperimentRoom(tenant: string): Promise<void> {
+    const [max, held] = await Promise.all([this.limits(tenant).then((l) => l.experiments), this.experiments.count(tenant)]);
     if (held >= max) throw new QuotaExceededError('experiments', held, max);
   }
 
