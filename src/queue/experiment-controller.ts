@@ -20,6 +20,9 @@ export interface ControllerDeps {
   quotaDefaults: Quotas;
 }
 
+/** Job events read per request: a trial's are read to the end of its stream, page by page. */
+const PAGE = 500;
+
 const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
 /**
@@ -63,22 +66,49 @@ export class ExperimentController {
     for (const id of await this.d.experiments.activeIds()) await this.reconcile(id);
   }
 
-  /** Ends a running experiment as cancelled (its trials are cancelled by the caller); false when it was not running. */
-  async markCancelled(id: string): Promise<boolean> {
+  /**
+   * Cancels a running experiment and every trial of it not yet ended, under its lock (so no trial is
+   * queued meanwhile): each trial job still queued or running is cancelled with `cancelJob`, then
+   * what every trial job did up to its end is read (a trial that finished before its cancel landed
+   * ends as it finished), a trial never queued ends cancelled, and the experiment ends `cancelled`
+   * with the counts, all in one commit. False when it was not running.
+   */
+  async cancel(id: string, cancelJob: (jobId: string) => Promise<void>): Promise<boolean> {
     const token = await this.d.experiments.lock(id, 10_000);
     if (!token) throw new Error(`experiment ${id} stayed locked`);
     try {
-      const state = await this.d.experiments.getState(id);
-      if (!state) return false;
+      const meta = await this.d.experiments.getMeta(id);
+      if (meta?.status !== 'running') return false;
+      const state = (await this.d.experiments.getState(id))!;
+      const trials = await this.d.experiments.getTrials(id);
+      const events: NewExperimentEvent[] = [];
+      for (const t of trials) {
+        const p = (state.progress[t.index] ??= emptyProgress());
+        if (ended(p.status)) continue;
+        const status = await this.d.jobs.getStatus(t.jobId);
+        if (status === undefined && p.status === 'pending') {
+          p.status = 'cancelled';
+          events.push({ type: 'trial_ended', data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: 0, stoppedBy: null, error: null } });
+          continue;
+        }
+        // A job queued by a reconcile whose commit did not land: it is read like any other.
+        if (p.status === 'pending') p.status = 'queued';
+        if (status === 'queued' || status === 'running') await cancelJob(t.jobId);
+      }
+      await this.readJobEvents(meta, state, trials, events);
       const at = new Date().toISOString();
+      const counts = countStatuses(trials.map((t) => state.progress[t.index]!.status));
+      events.push({ type: 'cancelled', data: { status: 'cancelled', at, counts } });
+      state.waiting = null;
       const result = await this.d.experiments.commit(id, token, {
         state,
         trials: [],
         fields: { status: 'cancelled', finishedAt: at },
         leaveActive: true,
-        events: [{ type: 'cancelled', data: { status: 'cancelled', at } }],
+        events,
       });
-      return result === 'ok';
+      if (result !== 'ok') throw new Error(`experiment ${id}: the cancel could not commit (${result})`);
+      return true;
     } finally {
       await this.d.experiments.unlock(id, token);
     }
@@ -92,27 +122,7 @@ export class ExperimentController {
     const progressOf = (t: TrialDef) => (state.progress[t.index] ??= emptyProgress());
 
     // 1. What happened to the trials since the last reconcile, in the order it happened.
-    const fresh: { trial: TrialDef; event: JobEvent }[] = [];
-    for (const t of trials) {
-      const p = progressOf(t);
-      if (p.status === 'pending' || ended(p.status)) continue;
-      const read = await this.d.jobs.readEvents(t.jobId, state.cursors[t.index] ?? '0');
-      if (read.length === 0 && !(await this.d.jobs.exists(t.jobId))) {
-        // Its job was deleted: the trial can never report again.
-        p.status = 'cancelled';
-        p.error = 'deleted';
-        events.push({
-          type: 'trial_ended',
-          data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: p.epochs, stoppedBy: null, error: 'deleted' },
-        });
-      }
-      for (const event of read) fresh.push({ trial: t, event });
-    }
-    fresh.sort((a, b) => (a.event.id === b.event.id ? 0 : eventIdAfter(a.event.id, b.event.id) ? 1 : -1));
-    for (const { trial: t, event } of fresh) {
-      state.cursors[t.index] = event.id;
-      this.observe(meta, state, t, event, events);
-    }
+    await this.readJobEvents(meta, state, trials, events);
 
     // 2. The protocol's second phase, once every tuning trial has ended.
     const added: TrialDef[] = [];
@@ -164,6 +174,36 @@ export class ExperimentController {
       events.push({ type: 'completed', data: { status: 'completed', at, counts: countStatuses(all.map((t) => progressOf(t).status)) } });
     }
     await this.d.experiments.commit(id, token, { state, trials: added, fields, leaveActive: done, events });
+  }
+
+  /** Folds in what the trials' jobs did since the last reconcile (their events not read yet), in the order it happened. */
+  private async readJobEvents(meta: ExperimentMeta, state: ExperimentState, trials: TrialDef[], events: NewExperimentEvent[]): Promise<void> {
+    const fresh: { trial: TrialDef; event: JobEvent }[] = [];
+    for (const t of trials) {
+      const p = (state.progress[t.index] ??= emptyProgress());
+      if (p.status === 'pending' || ended(p.status)) continue;
+      const read: JobEvent[] = [];
+      for (let page = PAGE; page === PAGE;) {
+        const more = await this.d.jobs.readEvents(t.jobId, read.at(-1)?.id ?? state.cursors[t.index] ?? '0', { count: PAGE });
+        read.push(...more);
+        page = more.length;
+      }
+      if (read.length === 0 && !(await this.d.jobs.exists(t.jobId))) {
+        // Its job was deleted: the trial can never report again.
+        p.status = 'cancelled';
+        p.error = 'deleted';
+        events.push({
+          type: 'trial_ended',
+          data: { trial: t.index, jobId: t.jobId, status: 'cancelled', epochs: p.epochs, stoppedBy: null, error: 'deleted' },
+        });
+      }
+      for (const event of read) fresh.push({ trial: t, event });
+    }
+    fresh.sort((a, b) => (a.event.id === b.event.id ? 0 : eventIdAfter(a.event.id, b.event.id) ? 1 : -1));
+    for (const { trial: t, event } of fresh) {
+      state.cursors[t.index] = event.id;
+      this.observe(meta, state, t, event, events);
+    }
   }
 
   /** Folds one job event of a trial into the state, and the scheduler's decision about it. */

@@ -16,7 +16,9 @@ export const schedulerDecisionSchema = z
   })
   .meta({ id: 'SchedulerDecision' });
 
-export const trialStatusSchema = z.union([z.literal('pending'), jobStatusSchema]).describe('`pending`: not queued yet (maxConcurrentTrials).');
+export const trialStatusSchema = z
+  .union([z.literal('pending'), jobStatusSchema])
+  .describe("`pending`: not queued yet (maxConcurrentTrials); once its experiment is cancelled, `cancelled` (it never got a job). Otherwise its job's status.");
 
 /** What an experiment knows of one trial, updated from its job's events. */
 export const trialProgressSchema = z.object({
@@ -188,5 +190,9 @@ export const experimentEventSchemas = {
   }),
   phase: z.object({ phase: z.enum(['rerun']), trials: z.array(z.number().int()) }),
   completed: z.object({ status: z.literal('completed'), at: z.string(), counts: z.record(z.string(), z.number().int()) }),
-  cancelled: z.object({ status: z.literal('cancelled'), at: z.string() }),
+  cancelled: z.object({
+    status: z.literal('cancelled'),
+    at: z.string(),
+    counts: z.record(z.string(), z.number().int()).describe("Trials per status as the cancel left them (each trial's job's own end)."),
+  }),
 } satisfies Record<ExperimentEventType, z.ZodType>;

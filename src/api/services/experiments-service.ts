@@ -159,23 +159,24 @@ export class ExperimentsService {
     const status = await this.d.store.getStatus(id);
     if (!status) throw new NotFoundError('experiment', id);
     if (status === 'completed') throw new ConflictError('experiment_finished', `experiment ${id} already completed`);
-    await this.d.controller.markCancelled(id);
-    await this.cancelTrials(id);
+    const cancelled = await this.d.controller.cancel(id, (jobId) => this.cancelTrial(jobId));
+    // It completed while the cancel waited for its lock.
+    if (!cancelled && (await this.d.store.getStatus(id)) === 'completed') throw new ConflictError('experiment_finished', `experiment ${id} already completed`);
     return this.get(id);
   }
 
-  private async cancelTrials(id: string): Promise<void> {
-    for (const t of await this.d.store.getTrials(id)) {
-      const s = await this.d.jobStore.getStatus(t.jobId);
-      if (s === 'queued' || s === 'running') await this.d.jobs.cancel(t.jobId).catch(() => undefined);
-    }
+  /** A trial's job that ended (or went) before its cancel landed is left as it is. */
+  private async cancelTrial(jobId: string): Promise<void> {
+    await this.d.jobs.cancel(jobId).catch((err: unknown) => {
+      if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+    });
   }
 
   /** Deletes an experiment and its trials' jobs (a running experiment is cancelled first). */
   async remove(id: string): Promise<void> {
     const status = await this.d.store.getStatus(id);
     if (!status) throw new NotFoundError('experiment', id);
-    if (status === 'running') await this.d.controller.markCancelled(id);
+    if (status === 'running') await this.d.controller.cancel(id, (jobId) => this.cancelTrial(jobId));
     for (const t of await this.d.store.getTrials(id)) {
       if (await this.d.jobStore.exists(t.jobId)) await this.d.jobs.remove(t.jobId).catch(() => undefined);
     }
