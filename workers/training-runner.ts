@@ -202,11 +202,11 @@ export class TrainingRunner {
    */
   private async supervise(claim: Claim, experimentId: string | undefined): Promise<RunFacts> {
     const { jobId, spec, fence, log } = claim;
-    // A trial its scheduler may stop waits for the experiment's verdict at this epoch, then where each verdict says.
-    let verdictAt = experimentId && claim.trial !== undefined ? await this.firstVerdict(experimentId, claim.trial, claim.resumeEpoch) : undefined;
     const child = this.takeChild();
     const entry: Active = { child, cancelled: false };
     this.active.set(jobId, entry);
+    // A trial its scheduler may stop waits for the experiment's verdict at this epoch, then where each verdict says.
+    let verdictAt = experimentId && claim.trial !== undefined ? await this.firstVerdict(experimentId, claim.trial, claim.resumeEpoch) : undefined;
     let writes = Promise.resolve();
     let writeError: unknown;
     // Records go to Redis in order; if one cannot be written (Redis down), training stops and
