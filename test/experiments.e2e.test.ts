@@ -63,7 +63,7 @@ function replayEveryEpoch(events: SseEvent[], scheduler: ResolvedScheduler, metr
   return { decisions, ends };
 }
 
-/** Each trial starts a training process of its own: an experiment of 24 takes a while on a busy machine. */
+/** An experiment of 24 trials takes a while on a busy machine. */
 const LONG = 300_000;
 
 describe('experiments', () => {
