@@ -40,5 +40,8 @@ export type ChildMessage =
       /** The process is clean (no tensor left over from the job) and waits for another job; otherwise it exits. */
       reusable?: boolean;
     }
-  /** Training threw: the engine's error code (never to be read from the message), and whether another attempt may succeed. */
-  | { type: 'failed'; code: TrainingErrorCode; message: string; retryable: boolean };
+  /**
+   * Training threw: the engine's error code (never to be read from the message). Whether another
+   * attempt may succeed follows from the code alone (see decideOutcome), so no flag travels with it.
+   */
+  | { type: 'failed'; code: TrainingErrorCode; message: string };
