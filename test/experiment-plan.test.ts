@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExperimentPlanError, countTrials, planExperiment, planReruns, stat, leaderboard } from '../src/planning/index.js';
-import { type ExperimentSpecInput, type Trial, experimentSpecSchema } from '../src/spec/index.js';
+import { ExperimentPlanError, countTrials, emptyProgress, planExperiment, planReruns, stat, leaderboard, summarize } from '../src/planning/index.js';
+import { type ExperimentSpecInput, type Trial, type TrialProgress, experimentSpecSchema } from '../src/spec/index.js';
 import { xorSpec } from './helpers.js';
 
 const parse = (input: ExperimentSpecInput) => experimentSpecSchema.parse(input);
@@ -109,16 +109,63 @@ describe('the optimizer-comparison protocol', () => {
     expect(plan.trials.every((t) => t.phase === 'tune' && t.scheduled && t.seed === 7)).toBe(true);
     expect(plan.scheduler).toMatchObject({ type: 'asha', reductionFactor: 3, maxEpochs: 9 });
 
-    const reruns = planReruns([plan.trials[2]!, plan.trials[5]!], plan.rerunSeeds, 12);
+    // Trial 2 ran every epoch with the first rerun seed: it stands for that seed. Trial 5 was stopped by ASHA: all seeds train.
+    const ran = (epochs: number, stoppedBy: 'asha' | null = null): TrialProgress => ({ ...emptyProgress(), status: 'completed', epochs, stoppedBy });
+    const { trials: reruns, reused } = planReruns(
+      [
+        { ...plan.trials[2]!, progress: ran(9) },
+        { ...plan.trials[5]!, progress: ran(3, 'asha') },
+      ],
+      plan.rerunSeeds,
+      12,
+    );
+    expect(reused).toEqual([2]);
     expect(reruns.map((t) => [t.index, t.config, t.seed, t.spec.optimizer.learningRate])).toEqual([
-      [12, 12, 7, plan.trials[2]!.spec.optimizer.learningRate],
-      [13, 12, 8, plan.trials[2]!.spec.optimizer.learningRate],
-      [14, 12, 9, plan.trials[2]!.spec.optimizer.learningRate],
-      [15, 15, 7, plan.trials[5]!.spec.optimizer.learningRate],
-      [16, 15, 8, plan.trials[5]!.spec.optimizer.learningRate],
-      [17, 15, 9, plan.trials[5]!.spec.optimizer.learningRate],
+      [12, 2, 8, plan.trials[2]!.spec.optimizer.learningRate],
+      [13, 2, 9, plan.trials[2]!.spec.optimizer.learningRate],
+      [14, 5, 7, plan.trials[5]!.spec.optimizer.learningRate],
+      [15, 5, 8, plan.trials[5]!.spec.optimizer.learningRate],
+      [16, 5, 9, plan.trials[5]!.spec.optimizer.learningRate],
     ]);
-    expect(reruns.every((t) => t.phase === 'rerun' && !t.scheduled && t.spec.training.seed === t.seed)).toBe(true);
+    expect(reruns.every((t) => t.phase === 'rerun' && t.rerun && !t.scheduled && t.spec.training.seed === t.seed)).toBe(true);
+    expect(plan.trials.every((t) => !t.rerun)).toBe(true);
+
+    // Only a tuning trial that completed every epoch, unstopped, with a rerun seed stands for one.
+    const standsFor = (progress: TrialProgress, seeds = plan.rerunSeeds) => planReruns([{ ...plan.trials[2]!, progress }], seeds, 12).reused.length === 1;
+    expect(standsFor(ran(9))).toBe(true);
+    expect(standsFor(ran(9), [8, 9])).toBe(false);
+    expect(standsFor(ran(8))).toBe(false);
+    expect(standsFor({ ...ran(9), status: 'failed' })).toBe(false);
+    expect(standsFor({ ...ran(9), status: 'cancelled' })).toBe(false);
+    expect(standsFor(ran(9, 'asha'))).toBe(false);
+  });
+
+  it('summarises the reruns with the tuning trial that stands for a seed, each seed once', () => {
+    const trial = (index: number, phase: Trial['phase'], config: number, seed: number, best: number, rerun: boolean): Trial => ({
+      index,
+      jobId: `j${index}`,
+      config,
+      phase,
+      rerun,
+      optimizer: 'sgd',
+      learningRate: index === 1 ? 0.1 : 0.01,
+      params: {},
+      seed,
+      decisions: [],
+      ...emptyProgress(),
+      status: 'completed',
+      epochs: 9,
+      best,
+      final: best,
+    });
+    const trials = [
+      trial(0, 'tune', 0, 7, 0.9, false),
+      trial(1, 'tune', 1, 7, 0.5, true),
+      trial(2, 'rerun', 1, 8, 0.25, true),
+      trial(3, 'rerun', 1, 9, 0.75, true),
+    ];
+    const [s] = summarize(trials, 'min');
+    expect(s).toMatchObject({ learningRate: 0.1, seeds: 3, best: { mean: 0.5, n: 3 } });
   });
 });
 
@@ -129,6 +176,7 @@ describe('results', () => {
       jobId: `j${index}`,
       config: index,
       phase: 'search',
+      rerun: false,
       optimizer: 'sgd',
       learningRate: 0.1,
       params: {},

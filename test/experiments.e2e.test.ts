@@ -208,9 +208,12 @@ describe('experiments', () => {
     LONG,
   );
 
-  it(
-    'runs the optimizer-comparison protocol: tunes each learning rate, reruns the best with the seeds, summarises per optimizer',
-    async () => {
+  it.each([
+    ['ASHA', undefined],
+    ['no scheduler', { type: 'none' as const }],
+  ])(
+    'runs the optimizer-comparison protocol (%s): tunes each learning rate, reruns the best with the seeds it did not run in full, summarises per optimizer',
+    async (_name, scheduler) => {
       const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
       try {
         const submitted = await start(stack.app, {
@@ -221,32 +224,45 @@ describe('experiments', () => {
           seeds: 2,
           objective: { metric: 'accuracy', target: 0.75 },
           maxConcurrentTrials: 2,
+          ...(scheduler ? { scheduler } : {}),
         });
         expect(submitted.phase).toBe('tune');
         const events = await experimentEvents(stack.app, submitted.id);
         expect(events.at(-1)!.event).toBe('completed');
         const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
         expect(x.phase).toBe('rerun');
-        expect(x.trials).toHaveLength(8);
         const tuned = x.trials.filter((t) => t.phase === 'tune');
         const reruns = x.trials.filter((t) => t.phase === 'rerun');
-        expect(reruns.map((t) => [t.optimizer, t.seed])).toEqual([
-          ['sgd', 3],
-          ['sgd', 4],
-          ['adam', 3],
-          ['adam', 4],
-        ]);
+        expect(tuned).toHaveLength(4);
+        const phase = events.filter((e) => e.event === 'phase');
+        expect(phase).toHaveLength(1);
+        expect(phase[0]!.data.trials).toEqual(reruns.map((t) => t.index));
+        const reused: number[] = [];
         for (const s of x.summary) {
           const own = tuned.filter((t) => t.optimizer === s.optimizer);
           const best = own.reduce((a, b) => ((b.best ?? -1) > (a.best ?? -1) ? b : a));
           expect(s.learningRate).toBe(best.learningRate);
+          // The tuning trial stands for the base seed's rerun when it trained every epoch with it; a stopped one is rerun.
+          const ranInFull = best.status === 'completed' && best.stoppedBy === null && best.epochs === 6;
+          if (ranInFull) reused.push(best.index);
+          expect(own.map((t) => t.rerun)).toEqual(own.map((t) => t === best && ranInFull));
           const seeds = reruns.filter((t) => t.optimizer === s.optimizer);
-          expect(seeds.every((t) => t.learningRate === best.learningRate && t.epochs === 6 && t.stoppedBy === null)).toBe(true);
+          expect(seeds.map((t) => t.seed)).toEqual(ranInFull ? [4] : [3, 4]);
+          expect(
+            seeds.every((t) => t.rerun && t.config === best.config && t.learningRate === best.learningRate && t.epochs === 6 && t.stoppedBy === null),
+          ).toBe(true);
+          const group = [...(ranInFull ? [best] : []), ...seeds];
           expect(s.best.n).toBe(2);
-          expect(s.best.mean).toBeCloseTo((seeds[0]!.best! + seeds[1]!.best!) / 2, 12);
-          expect(s.epochsToTarget.n).toBe(seeds.filter((t) => t.epochsToTarget !== null).length);
+          expect(s.best.mean).toBeCloseTo((group[0]!.best! + group[1]!.best!) / 2, 12);
+          expect(s.epochsToTarget.n).toBe(group.filter((t) => t.epochsToTarget !== null).length);
         }
-        expect(events.filter((e) => e.event === 'phase')).toHaveLength(1);
+        expect(phase[0]!.data.reused).toEqual(reused);
+        // Unstopped, every tuning trial ran in full.
+        if (scheduler) expect(reused).toHaveLength(2);
+        // No configuration trains twice with one seed.
+        const runs = x.trials.map((t) => JSON.stringify([t.optimizer, t.learningRate, t.seed]));
+        expect(new Set(runs).size).toBe(runs.length);
+        expect(x.trials).toHaveLength(4 + 4 - reused.length);
       } finally {
         await stack.close();
       }

@@ -9,6 +9,7 @@ import {
   type SchedulerSpec,
   type SearchExperimentSpec,
   type Space,
+  type TrialProgress,
   isDistribution,
   jobSpecSchema,
   objectiveMode,
@@ -30,6 +31,11 @@ export interface TrialPlan {
   seed: number;
   /** Whether the experiment's scheduler may stop this trial early. */
   scheduled: boolean;
+  /**
+   * Whether its result counts among its optimizer's reruns (the protocol): every rerun, and the
+   * tuning trial that stands for the rerun with its own seed (see planReruns). Absent: `phase === 'rerun'`.
+   */
+  rerun?: boolean;
   spec: JobSpec;
 }
 
@@ -207,7 +213,7 @@ export function planExperiment(spec: ExperimentSpec): { plan: ExperimentPlan; is
         const params = { optimizer: { name, learningRate } };
         const index = next++;
         const s = trialSpec(base, params, seed!, epochs, index, issues);
-        if (s) trials.push({ index, config: index, phase: 'tune', params, seed: seed!, scheduled: true, spec: s });
+        if (s) trials.push({ index, config: index, phase: 'tune', params, seed: seed!, scheduled: true, rerun: false, spec: s });
       }
     }
     const rerunSeeds = seedList(spec.seeds, base);
@@ -218,7 +224,7 @@ export function planExperiment(spec: ExperimentSpec): { plan: ExperimentPlan; is
     for (const seed of seeds) {
       const index = next++;
       const s = trialSpec(base, params, seed, epochs, index, issues);
-      if (s) trials.push({ index, config, phase: 'search', params, seed, scheduled: true, spec: s });
+      if (s) trials.push({ index, config, phase: 'search', params, seed, scheduled: true, rerun: false, spec: s });
     }
   }
   return { plan: { protocol: 'search', ...common, trials, laterTrials: 0, rerunSeeds: [] }, issues };
@@ -238,21 +244,36 @@ function protocolRates(spec: OptimizerComparisonSpec): number[] {
 }
 
 /**
+ * Whether a tuning trial's own run is the rerun of its configuration with its seed: it completed
+ * every epoch of its spec (not stopped by the scheduler nor by early stopping), and its spec
+ * differs from that rerun's only in being schedulable, which changes nothing in a run not stopped.
+ */
+export function standsForRerun(t: { seed: number; spec: JobSpec; progress: TrialProgress }, seeds: number[]): boolean {
+  const p = t.progress;
+  return seeds.includes(t.seed) && p.status === 'completed' && p.stoppedBy === null && p.epochs === t.spec.training.epochs;
+}
+
+/**
  * The protocol's second phase: each optimizer's best tuning trial run again with every rerun seed,
- * all epochs (no scheduler), numbered after `next`. `best` maps an optimizer to its best tuning trial.
+ * all epochs (no scheduler), numbered from `next`, sharing the tuning trial's configuration number.
+ * A seed the tuning trial itself ran in full is not trained again: that trial stands for it
+ * (`reused`, by trial number). `best` holds each optimizer's best tuning trial with its progress.
  */
 export function planReruns<S extends JobSpec>(
-  best: { spec: S; params: Record<string, unknown> }[],
+  best: { index: number; config: number; seed: number; spec: S; params: Record<string, unknown>; progress: TrialProgress }[],
   seeds: number[],
   next: number,
-): (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[] {
-  const reruns: (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[] = [];
+): { trials: (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[]; reused: number[] } {
+  const trials: (Omit<TrialPlan, 'spec'> & { spec: S; tuned: number })[] = [];
+  const reused: number[] = [];
   for (const [tuned, from] of best.entries()) {
-    const config = next + reruns.length;
+    const standsFor = standsForRerun(from, seeds);
+    if (standsFor) reused.push(from.index);
     for (const seed of seeds) {
+      if (standsFor && seed === from.seed) continue;
       const spec: S = { ...from.spec, training: { ...from.spec.training, seed } };
-      reruns.push({ index: next + reruns.length, config, phase: 'rerun', params: from.params, seed, scheduled: false, spec, tuned });
+      trials.push({ index: next + trials.length, config: from.config, phase: 'rerun', params: from.params, seed, scheduled: false, rerun: true, spec, tuned });
     }
   }
-  return reruns;
+  return { trials, reused };
 }

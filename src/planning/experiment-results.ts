@@ -85,13 +85,14 @@ const finished = (t: Trial) => t.status === 'completed' || t.status === 'failed'
 
 /**
  * Per optimizer: its configuration with the best mean objective over seeds (for the protocol, its
- * rerun once there is one), summarised over that configuration's seeds; best optimizer first.
+ * reruns once one finished, the tuning trial that stands for a seed among them), summarised over
+ * that configuration's seeds; best optimizer first.
  */
 export function summarize(trials: Trial[], mode: 'min' | 'max'): OptimizerSummary[] {
   const byOptimizer = new Map<string, Trial[]>();
   for (const t of trials) byOptimizer.set(t.optimizer, [...(byOptimizer.get(t.optimizer) ?? []), t]);
   const summaries = [...byOptimizer].map(([optimizer, own]): OptimizerSummary => {
-    const reruns = own.filter((t) => t.phase === 'rerun');
+    const reruns = own.filter((t) => t.rerun);
     const pool = reruns.some(finished) ? reruns : own.filter((t) => t.phase !== 'rerun');
     const configs = new Map<number, Trial[]>();
     for (const t of pool.filter(finished)) configs.set(t.config, [...(configs.get(t.config) ?? []), t]);

@@ -178,6 +178,7 @@ export class ExperimentController {
 
     // 2. The protocol's second phase, once every tuning trial has ended.
     const added: TrialDef[] = [];
+    const updated: TrialDef[] = [];
     if (meta.plan.protocol === 'optimizer-comparison' && state.phase === 'tune' && trials.every((t) => ended(progressOf(t).status))) {
       const best = new Map<string, TrialDef>();
       for (const t of trials) {
@@ -185,12 +186,19 @@ export class ExperimentController {
         if (betterThan(progressOf(t).best, b ? progressOf(b).best : null, meta.plan.objective.mode)) best.set(t.spec.optimizer.name, t);
       }
       const chosen = [...best.values()];
-      for (const { tuned, ...plan } of planReruns(chosen, meta.plan.rerunSeeds, trials.length)) {
+      const reruns = planReruns(
+        chosen.map((t) => ({ ...t, progress: progressOf(t) })),
+        meta.plan.rerunSeeds,
+        trials.length,
+      );
+      for (const { tuned, ...plan } of reruns.trials) {
         const cost = chosen[tuned]!.cost;
         added.push({ ...plan, jobId: trialJobId(id, plan.index), ...(cost ? { cost } : {}) });
       }
+      // A tuning trial that stands for a rerun seed is written again, saying so.
+      for (const t of chosen) if (reruns.reused.includes(t.index)) updated.push(Object.assign(t, { rerun: true }));
       state.phase = 'rerun';
-      events.push({ type: 'phase', data: { phase: 'rerun', trials: added.map((t) => t.index) } });
+      events.push({ type: 'phase', data: { phase: 'rerun', trials: added.map((t) => t.index), reused: reruns.reused } });
     }
     const all = [...trials, ...added];
 
@@ -225,7 +233,7 @@ export class ExperimentController {
       Object.assign(fields, { status: 'completed', finishedAt: at });
       events.push({ type: 'completed', data: { status: 'completed', at, counts: countStatuses(all.map((t) => progressOf(t).status)) } });
     }
-    const committed = await this.d.experiments.commit(id, token, { state, trials: added, fields, leaveActive: done, events });
+    const committed = await this.d.experiments.commit(id, token, { state, trials: [...updated, ...added], fields, leaveActive: done, events });
     return committed === 'ok' ? { state, trials: all } : undefined;
   }
 

@@ -41,6 +41,11 @@ export const trialSchema = trialProgressSchema
     jobId: z.string().describe('The job that trains it: GET /v1/jobs/{jobId} and every job route work on it.'),
     config: z.number().int().describe('Trials with the same configuration (other seeds) share this.'),
     phase: z.enum(['search', 'tune', 'rerun']),
+    rerun: z
+      .boolean()
+      .describe(
+        "Counts among its optimizer's reruns (the protocol): every rerun, and the tuning trial that completed every epoch with a rerun seed; that seed is not trained again, this trial stands for it.",
+      ),
     optimizer: z.string(),
     learningRate: z.number(),
     params: z.record(z.string(), z.unknown()).describe('The value of each space path.'),
@@ -188,7 +193,11 @@ export const experimentEventSchemas = {
     stoppedBy: stoppedBySchema.nullable(),
     error: z.string().nullable(),
   }),
-  phase: z.object({ phase: z.enum(['rerun']), trials: z.array(z.number().int()) }),
+  phase: z.object({
+    phase: z.enum(['rerun']),
+    trials: z.array(z.number().int()).describe('The rerun trials added.'),
+    reused: z.array(z.number().int()).describe('Tuning trials that stand for the rerun with their own seed (it is not trained again).'),
+  }),
   completed: z.object({ status: z.literal('completed'), at: z.string(), counts: z.record(z.string(), z.number().int()) }),
   cancelled: z.object({
     status: z.literal('cancelled'),

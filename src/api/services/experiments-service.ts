@@ -105,6 +105,7 @@ export class ExperimentsService {
       jobId: t.jobId,
       config: t.config,
       phase: t.phase,
+      rerun: t.rerun ?? t.phase === 'rerun',
       optimizer: t.spec.optimizer.name,
       learningRate: t.spec.optimizer.learningRate,
       params: t.params,
