@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress } from '../spec/index.js';
+import type { ExperimentEventType, ExperimentStatus, ModelCost, StoppedBy, StoredExperimentSpec, StoredJobSpec, TrialProgress } from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
+import { USAGE_NAMES, type Usage, usageFrom } from './tenant-store.js';
 import { type StreamEvent, readStream } from './streams.js';
 
 /** A trial as stored: its plan, resolved spec and cost, and the id of the job that trains it. */
 export interface TrialDef extends Omit<TrialPlan, 'spec'> {
   jobId: string;
-  spec: ResolvedJobSpec;
+  /** Its inline data references the experiment's one stored copy. */
+  spec: StoredJobSpec;
   cost?: ModelCost;
 }
 
@@ -19,7 +21,7 @@ export interface ExperimentMeta {
   tenant: string;
   name: string | null;
   status: ExperimentStatus;
-  spec: ExperimentSpec;
+  spec: StoredExperimentSpec;
   plan: Omit<ExperimentPlan, 'trials'>;
   createdAt: string;
   finishedAt: string | null;
@@ -65,6 +67,24 @@ end
 return 1
 `;
 
+/**
+ * Removes an experiment's keys and gives the bytes it was charged back to its tenant, in one step.
+ * KEYS: record, tenant usage, experiment index, tenant's experiment index, active set, then the
+ * other keys to delete. ARGV: id, then the usage names.
+ */
+const REMOVE = `
+for i = 2, #ARGV do
+  local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if held ~= 0 then redis.call('HINCRBY', KEYS[2], ARGV[i], -held) end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('DEL', KEYS[1])
+for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`;
+
 /** Releases a lock only when it still holds the caller's token. */
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -79,10 +99,13 @@ export class ExperimentStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState): Promise<void> {
+  /** Writes a new experiment, charging it and its tenant `charge` (its stored inline data) in the same step. */
+  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState, charge: Partial<Usage> = {}): Promise<void> {
     const k = this.keys;
-    await this.redis
-      .multi()
+    const charged = USAGE_NAMES.filter((name) => charge[name]);
+    const multi = this.redis.multi();
+    for (const name of charged) multi.hincrby(k.tenantUsage(meta.tenant), name, charge[name]!);
+    await multi
       .hset(k.experiment(meta.id), {
         id: meta.id,
         tenant: meta.tenant,
@@ -91,6 +114,7 @@ export class ExperimentStore {
         spec: JSON.stringify(meta.spec),
         plan: JSON.stringify(meta.plan),
         createdAt: meta.createdAt,
+        ...Object.fromEntries(charged.map((name) => [name, String(charge[name])])),
       })
       .hset(k.experimentTrials(meta.id), Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)])))
       .set(k.experimentState(meta.id), JSON.stringify(state))
@@ -108,7 +132,7 @@ export class ExperimentStore {
       tenant: h.tenant ?? DEFAULT_TENANT,
       name: h.name || null,
       status: h.status as ExperimentStatus,
-      spec: JSON.parse(h.spec!) as ExperimentSpec,
+      spec: JSON.parse(h.spec!) as StoredExperimentSpec,
       plan: JSON.parse(h.plan!) as ExperimentMeta['plan'],
       createdAt: h.createdAt!,
       finishedAt: h.finishedAt || null,
@@ -209,16 +233,32 @@ export class ExperimentStore {
     return readStream<ExperimentEventType>(this.redis, this.keys.experimentEvents(id), afterId);
   }
 
-  /** Removes the experiment's keys (its trials' jobs are removed by the caller). */
+  /** The stored bytes charged to an experiment (its inline data, shared by its trials). */
+  async charged(id: string): Promise<Usage> {
+    return usageFrom(await this.redis.hmget(this.keys.experiment(id), ...USAGE_NAMES));
+  }
+
+  /**
+   * Removes the experiment's keys and gives the bytes it was charged back to its tenant (its
+   * trials' jobs and its artifacts are removed by the caller).
+   */
   async remove(id: string): Promise<void> {
     const k = this.keys;
     const tenant = (await this.tenantOf(id)) ?? DEFAULT_TENANT;
-    await this.redis
-      .multi()
-      .zrem(k.tenantExperiments(tenant), id)
-      .del(k.experiment(id), k.experimentTrials(id), k.experimentState(id), k.experimentEvents(id), k.experimentLock(id))
-      .zrem(k.experimentIndex, id)
-      .srem(k.experimentsActive, id)
-      .exec();
+    await this.redis.eval(
+      REMOVE,
+      9,
+      k.experiment(id),
+      k.tenantUsage(tenant),
+      k.experimentIndex,
+      k.tenantExperiments(tenant),
+      k.experimentsActive,
+      k.experimentTrials(id),
+      k.experimentState(id),
+      k.experimentEvents(id),
+      k.experimentLock(id),
+      id,
+      ...USAGE_NAMES,
+    );
   }
 }

@@ -2,8 +2,8 @@ import type { z } from 'zod';
 import {
   type EpochReport,
   type JobErrorCode,
-  type JobRecord,
-  type JobSpec,
+  type StoredJobRecord,
+  type StoredSpec,
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
@@ -12,6 +12,7 @@ import {
   newJobEventSchema,
 } from '../spec/index.js';
 import type { AppendResult, JobStore } from './job-store.js';
+import type { Usage } from './tenant-store.js';
 
 /**
  * What a finished training reports. Every field goes into the `completed` event, and each one
@@ -49,14 +50,15 @@ const RECORD_FIELDS = new Set(Object.keys(jobRecordSchema.shape));
 export class JobLifecycle {
   constructor(private readonly store: JobStore) {}
 
-  /** Records a new job as queued, with its first event. */
+  /** Records a new job as queued, with its first event, charged `charge` (its stored inline data). */
   async create(input: {
     id: string;
     tenant: string;
     name: string | null;
-    spec: JobSpec;
+    spec: StoredSpec;
     cost?: ModelCost;
     experiment?: { id: string; trial: number };
+    charge?: Partial<Usage>;
   }): Promise<void> {
     const createdAt = new Date();
     await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
@@ -66,7 +68,7 @@ export class JobLifecycle {
    * A worker starts the job (again, after a crash or a shutdown: it resumes from the record's
    * checkpoint). Every start counts as an attempt, also a pick-up after a crashed worker.
    */
-  async start(record: JobRecord, worker: string): Promise<StartResult> {
+  async start(record: StoredJobRecord, worker: string): Promise<StartResult> {
     const attempt = record.attempts + 1;
     const resumeEpoch = record.checkpointEpoch ?? undefined;
     const at = now();
