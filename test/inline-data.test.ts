@@ -5,6 +5,8 @@ import type { ExperimentRecord, JobListItem, JobRecord, JobSpecInput } from '../
 import { experimentArtifacts, jobArtifacts } from '../src/storage/artifact-keys.js';
 import { type RedisKeys, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { train } from '../src/training/train.js';
+import { JobStore } from '../src/store/job-store.js';
+import { sweepFinishedJobs } from '../workers/retention.js';
 import { createLogger } from '../src/shared/logger.js';
 import { startWorker } from '../workers/worker-app.js';
 import { type Stack, eventsUntilEnd, initTestBackend, resolveSpec, startStack, testConfig } from './helpers.js';
@@ -130,6 +132,17 @@ describe('inline datasets live in the artifact store (real Redis, local store, n
 
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${experiment.id}` })).statusCode).toBe(204);
     expect(await stack.app.artifacts.list(experimentArtifacts(experiment.id))).toEqual([]);
+    expect(await usage()).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
+  it("goes with its job in the retention sweep, which gives the job's bytes back", async () => {
+    const spec = inlineSpec(30, 2);
+    const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec })).json<JobRecord>().id;
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` })).statusCode).toBe(200);
+    expect(await usage()).toEqual({ datasetBytes: textBytes(spec), artifactBytes: textBytes(spec) });
+    const swept = await sweepFinishedJobs(new JobStore(redis, keys, 1_000), stack.app.artifacts, { maxAgeMs: 1, maxCount: 0 }, Date.now() + 60_000);
+    expect(swept).toContain(id);
+    expect(await stack.app.artifacts.list(jobArtifacts(id))).toEqual([]);
     expect(await usage()).toEqual({ datasetBytes: 0, artifactBytes: 0 });
   });
 
