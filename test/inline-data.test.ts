@@ -135,6 +135,26 @@ describe('inline datasets live in the artifact store (real Redis, local store, n
     expect(await usage()).toEqual({ datasetBytes: 0, artifactBytes: 0 });
   });
 
+  it('stores the data of trials whose parameters change it beside the shared copy, each distinct dataset once', async () => {
+    const base = inlineSpec(40, 2);
+    const other = inlineSpec(24, 2).dataset;
+    const posted = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      payload: { base, space: { dataset: { choices: [base.dataset, other] } }, objective: { metric: 'loss' } },
+    });
+    expect(posted.statusCode).toBe(202);
+    const experiment = posted.json<ExperimentRecord>();
+    // The base's data and holdout, and the second choice: the first choice is the base's data again.
+    expect((await stack.app.artifacts.list(experimentArtifacts(experiment.id))).length).toBe(3);
+    const bytes = textBytes(base) + Buffer.byteLength(JSON.stringify(other.inline));
+    expect(await usage()).toEqual({ datasetBytes: bytes, artifactBytes: bytes });
+    const trials = await Promise.all(experiment.trials.map(async (t) => (await stack.app.inject({ url: `/v1/jobs/${t.jobId}` })).json<JobRecord>()));
+    expect(trials.map((t) => t.spec.dataset.inline)).toEqual([inlineOf(base), other.inline]);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${experiment.id}` })).statusCode).toBe(204);
+    expect(await usage()).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
   it("goes with its job in the retention sweep, which gives the job's bytes back", async () => {
     const spec = inlineSpec(30, 2);
     const id = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec })).json<JobRecord>().id;
