@@ -18,7 +18,7 @@ import {
   EXPERIMENT_TERMINAL_EVENTS,
   experimentListItemSchema,
 } from '../../spec/index.js';
-import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
+import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
 import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
@@ -41,6 +41,9 @@ export interface ExperimentsDeps {
   /** Waits until this process's writes reach REDIS_WAIT_REPLICAS replicas. */
   replicated: () => Promise<void>;
 }
+
+/** A planned trial, checked and resolved, before its inline data is stored. */
+type ResolvedTrial = Omit<TrialDef, 'spec'> & { spec: ResolvedJobSpec };
 
 /** At most this many trial problems are listed in one 400. */
 const MAX_DETAILS = 50;
@@ -66,7 +69,7 @@ export class ExperimentsService {
     const id = randomUUID();
     const problems: { trial: number; params: Record<string, unknown>; path: (string | number)[]; message: string }[] = [...issues];
     const over: ConstructorParameters<typeof LimitExceededError>[0] = [];
-    const resolved: (Omit<TrialDef, 'spec'> & { spec: ResolvedJobSpec })[] = [];
+    const trials: ResolvedTrial[] = [];
     // Every trial passes the job preflight (the same checks and limits as POST /v1/jobs).
     for (const t of plan.trials) {
       if (problems.length >= MAX_DETAILS) break;
@@ -74,7 +77,7 @@ export class ExperimentsService {
         const { prepared, cost, exceeds } = await this.d.jobs.preflight(t.spec, tenant);
         if (exceeds.length > 0) over.push(...exceeds.map((e) => ({ ...e, path: ['trials', t.index, ...e.path] })));
         const training = { ...t.spec.training, seed: t.seed, maxRuntimeSeconds: t.spec.training.maxRuntimeSeconds ?? c.MAX_RUNTIME_SECONDS };
-        resolved.push({ ...t, spec: { ...prepared, training }, cost, jobId: trialJobId(id, t.index) });
+        trials.push({ ...t, spec: { ...prepared, training }, cost, jobId: trialJobId(id, t.index) });
       } catch (err) {
         if (!(err instanceof InvalidSpecError)) throw err;
         for (const detail of err.details as { path: (string | number)[]; message: string }[]) problems.push({ trial: t.index, params: t.params, ...detail });
@@ -93,30 +96,33 @@ export class ExperimentsService {
     const { trials: _planned, ...rest } = plan;
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
-    // The base's inline data is stored once, under the experiment, and every trial references it.
-    const inline = new InlineDataWriter(experimentArtifacts(id));
-    const stored = { ...spec, base: await inline.store(spec.base) } as StoredExperimentSpec;
-    const trials = await Promise.all(resolved.map(async (t): Promise<TrialDef> => ({ ...t, spec: await trialData(inline, t, stored.base) })));
-    const charge = { datasetBytes: inline.bytes, artifactBytes: inline.bytes };
-    if (inline.bytes > 0) await this.d.quotas.assertStorageRoom(tenant, charge);
-    try {
-      await inline.write(this.d.artifacts);
-      await this.d.store.create(
-        { id, tenant, name: spec.name ?? null, status: 'running', spec: stored, plan: rest, createdAt, finishedAt: null },
-        trials,
-        emptyState(phase),
-        charge,
-      );
-    } catch (err) {
-      // Not recorded, so not charged: what was stored goes too.
-      await inline.discard(this.d.artifacts).catch(() => undefined);
-      throw err;
-    }
+    await this.create({ id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
     await this.d.replicated();
     return { ...(await this.load(id)), spec };
+  }
+
+  /**
+   * Records the experiment with its inline data stored once, under the experiment, for all its
+   * trials to reference; the record is charged for it in the same step. Over the tenant's storage
+   * quota nothing is stored; a failure to record removes what was.
+   */
+  private async create(meta: Omit<ExperimentMeta, 'spec'> & { spec: ExperimentSpec }, resolved: ResolvedTrial[], state: ExperimentState): Promise<void> {
+    const inline = new InlineDataWriter(experimentArtifacts(meta.id));
+    const spec = { ...meta.spec, base: await inline.store(meta.spec.base) } as StoredExperimentSpec;
+    const trials = await Promise.all(resolved.map(async (t): Promise<TrialDef> => ({ ...t, spec: await trialData(inline, t, spec.base) })));
+    const charge = { datasetBytes: inline.bytes, artifactBytes: inline.bytes };
+    if (inline.bytes > 0) await this.d.quotas.assertStorageRoom(meta.tenant, charge);
+    try {
+      await inline.write(this.d.artifacts);
+      await this.d.store.create({ ...meta, spec }, trials, state, charge);
+    } catch (err) {
+      // Not recorded, so not charged: what was stored goes too.
+      await inline.discard(this.d.artifacts).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The experiment with its base's inline data read back (a 410 when that data is gone). */
