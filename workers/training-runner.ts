@@ -48,6 +48,17 @@ export interface TrainingOutcome {
 const CHILD = resolveEntry(import.meta.url, './training-child');
 
 /**
+ * A job could not be started: its record could not be read or moved to running. BullMQ retries
+ * it like any failed attempt; once it gives up, the job fails as `start_failed` (worker-app).
+ */
+export class JobStartError extends Error {
+  constructor(cause: unknown) {
+    super(`the job could not be started: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'JobStartError';
+  }
+}
+
+/**
  * Runs BullMQ training jobs: each in a child process of its own, relaying the child's epochs
  * into the job record and its event stream. The worker's own event loop stays free, so BullMQ
  * keeps renewing the job lock while the child computes.
@@ -141,7 +152,9 @@ export class TrainingRunner {
   readonly process = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
     const experimentId = job.data.experimentId;
     try {
-      const claim = await this.claim(job, token);
+      const claim = await this.claim(job, token).catch((err: unknown) => {
+        throw new JobStartError(err);
+      });
       if (!claim) return { status: 'skipped' };
       const facts = await this.supervise(claim, experimentId);
       return await this.apply(decideOutcome(facts), claim, job, token);
@@ -160,9 +173,10 @@ export class TrainingRunner {
     const { jobId, spec } = job.data;
     const record = await this.store.get(jobId);
     if (!record) return undefined;
-    const start = await this.lifecycle.start(record, this.workerId);
+    const start = await this.lifecycle.start(record, this.workerId, job.opts.attempts ?? 1);
     if (!start.started) {
-      this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
+      if (start.failed) this.logger.warn({ jobId, error: start.failed }, 'job failed: no attempt left');
+      else this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return undefined;
     }
     // The request id of the submission ties the job's logs to the API's.
@@ -310,7 +324,7 @@ export class TrainingRunner {
       case 'store_lost':
         throw outcome.error instanceof Error ? outcome.error : new Error('the job record could not be written');
       case 'requeue_for_shutdown':
-        await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown' });
+        await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown', attempt: claim.attempt });
         // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
         await job.moveToDelayed(Date.now(), token);
         log.info('training stopped for shutdown; job returned to the queue');
@@ -331,10 +345,12 @@ export class TrainingRunner {
         log.info({ numTensors }, 'training completed');
         return { status: 'completed' };
       }
-      case 'retry':
-        await this.lifecycle.requeue(jobId, { reason: 'worker_crashed', message: outcome.message, attempt: claim.attempt });
-        log.warn({ message: outcome.message }, 'training process died; the job will be retried');
-        throw new Error(outcome.message);
+      case 'retry': {
+        const { code, message } = outcome.error;
+        await this.lifecycle.requeue(jobId, { reason: code, message, attempt: claim.attempt });
+        log.warn({ code, message }, 'training did not finish; the job will be retried');
+        throw new Error(message);
+      }
       case 'failed':
         await this.lifecycle.fail(jobId, outcome.error);
         log.warn({ error: outcome.error }, 'training failed');

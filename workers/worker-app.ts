@@ -21,7 +21,7 @@ import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
-import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
+import { JobStartError, type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
 export interface RunningWorker {
   id: string;
@@ -93,10 +93,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: 4,
   });
   for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
-  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself,
-  // e.g. Redis lost mid-training on its last attempt: its record still says running, so end it,
-  // and its stream, too. A job the runner already ended is no longer running, and this is a no-op.
-  // A trial's experiment hears of it at once (else at its next sweep).
+  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself:
+  // Redis lost mid-training on its last attempt (the record still says running), a start that
+  // failed on every attempt (still queued), so end it, and its stream, too. A job the runner
+  // already ended is neither queued nor running, and this is a no-op. A trial's experiment hears
+  // of it at once (else at its next sweep).
   trainingWorker.on('failed', (job, err) => {
     if (!job) return;
     const { jobId, experimentId } = job.data;
@@ -104,7 +105,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       .isFailed()
       .then(async (final) => {
         if (!final) return;
-        await lifecycle.fail(jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` });
+        await lifecycle.abandon(
+          jobId,
+          err instanceof JobStartError
+            ? { code: 'start_failed', message: err.message }
+            : { code: 'worker_crashed', message: `the job could not be run: ${err.message}` },
+        );
         if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
       })
       .catch((e: unknown) => log.warn({ err: e, jobId }, 'could not record that the job failed'));

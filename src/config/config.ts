@@ -90,7 +90,9 @@ export const configSchema = z
       .string()
       .default('')
       .describe("A file on the worker's own disk naming the worker, rewritten with every heartbeat; `node dist/workers/healthcheck.js` reads it ('' = none)."),
-    JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
+    JOB_ATTEMPTS: int(3, 1).describe(
+      'Attempts a job gets: a crash (of its training process or its worker), a lost Redis, an artifact store fault or a start that fails spends one; a worker shutdown does not.',
+    ),
     MAX_RUNTIME_SECONDS: int(86_400, 1).describe('Longest a job may train (its default `training.maxRuntimeSeconds`, and the cap on it).'),
     CHILD_MAX_MEMORY_MB: int(8_192, 64).describe('Memory (RSS) one training process may use before its job fails with out_of_memory.'),
     LOCK_DURATION_MS: int(6_000, 1_000).describe('BullMQ job lock: a worker that stops renewing it (crashed) loses the job after this long.'),

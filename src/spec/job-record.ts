@@ -24,6 +24,8 @@ export const JOB_ERROR_CODES = [
   'enqueue_failed',
   'cancelled',
   'engine_unavailable',
+  'storage_unavailable',
+  'start_failed',
 ] as const;
 export const jobErrorCodeSchema = z
   .enum(JOB_ERROR_CODES)
@@ -31,7 +33,8 @@ export const jobErrorCodeSchema = z
     'invalid_model: tfjs cannot build the model; training_error: training threw; worker_crashed: the training process died on every attempt; ' +
       'diverged: the loss became NaN or infinite; timeout: over maxRuntimeSeconds; out_of_memory: over the training process memory cap; ' +
       'dataset_unavailable / dataset_not_found: the data could not be loaded / was deleted; enqueue_failed: the queue refused the job; ' +
-      'cancelled: stopped while training.',
+      'cancelled: stopped while training; storage_unavailable: the artifact store failed on every attempt; ' +
+      'start_failed: no worker could start the job (its record could not be read or moved to running) on any attempt.',
   );
 export type JobErrorCode = z.infer<typeof jobErrorCodeSchema>;
 export const jobErrorSchema = z.object({ code: jobErrorCodeSchema, message: z.string() });
@@ -85,7 +88,15 @@ export const jobRecordSchema = z
     backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
     engine: engineRunSchema.nullable().describe('The training engine that ran the job (null: not started yet).'),
     versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
-    attempts: z.number().int().min(0).describe('Times a worker started this job.'),
+    attempts: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Attempts spent on this job, the one running included (at most JOB_ATTEMPTS): a crash or a retried failure spends one; ' +
+          'a worker shutdown does not (the job resumes on the same attempt).',
+      ),
+    starts: z.number().int().min(0).describe('Times a worker started this job, resumes after a worker shutdown included.'),
     checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
     preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
     error: jobErrorSchema.nullable(),

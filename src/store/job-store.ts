@@ -144,6 +144,7 @@ const SLIM_FIELDS = [
   'engine',
   'versions',
   'attempts',
+  'starts',
   'checkpoint',
   'error',
   'experimentId',
@@ -188,6 +189,7 @@ export class JobStore {
       epoch: '0',
       epochs: String(input.spec.training.epochs),
       attempts: '0',
+      starts: '0',
       ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
       ...(input.experiment ? { experimentId: input.experiment.id, trial: String(input.experiment.trial) } : {}),
     };
@@ -449,6 +451,7 @@ function toRecord(h: Record<string, string>, history: string[]): StoredJobRecord
     engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
+    starts: Number(h.starts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,
     error: json<JobError>(h.error),
     experimentId: h.experimentId || null,
