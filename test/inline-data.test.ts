@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT } from '../src/shared/access.js';
-import type { ExperimentRecord, JobListItem, JobRecord, JobSpecInput } from '../src/spec/index.js';
+import type { ExperimentRecord, JobListItem, JobRecord, JobSpecInput, StoredJobSpec } from '../src/spec/index.js';
 import { experimentArtifacts, jobArtifacts } from '../src/storage/artifact-keys.js';
 import { type RedisKeys, TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { train } from '../src/training/train.js';
 import { JobStore } from '../src/store/job-store.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { sweepFinishedJobs } from '../workers/retention.js';
 import { createLogger } from '../src/shared/logger.js';
 import { startWorker } from '../workers/worker-app.js';
@@ -164,6 +166,18 @@ describe('inline datasets live in the artifact store (real Redis, local store, n
     expect(swept).toContain(id);
     expect(await stack.app.artifacts.list(jobArtifacts(id))).toEqual([]);
     expect(await usage()).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
+  it('still reads a record written before inline data moved to the artifact store (the arrays in its spec)', async () => {
+    const spec = inlineSpec(10, 2);
+    const id = randomUUID();
+    // As the job store wrote records before: the resolved spec, arrays and all.
+    const legacy = resolveSpec(spec) as unknown as StoredJobSpec;
+    await new JobLifecycle(new JobStore(redis, keys, 1_000)).create({ id, tenant: DEFAULT_TENANT, name: null, spec: legacy });
+    expect((await stack.app.inject({ url: `/v1/jobs/${id}` })).json<JobRecord>().spec.dataset.inline).toEqual(inlineOf(spec));
+    const slim = (await stack.app.inject({ url: '/v1/jobs' })).json<{ items: JobListItem[] }>();
+    expect(slim.items.find((j) => j.id === id)!.spec.dataset.inline).toEqual({ samples: 10 });
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
   });
 
   it('says so with 410 when the stored data is gone; the slim list and DELETE still work', async () => {
