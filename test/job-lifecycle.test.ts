@@ -154,6 +154,54 @@ describe('job lifecycle', () => {
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
   });
 
+  it("settles what a job's training holds as an absolute: measuring again charges each byte once, beside other charges, and nothing once the job is deleted", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const id = randomUUID();
+    await lifecycle.create({ id, tenant, name: null, spec });
+    expect(await store.charge(id, tenant, { datasetBytes: 10, artifactBytes: 10 })).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 310 });
+    // Checkpoints deleted, the model kept: the next measure gives the difference back.
+    expect(await store.settleTrained(id, 120)).toBe(true);
+    expect((await store.get(id))!.storedBytes).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await store.remove(id)).toBe(true);
+    expect(await store.settleTrained(id, 500)).toBe(false);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
+  it("takes a job out of its tenant's active count in the same step as it completes, fails, is cancelled or cannot be queued", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    for (const id of ids) {
+      await lifecycle.create({ id, tenant, name: null, spec });
+      expect((await tenants.admitJob(tenant, id, 10, (other) => store.getStatus(other))).admitted).toBe(true);
+    }
+    const [done, failed, cancelledQueued, cancelledRunning, unqueued, deleted] = ids as [string, string, string, string, string, string];
+    for (const id of [done, failed, cancelledRunning]) expect((await lifecycle.start((await store.get(id))!, 'w')).started).toBe(true);
+    // Starting and requeueing keep a job counted.
+    expect((await lifecycle.requeue(done, { reason: 'worker_shutdown', attempt: 1 })).ok).toBe(true);
+    expect((await lifecycle.start((await store.get(done))!, 'w')).started).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(6);
+    expect((await lifecycle.complete(done, { numTensors: 0 })).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(5);
+    expect((await lifecycle.fail(failed, { code: 'training_error', message: 'x' })).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(4);
+    expect((await lifecycle.cancel(cancelledQueued)).ok).toBe(true);
+    expect((await lifecycle.cancel(cancelledRunning)).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(2);
+    expect((await lifecycle.failToEnqueue(unqueued, 'queue down')).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(1);
+    expect(await store.remove(deleted)).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(0);
+    // A refused move changes nothing.
+    expect((await lifecycle.cancel(done)).ok).toBe(false);
+    expect(await tenants.activeCount(tenant)).toBe(0);
+  });
+
   it('event schemas refuse fields they do not name', () => {
     const at = new Date().toISOString();
     expect(newJobEventSchema.safeParse({ type: 'cancelled', data: { status: 'cancelled', at } }).success).toBe(true);

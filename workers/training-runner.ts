@@ -4,6 +4,7 @@ import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
+import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
@@ -156,8 +157,15 @@ export class TrainingRunner {
         throw new JobStartError(err);
       });
       if (!claim) return { status: 'skipped' };
-      const facts = await this.supervise(claim, experimentId);
-      return await this.apply(decideOutcome(facts), claim, job, token);
+      try {
+        // What an earlier attempt, killed, left in the store is counted before this one adds to it.
+        await this.settleStored(claim);
+        const facts = await this.supervise(claim, experimentId);
+        return await this.apply(decideOutcome(facts), claim, job, token);
+      } finally {
+        // Whatever the outcome: the model written, checkpoints deleted (completed) or kept (to resume, or failed).
+        await this.settleStored(claim);
+      }
     } finally {
       if (experimentId && this.experiments) {
         // A failure here loses nothing: the periodic reconcile of running experiments repeats it.
@@ -239,6 +247,8 @@ export class TrainingRunner {
           this.onEpoch?.(msg.report, spec);
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
+            // A checkpoint was written (and older ones deleted) before the child reported the epoch.
+            if (msg.checkpoint !== undefined && outcome !== 'lock_lost') await this.settleStored(claim);
             if (outcome === 'lock_lost') {
               // Another worker owns the job now: stop, and write nothing more.
               entry.lost = true;
@@ -303,6 +313,18 @@ export class TrainingRunner {
       maxAttempts: claim.maxAttempts,
       heapLimitMb: limitMb,
     };
+  }
+
+  /**
+   * Charges the job (and its tenant's artifactBytes) with what its training holds in the store
+   * now, measured (see trainingBytes); a failure is logged, and the next measure makes up for it.
+   */
+  private async settleStored(claim: Claim): Promise<void> {
+    try {
+      await this.store.settleTrained(claim.jobId, await trainingBytes(this.artifacts, claim.jobId));
+    } catch (err) {
+      claim.log.warn({ err }, 'could not measure the artifacts the job holds');
+    }
   }
 
   /** Whether the trial's experiment stops it after the epoch just recorded (a failed decision lets it go on). */

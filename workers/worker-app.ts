@@ -4,7 +4,8 @@ import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
-import { TenantStore } from '../src/store/tenant-store.js';
+import { TenantStore, quotaDefaults } from '../src/store/tenant-store.js';
+import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
@@ -70,6 +71,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     trainingQueue,
     attempts: config.JOB_ATTEMPTS,
     tenants: new TenantStore(redis, keys),
+    quotaDefaults: quotaDefaults(config),
   });
   const predict = new PredictRunner(config, redis, log);
   const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));
@@ -111,6 +113,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
             ? { code: 'start_failed', message: err.message }
             : { code: 'worker_crashed', message: `the job could not be run: ${err.message}` },
         );
+        // What a run that died unmeasured left in the store (checkpoints) counts until the job is deleted.
+        await store.settleTrained(jobId, await trainingBytes(artifacts, jobId));
         if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
       })
       .catch((e: unknown) => log.warn({ err: e, jobId }, 'could not record that the job failed'));

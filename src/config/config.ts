@@ -169,9 +169,13 @@ export const configSchema = z
       'Requests one API key (or one client address without a key) may make per RATE_LIMIT_WINDOW_MS, counted in Redis across API processes (0 = no limit).',
     ),
     RATE_LIMIT_WINDOW_MS: int(60_000, 1_000).describe('The rate limit window.'),
-    QUOTA_ACTIVE_JOBS: int(500, 1).describe('Default quota: queued plus running jobs per tenant (an admin can set another per tenant).'),
+    QUOTA_ACTIVE_JOBS: int(500, 1).describe(
+      'Default quota: queued plus running jobs per tenant, experiment trials included (an admin can set another per tenant).',
+    ),
     QUOTA_DATASET_BYTES: int(4 * 1024 ** 3, 0).describe('Default quota: bytes of uploaded and inline datasets per tenant, counted after decompression.'),
-    QUOTA_ARTIFACT_BYTES: int(20 * 1024 ** 3, 0).describe('Default quota: bytes of stored artifacts per tenant (datasets as stored arrays, trained models).'),
+    QUOTA_ARTIFACT_BYTES: int(20 * 1024 ** 3, 0).describe(
+      'Default quota: bytes of stored artifacts per tenant (datasets as stored arrays, trained models and their checkpoints).',
+    ),
     QUOTA_EXPERIMENTS: int(50, 0).describe('Default quota: experiments per tenant.'),
   })
   .refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {

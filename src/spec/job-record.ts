@@ -103,6 +103,12 @@ export const jobRecordSchema = z
     experimentId: z.string().nullable().describe('The experiment this job is a trial of (GET /v1/experiments/{experimentId}).'),
     trial: z.number().int().nullable().describe('Its trial number in that experiment.'),
     stoppedBy: stoppedBySchema.nullable().describe("Set when the experiment's scheduler stopped the trial early: it completed at `epoch`, before `epochs`."),
+    storedBytes: z
+      .object({
+        artifactBytes: z.number().int().describe('Bytes it holds in the artifact store (its trained model, its checkpoints while it has any, its data).'),
+        datasetBytes: z.number().int().describe('Bytes of dataset it holds, counted after decompression.'),
+      })
+      .describe("What the job holds, counted in its tenant's quotas of the same names; deleting the job gives it back."),
   })
   .meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

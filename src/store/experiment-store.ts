@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ExperimentEventType, ExperimentStatus, ModelCost, StoppedBy, StoredExperimentSpec, StoredJobSpec, TrialProgress } from '../spec/index.js';
+import type {
+  ExperimentEventType,
+  ExperimentStatus,
+  ModelCost,
+  StoppedBy,
+  StoredExperimentSpec,
+  StoredJobSpec,
+  TrialProgress,
+  TrialWait,
+} from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
@@ -37,6 +46,8 @@ export interface ExperimentState {
   decisions: Record<string, SchedulerDecision[]>;
   /** Trials the scheduler stopped. */
   stops: Record<string, StoppedBy>;
+  /** The next trial, while a tenant quota has no room for it (absent in states written before trials waited). */
+  waiting?: TrialWait | null;
 }
 
 export interface NewExperimentEvent {
@@ -85,6 +96,26 @@ for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 `;
 
+/**
+ * Creates an experiment if its tenant holds fewer than the most it may: the count and the writes
+ * in one step, charging the tenant what the record says it holds (its stored inline data). KEYS:
+ * record, trials, state, index, tenant's index, active set, tenant usage. ARGV: the most
+ * experiments, id, score (creation time), record JSON, trials JSON (number -> definition JSON),
+ * state JSON, then usage name, bytes, .... Returns {created (1/0), experiments held before}.
+ */
+const CREATE = `
+local held = redis.call('ZCARD', KEYS[5])
+if held >= tonumber(ARGV[1]) then return {0, held} end
+for k, v in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], k, v) end
+for k, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[2], k, v) end
+redis.call('SET', KEYS[3], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[6], ARGV[2])
+for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
+return {1, held}
+`;
+
 /** Releases a lock only when it still holds the caller's token. */
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -99,29 +130,50 @@ export class ExperimentStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  /** Writes a new experiment, charging it and its tenant `charge` (its stored inline data) in the same step. */
-  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState, charge: Partial<Usage> = {}): Promise<void> {
+  /**
+   * Creates the experiment only while its tenant holds fewer than `max` experiments, checked and
+   * written in one step (concurrent submissions cannot overshoot), and charges it and its tenant
+   * `charge` (its stored inline data) in the same step. Returns whether it was created, and how
+   * many the tenant held before.
+   */
+  async create(
+    meta: ExperimentMeta,
+    trials: TrialDef[],
+    state: ExperimentState,
+    max: number,
+    charge: Partial<Usage> = {},
+  ): Promise<{ created: boolean; held: number }> {
     const k = this.keys;
     const charged = USAGE_NAMES.filter((name) => charge[name]);
-    const multi = this.redis.multi();
-    for (const name of charged) multi.hincrby(k.tenantUsage(meta.tenant), name, charge[name]!);
-    await multi
-      .hset(k.experiment(meta.id), {
-        id: meta.id,
-        tenant: meta.tenant,
-        name: meta.name ?? '',
-        status: meta.status,
-        spec: JSON.stringify(meta.spec),
-        plan: JSON.stringify(meta.plan),
-        createdAt: meta.createdAt,
-        ...Object.fromEntries(charged.map((name) => [name, String(charge[name])])),
-      })
-      .hset(k.experimentTrials(meta.id), Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)])))
-      .set(k.experimentState(meta.id), JSON.stringify(state))
-      .zadd(k.experimentIndex, Date.parse(meta.createdAt), meta.id)
-      .zadd(k.tenantExperiments(meta.tenant), Date.parse(meta.createdAt), meta.id)
-      .sadd(k.experimentsActive, meta.id)
-      .exec();
+    const record = {
+      id: meta.id,
+      tenant: meta.tenant,
+      name: meta.name ?? '',
+      status: meta.status,
+      spec: JSON.stringify(meta.spec),
+      plan: JSON.stringify(meta.plan),
+      createdAt: meta.createdAt,
+      ...Object.fromEntries(charged.map((name) => [name, String(charge[name])])),
+    };
+    const [created, held] = (await this.redis.eval(
+      CREATE,
+      7,
+      k.experiment(meta.id),
+      k.experimentTrials(meta.id),
+      k.experimentState(meta.id),
+      k.experimentIndex,
+      k.tenantExperiments(meta.tenant),
+      k.experimentsActive,
+      k.tenantUsage(meta.tenant),
+      max,
+      meta.id,
+      Date.parse(meta.createdAt),
+      JSON.stringify(record),
+      JSON.stringify(Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)]))),
+      JSON.stringify(state),
+      ...charged.flatMap((name) => [name, String(charge[name])]),
+    )) as [number, number];
+    return { created: created === 1, held };
   }
 
   async getMeta(id: string): Promise<ExperimentMeta | undefined> {

@@ -15,12 +15,13 @@ import {
   DATA_SLOTS,
   mapDatasets,
   type Trial,
+  type TrialWait,
   EXPERIMENT_TERMINAL_EVENTS,
   experimentListItemSchema,
 } from '../../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
-import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { experimentArtifacts } from '../../storage/artifact-keys.js';
 import { InlineDataMissingError, InlineDataWriter, restoreInlineData } from '../../storage/inline-data.js';
@@ -55,7 +56,9 @@ export class ExperimentsService {
   /** Plans, checks and starts an experiment for `tenant`, within its QUOTA_EXPERIMENTS. */
   async submit(spec: ExperimentSpec, tenant: string): Promise<ExperimentRecord> {
     const c = this.d.config;
+    // Early refusals, before any planning; the experiments quota is enforced again, atomically, at creation.
     await this.d.quotas.assertExperimentRoom(tenant, await this.d.store.count(tenant));
+    await this.d.quotas.assertArtifactRoom(tenant);
     const count = countTrials(spec);
     if (count > c.MAX_TRIALS) throw new LimitExceededError([{ limit: 'MAX_TRIALS', path: ['trials'], value: count, max: c.MAX_TRIALS }]);
     let planned: ReturnType<typeof planExperiment>;
@@ -96,7 +99,13 @@ export class ExperimentsService {
     const { trials: _planned, ...rest } = plan;
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
-    await this.create({ id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null }, trials, emptyState(phase));
+    const max = (await this.d.quotas.limits(tenant)).experiments;
+    await this.create(
+      { id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null },
+      trials,
+      emptyState(phase),
+      max,
+    );
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
@@ -105,11 +114,17 @@ export class ExperimentsService {
   }
 
   /**
-   * Records the experiment with its inline data stored once, under the experiment, for all its
-   * trials to reference; the record is charged for it in the same step. Over the tenant's storage
-   * quota nothing is stored; a failure to record removes what was.
+   * Records the experiment (while its tenant holds fewer than `max`) with its inline data stored
+   * once, under the experiment, for all its trials to reference; the record is charged for it in
+   * the same step. Over the tenant's storage quota nothing is stored; a failure to record removes
+   * what was.
    */
-  private async create(meta: Omit<ExperimentMeta, 'spec'> & { spec: ExperimentSpec }, resolved: ResolvedTrial[], state: ExperimentState): Promise<void> {
+  private async create(
+    meta: Omit<ExperimentMeta, 'spec'> & { spec: ExperimentSpec },
+    resolved: ResolvedTrial[],
+    state: ExperimentState,
+    max: number,
+  ): Promise<void> {
     const inline = new InlineDataWriter(experimentArtifacts(meta.id));
     const spec = { ...meta.spec, base: await inline.store(meta.spec.base) } as StoredExperimentSpec;
     const trials = await Promise.all(resolved.map(async (t): Promise<TrialDef> => ({ ...t, spec: await trialData(inline, t, spec.base) })));
@@ -117,7 +132,8 @@ export class ExperimentsService {
     if (inline.bytes > 0) await this.d.quotas.assertStorageRoom(meta.tenant, charge);
     try {
       await inline.write(this.d.artifacts);
-      await this.d.store.create({ ...meta, spec }, trials, state, charge);
+      const { created, held } = await this.d.store.create({ ...meta, spec }, trials, state, max, charge);
+      if (!created) throw new QuotaExceededError('experiments', held, max);
     } catch (err) {
       // Not recorded, so not charged: what was stored goes too.
       await inline.discard(this.d.artifacts).catch(() => undefined);
@@ -158,7 +174,7 @@ export class ExperimentsService {
     }));
     const mode = meta.plan.objective.mode;
     return {
-      ...this.listItem(meta, trials, state?.phase),
+      ...this.listItem(meta, trials, state?.phase, state?.waiting),
       spec: meta.spec,
       trials,
       leaderboard: leaderboard(trials, mode),
@@ -166,7 +182,12 @@ export class ExperimentsService {
     };
   }
 
-  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined): z.infer<typeof experimentListItemSchema> {
+  private listItem(
+    meta: ExperimentMeta,
+    trials: Trial[],
+    phase: Trial['phase'] | undefined,
+    waiting: TrialWait | null | undefined,
+  ): z.infer<typeof experimentListItemSchema> {
     return {
       id: meta.id,
       name: meta.name,
@@ -177,6 +198,7 @@ export class ExperimentsService {
       createdAt: meta.createdAt,
       finishedAt: meta.finishedAt,
       counts: countStatuses(trials.map((t) => t.status)),
+      waitingFor: meta.status === 'running' ? (waiting ?? null) : null,
     };
   }
 

@@ -200,6 +200,8 @@ export class JobsService {
    * first; the record, charged for it, and the queue entry carry only references.
    */
   async enqueue(resolved: ResolvedJobSpec, tenant: string, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
+    // A job writes a model (and checkpoints) to the artifact store: none starts once the tenant's artifacts fill its quota.
+    await this.d.quotas.assertArtifactRoom(tenant);
     const inline = new InlineDataWriter(jobArtifacts(id));
     const spec = await inline.store(resolved);
     const charge = inline.bytes > 0 ? { datasetBytes: inline.bytes, artifactBytes: inline.bytes } : undefined;
