@@ -203,6 +203,11 @@ export class ExperimentStore {
       .sort((a, b) => a.index - b.index);
   }
 
+  async getTrial(id: string, index: number): Promise<TrialDef | undefined> {
+    const raw = await this.redis.hget(this.keys.experimentTrials(id), String(index));
+    return raw ? (JSON.parse(raw) as TrialDef) : undefined;
+  }
+
   async getState(id: string): Promise<ExperimentState | undefined> {
     const raw = await this.redis.get(this.keys.experimentState(id));
     return raw ? (JSON.parse(raw) as ExperimentState) : undefined;

@@ -405,12 +405,7 @@ export class JobStore {
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
   }
 
-  /** The experiment scheduler that asked this trial to stop, if one did. */
-  async stopRequest(id: string): Promise<StoppedBy | undefined> {
-    return ((await this.redis.hget(this.keys.job(id), 'stopRequested')) as StoppedBy | null) ?? undefined;
-  }
-
-  /** Asks a running trial to stop after its current epoch (its worker reads this after each epoch). */
+  /** Notes on a trial's record that its experiment's scheduler stopped it (its worker hears it in the verdict it waits for). */
   async requestStop(id: string, by: StoppedBy): Promise<void> {
     await this.setFields(id, { stopRequested: by });
   }
