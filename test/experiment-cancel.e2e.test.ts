@@ -103,9 +103,10 @@ describe('cancelling an experiment', () => {
       const x = await start(stack.app, search(5, 3));
       expect(x.counts).toEqual({ queued: 3, pending: 2 });
       // What a worker does to the trials' jobs, with no reconcile after it (as when the cancel takes the experiment's lock first).
-      const lifecycle = new JobLifecycle(new JobStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX), 1000));
+      const jobs = new JobStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX), 1000);
+      const lifecycle = new JobLifecycle(jobs);
       const [first, second] = x.trials;
-      for (const t of [first!, second!]) expect(await lifecycle.start((await stack.app.jobs.get(t.jobId)) as JobRecord, 'w1')).toMatchObject({ started: true });
+      for (const t of [first!, second!]) expect(await lifecycle.start((await jobs.get(t.jobId))!, 'w1')).toMatchObject({ started: true });
       await lifecycle.recordEpoch(first!.jobId, { epoch: 1, loss: 0.5, learningRate: 0.01, durationMs: 3 }, EPOCHS, undefined);
       expect((await lifecycle.complete(first!.jobId, { numTensors: 0 })).ok).toBe(true);
       await lifecycle.recordEpoch(second!.jobId, { epoch: 1, loss: 0.6, learningRate: 0.02, durationMs: 3 }, EPOCHS, undefined);

@@ -2,9 +2,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveEntry } from '../src/shared/entry.js';
 import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
-import type { EpochReport, ResolvedJobSpec } from '../src/spec/index.js';
+import type { EpochReport, StoredJobSpec } from '../src/spec/index.js';
 import type { ChildMessage, ParentMessage } from '../workers/child-protocol.js';
-import { resolveSpec, testConfig, xorSpec } from './helpers.js';
+import { resolveStoredSpec, testConfig, xorSpec } from './helpers.js';
 
 const CHILD = resolveEntry(import.meta.url, '../workers/training-child');
 const config = testConfig();
@@ -22,7 +22,7 @@ function startChild() {
      * Trains one job; `answer` is called for each epoch and may send the verdict the child waits for.
      * Resolves with the epochs reported and the child's last word.
      */
-    train(jobId: string, spec: ResolvedJobSpec, verdictAt?: number, answer: (epoch: number) => ParentMessage | undefined = () => undefined) {
+    train(jobId: string, spec: StoredJobSpec, verdictAt?: number, answer: (epoch: number) => ParentMessage | undefined = () => undefined) {
       const epochs: EpochReport[] = [];
       const ended = new Promise<Extract<ChildMessage, { type: 'done' | 'failed' }>>((resolve, reject) => {
         const onMessage = (msg: ChildMessage) => {
@@ -60,7 +60,7 @@ afterEach(() => {
 });
 
 const spirals = (epochs: number, overrides: Parameters<typeof xorSpec>[0] = {}) =>
-  resolveSpec(xorSpec({ dataset: { builtin: 'spirals', samples: 64 }, training: { epochs, batchSize: 8, seed: 4 }, ...overrides }));
+  resolveStoredSpec(xorSpec({ dataset: { builtin: 'spirals', samples: 64 }, training: { epochs, batchSize: 8, seed: 4 }, ...overrides }));
 const withoutTime = (epochs: EpochReport[]) => epochs.map(({ durationMs: _d, ...rest }) => rest);
 
 describe('training child process', () => {

@@ -1,7 +1,7 @@
 import type { BackendName } from '../src/training/backend.js';
 import type { EpochReport } from '../src/spec/index.js';
 import type { TrainingErrorCode } from '../src/training/errors.js';
-import type { EngineRun, PreprocessingState, ResolvedJobSpec, StoppedBy, StoppedEarly } from '../src/spec/index.js';
+import type { EngineRun, PreprocessingState, StoppedBy, StoppedEarly, StoredJobSpec } from '../src/spec/index.js';
 import type { ArtifactStoreSettings } from '../src/storage/open-artifact-store.js';
 
 /** Messages between a worker and its training child process (over the fork IPC channel). */
@@ -9,7 +9,8 @@ export type ParentMessage =
   | {
       type: 'train';
       jobId: string;
-      spec: ResolvedJobSpec;
+      /** Its inline data as references: the child reads the data from the artifact store. */
+      spec: StoredJobSpec;
       /** How to open the artifact store (settings, not a path: the store may be remote). */
       store: ArtifactStoreSettings;
       checkpointEvery: number;

@@ -10,6 +10,7 @@ import { train } from '../src/training/train.js';
 import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
+import { withInlineData } from '../src/training/inline-dataset.js';
 import { openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { withStorageFaults } from '../src/training/storage-faults.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
@@ -51,10 +52,11 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<bool
   let checkpointed: number | undefined;
   let verdictAt = msg.verdictAt;
   let stoppedBy: StoppedBy | undefined;
+  const spec = await withInlineData(store, msg.spec);
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
-  const data = await upload(msg.spec.dataset.id);
-  const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly, stoppedAt, engine } = await train(msg.spec, {
+  const data = await upload(spec.dataset.id);
+  const validationData = await upload(spec.training.validationData?.id);
+  const { model, stoppedEarly, stoppedAt, engine } = await train(spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
     signal: job.controller.signal,

@@ -9,7 +9,7 @@ import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
-import type { EpochReport, ResolvedJobSpec } from '../src/spec/index.js';
+import type { EpochReport, StoredJobSpec } from '../src/spec/index.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import { residentBytes } from '../src/shared/process-memory.js';
 import type { Logger } from '../src/shared/logger.js';
@@ -83,7 +83,7 @@ export class TrainingRunner {
     private readonly workerId: string,
     private readonly experiments?: ExperimentController,
     /** Told of every epoch the child reports (the worker's metrics). */
-    private readonly onEpoch?: (report: EpochReport, spec: ResolvedJobSpec) => void,
+    private readonly onEpoch?: (report: EpochReport, spec: StoredJobSpec) => void,
   ) {
     this.lifecycle = new JobLifecycle(store);
   }

@@ -243,12 +243,15 @@ function protocolRates(spec: OptimizerComparisonSpec): number[] {
   return Array.from({ length: lr.trials }, (_, k) => Number(Math.exp(lo + ((hi - lo) * (k + rng())) / lr.trials).toPrecision(6)));
 }
 
+/** What planning a rerun reads of a trial's job spec (as the API resolved and stored it). */
+type RerunSpec = { training: { seed?: number; epochs: number } };
+
 /**
  * Whether a tuning trial's own run is the rerun of its configuration with its seed: it completed
  * every epoch of its spec (not stopped by the scheduler nor by early stopping), and its spec
  * differs from that rerun's only in being schedulable, which changes nothing in a run not stopped.
  */
-export function standsForRerun(t: { seed: number; spec: JobSpec; progress: TrialProgress }, seeds: number[]): boolean {
+export function standsForRerun(t: { seed: number; spec: RerunSpec; progress: TrialProgress }, seeds: number[]): boolean {
   const p = t.progress;
   return seeds.includes(t.seed) && p.status === 'completed' && p.stoppedBy === null && p.epochs === t.spec.training.epochs;
 }
@@ -259,7 +262,7 @@ export function standsForRerun(t: { seed: number; spec: JobSpec; progress: Trial
  * A seed the tuning trial itself ran in full is not trained again: that trial stands for it
  * (`reused`, by trial number). `best` holds each optimizer's best tuning trial with its progress.
  */
-export function planReruns<S extends JobSpec>(
+export function planReruns<S extends RerunSpec>(
   best: { index: number; config: number; seed: number; spec: S; params: Record<string, unknown>; progress: TrialProgress }[],
   seeds: number[],
   next: number,
