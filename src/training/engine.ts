@@ -19,13 +19,16 @@ export class EngineUnavailableError extends TrainingError {
 }
 
 /**
- * Session thread pools of the graph engine: as many intra- and inter-op threads as cores, what
- * TensorFlow (and so Keras in the bench) takes by default. On the shared 2-core machine, 1/1,
- * 2/1 and 2/2 measured within noise of each other (best of 3: MLP b32 24k/19k/28k samples/s,
- * b128 60k/51k/56k; CNN b32 7.1k/7.1k/7.3k, b128 10.5k/8.9k/8.9k), 2/2 best at batch 32.
+ * Session thread pools of the graph engine: as many intra-op threads as cores (what TensorFlow,
+ * and so Keras in the bench, takes by default), and the ops run one after another in the thread
+ * that calls the session (interOp -1) instead of hopping to an inter-op pool and back: at batch
+ * 32 a step's ops are too small to gain from running side by side, and each hop to a woken
+ * thread costs most on a loaded machine. Measured on the shared 2-core machine, interleaved, per
+ * MNIST MLP step at batch 32 (p25): 2 intra / caller thread 855 µs, 1 / caller 903 µs, 2 intra /
+ * 2 inter 929 µs (median 1,422: the hops are what load slows down).
  * tfjs' own pools sit idle while a graph step runs, so the two never compete for the cores.
  */
-export const GRAPH_THREADS = { intraOp: Math.max(1, availableParallelism()), interOp: Math.max(1, availableParallelism()) };
+export const GRAPH_THREADS = { intraOp: Math.max(1, availableParallelism()), interOp: -1 };
 
 /** Whether this process can run the graph engine at all (the addon built and the native backend). */
 export function graphAvailability(): { available: boolean; reason?: string; addon?: GraphAddon } {

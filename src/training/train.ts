@@ -17,7 +17,7 @@ export interface TrainOptions {
   onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | 'stop' | Promise<void | 'stop'>;
   /** Runs once on the built model before training (e.g. to set known initial weights). */
   prepareModel?: (model: tf.LayersModel) => void;
-  /** Checked between batches: training stops within one batch of an abort. */
+  /** Checked between batches: training stops within one batch of an abort (the graph engine: within a few ms more). */
   signal?: AbortSignal;
   /** The data, already loaded (an uploaded dataset); default: loadDataset(spec.dataset). */
   data?: Dataset;
@@ -230,7 +230,13 @@ async function runEpoch(
   return sums.map((s) => s / n);
 }
 
-/** runEpoch on the graph engine: each batch is one session call fed rows of the data. */
+/**
+ * How long the graph engine runs steps back to back before it lets the event loop in (control
+ * messages such as cancel): a few ms, so an abort lands within that and the yields cost nothing.
+ */
+const GRAPH_YIELD_MS = 5;
+
+/** runEpoch on the graph engine: each batch is one synchronous session call fed rows of the data. */
 async function runGraphEpoch(
   graph: GraphTrainer,
   data: Dataset,
@@ -246,7 +252,12 @@ async function runGraphEpoch(
   const xb = new Float32Array(Math.min(batchSize, n) * xWidth);
   const yb = new Float32Array(Math.min(batchSize, n) * yWidth);
   const sums: number[] = [];
+  let yielded = performance.now();
   for (let start = 0; start < n; start += batchSize) {
+    if (performance.now() - yielded >= GRAPH_YIELD_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yielded = performance.now();
+    }
     if (signal?.aborted) throw new TrainingAbortedError();
     const size = Math.min(batchSize, n - start);
     for (let k = 0; k < size; k++) {
@@ -254,7 +265,7 @@ async function runGraphEpoch(
       xb.set(data.x.subarray(row * xWidth, (row + 1) * xWidth), k * xWidth);
       yb.set(data.y.subarray(row * yWidth, (row + 1) * yWidth), k * yWidth);
     }
-    const values = await graph.trainBatch(xb.subarray(0, size * xWidth), yb.subarray(0, size * yWidth), size, learningRate);
+    const values = graph.trainBatch(xb.subarray(0, size * xWidth), yb.subarray(0, size * yWidth), size, learningRate);
     if (nanGuardEpoch > 0 && !Number.isFinite(values[0]!)) {
       throw new DivergedError(`the loss became ${values[0]} in epoch ${nanGuardEpoch}, batch ${start / batchSize + 1}`);
     }

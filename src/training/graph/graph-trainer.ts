@@ -195,9 +195,12 @@ export class GraphTrainer {
 
   /**
    * One training step on a batch (rows of samples and targets, flat); returns [loss, ...metrics]
-   * of the batch, computed before the update as tfjs' trainOnBatch does.
+   * of the batch, computed before the update as tfjs' trainOnBatch does. Synchronous: a step is
+   * about a millisecond, and a hop to the libuv pool and back costs a tenth of that (more on a
+   * loaded machine, where each woken thread waits for a core), so the caller yields to the event
+   * loop between steps as often as it needs to.
    */
-  async trainBatch(x: Float32Array, y: Float32Array, size: number, lr: number): Promise<number[]> {
+  trainBatch(x: Float32Array, y: Float32Array, size: number, lr: number): number[] {
     this.step += 1;
     const o = this.options.optimizer;
     let mu = 0;
@@ -214,7 +217,7 @@ export class GraphTrainer {
       [this.stepSeed, DType.int32, [2], new Int32Array([this.options.seed, this.step])],
       ...[...this.scalars.values()].map((s) => [s.input, DType.float32, [], new Float32Array([s.value(state)])] as Feed),
     ];
-    const out = await this.session.runAsync(feeds, this.fetches, [this.train]);
+    const out = this.session.run(feeds, this.fetches, [this.train]);
     return out.map((t) => t.data[0]!);
   }
 
