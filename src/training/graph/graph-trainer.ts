@@ -134,10 +134,14 @@ export class GraphTrainer {
         options.optimizer.clipValue,
         options.optimizer.clipNorm,
       );
+      // Updates wait for every gradient too, so every op that reads a weight (the backward
+      // pass's input gradients) has run first: an update that finds its variable's buffer still
+      // read copies the whole variable before writing it (measured: 250 µs of an MLP step).
+      const after = [...readOps, ...grads.map(([op]) => op)];
       const updates = trainable.flatMap(({ i }, k) => {
         const ctx = {
           g,
-          after: readOps,
+          after,
           slot: (name: string, init = 0) => this.slot(k, name, init, this.weights[i]!.shape),
           scalar: (name: string, value: (s: StepState) => number) => this.scalar(name, value),
         };
