@@ -21,12 +21,14 @@ export class EngineUnavailableError extends TrainingError {
 /**
  * Session thread pools of the graph engine: as many intra-op threads as cores (what TensorFlow,
  * and so Keras in the bench, takes by default), and the ops run one after another in the thread
- * that calls the session (interOp -1) instead of hopping to an inter-op pool and back: at batch
- * 32 a step's ops are too small to gain from running side by side, and each hop to a woken
- * thread costs most on a loaded machine. Measured on the shared 2-core machine, interleaved, per
- * MNIST MLP step at batch 32 (p25): 2 intra / caller thread 855 µs, 1 / caller 903 µs, 2 intra /
- * 2 inter 929 µs (median 1,422: the hops are what load slows down).
- * tfjs' own pools sit idle while a graph step runs, so the two never compete for the cores.
+ * that calls the session (interOp -1) instead of hopping to an inter-op pool and back: a step's
+ * ops form a chain with little to run side by side, and every hop to a woken thread costs most
+ * on a loaded machine. Measured on the shared 2-core machine, one process, the MNIST MLP at
+ * batch 32, interleaved (p25 / median µs per step): a libuv-pool run on 2 inter-op threads
+ * 1,062 / 1,286; a synchronous run on them 901 / 920; synchronous in the calling thread 898 /
+ * 911 (1 intra-op thread: 934 / 947). The CNN at batch 128 measured the same with 2 inter-op
+ * threads or none. tfjs' own pools sit idle while a graph step runs, so the two never compete
+ * for the cores.
  */
 export const GRAPH_THREADS = { intraOp: Math.max(1, availableParallelism()), interOp: -1 };
 
