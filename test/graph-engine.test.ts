@@ -152,6 +152,8 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
       ],
     ],
     ['layerNormalization', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization' }, { type: 'activation', activation: 'relu' }]],
+    ['layerNormalization without center', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization', center: false }]],
+    ['layerNormalization without scale', [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization', scale: false }]],
   ])('images: %s', async (_name, layers) => {
     await expectParity({
       dataset: { inline: { x: images(32, 6, 6, 2), y: oneHot(32, 3) } },
@@ -183,8 +185,10 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
 
   it.each([
     ['simpleRNN', [{ type: 'simpleRNN', units: 5 }]],
-    // No regularizer here: tfjs' eager RNN layers drop their cells' weight penalties, the graph adds them.
-    ['lstm', [{ type: 'lstm', units: 4 }]],
+    [
+      'lstm, regularized',
+      [{ type: 'lstm', units: 4, kernelRegularizer: { l2: 0.01 }, recurrentRegularizer: { l1: 0.01, l2: 0.01 }, biasRegularizer: { l1: 0.01 } }],
+    ],
     ['gru', [{ type: 'gru', units: 4 }]],
     [
       'stacked lstm (returnSequences) + gru',
@@ -193,7 +197,7 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
         { type: 'gru', units: 3, activation: 'relu' },
       ],
     ],
-    ['bidirectional lstm, concat', [{ type: 'bidirectional', layer: { type: 'lstm', units: 3 } }]],
+    ['bidirectional lstm, concat, regularized', [{ type: 'bidirectional', layer: { type: 'lstm', units: 3, recurrentRegularizer: { l2: 0.02 } } }]],
     [
       'bidirectional gru over sequences, ave',
       [{ type: 'bidirectional', layer: { type: 'gru', units: 3, returnSequences: true }, mergeMode: 'ave' }, { type: 'flatten' }],

@@ -61,9 +61,11 @@ describe('job lifecycle', () => {
     expect(first).toEqual({ started: true, attempt: 1 });
     const report = { epoch: 1, loss: 0.5, accuracy: 0.75, learningRate: 0.05, durationMs: 3 };
     expect(await lifecycle.recordEpoch(id, report, 3, undefined, 1)).toBe('appended');
-    expect((await lifecycle.requeue(id, { reason: 'worker_shutdown' })).ok).toBe(true);
+    expect((await lifecycle.requeue(id, { reason: 'worker_shutdown', attempt: 1 })).ok).toBe(true);
+    // A shutdown spends no attempt: the job resumes on the one it was on.
+    expect(await store.get(id)).toMatchObject({ status: 'queued', attempts: 0, starts: 1 });
     const second = await lifecycle.start((await store.get(id))!, 'w2');
-    expect(second).toEqual({ started: true, attempt: 2, resumeEpoch: 1 });
+    expect(second).toEqual({ started: true, attempt: 1, resumeEpoch: 1 });
     expect((await lifecycle.complete(id, { numTensors: 0, stoppedEarly: { epoch: 1, bestEpoch: 1, restoredBestWeights: false } })).ok).toBe(true);
     // Finished is finished: no later transition applies.
     expect(await lifecycle.cancel(id)).toEqual({ ok: false, previous: 'completed' });
@@ -74,10 +76,10 @@ describe('job lifecycle', () => {
     expect(events.map((e) => e.data.status ?? null)).toEqual(['queued', 'running', null, 'queued', 'running', 'completed', 'completed']);
     expect(events[2]!.data).toEqual({ ...report, epochs: 3 });
     expect(events[3]!.data).toMatchObject({ reason: 'worker_shutdown', checkpointEpoch: 1 });
-    expect(events[4]!.data).toMatchObject({ attempt: 2, worker: 'w2', resumed: true, fromEpoch: 1 });
+    expect(events[4]!.data).toMatchObject({ attempt: 1, worker: 'w2', resumed: true, fromEpoch: 1 });
     expect(events[6]!.data).toMatchObject({ epoch: 1, final: { epoch: 1, loss: 0.5, accuracy: 0.75 }, numTensors: 0 });
     const record = (await store.get(id))!;
-    expect(record).toMatchObject({ status: 'completed', attempts: 2, epoch: 1, checkpointEpoch: 1, error: null });
+    expect(record).toMatchObject({ status: 'completed', attempts: 1, starts: 2, epoch: 1, checkpointEpoch: 1, error: null });
   });
 
   it('records what a completion reports that the job record keeps', async () => {
@@ -103,12 +105,25 @@ describe('job lifecycle', () => {
     const id = await created();
     await lifecycle.start((await store.get(id))!, 'w1');
     await lifecycle.requeue(id, { reason: 'worker_crashed', message: 'training process exited (SIGKILL) before finishing', attempt: 1 });
-    await lifecycle.start((await store.get(id))!, 'w2');
+    // A crash spent its attempt: the next start is a new one.
+    expect(await lifecycle.start((await store.get(id))!, 'w2')).toEqual({ started: true, attempt: 2 });
+    expect(await store.get(id)).toMatchObject({ attempts: 2, starts: 2 });
     await lifecycle.fail(id, { code: 'worker_crashed', message: 'again' });
     const events = await eventsUntilEnd(stack.app, id);
     expect(events.at(-4)!.data).toMatchObject({ status: 'queued', reason: 'worker_crashed', attempt: 1 });
     expect(events.at(-1)).toMatchObject({ event: 'failed', data: { status: 'failed', error: { code: 'worker_crashed', message: 'again' } } });
     expect((await store.get(id))!.error).toEqual({ code: 'worker_crashed', message: 'again' });
+  });
+
+  it('a job picked up still running after its last attempt fails instead of starting again', async () => {
+    const id = await created();
+    expect(await lifecycle.start((await store.get(id))!, 'w1', 2)).toEqual({ started: true, attempt: 1 });
+    // Its worker died: the job is still running when the next worker picks it up.
+    expect(await lifecycle.start((await store.get(id))!, 'w2', 2)).toEqual({ started: true, attempt: 2 });
+    const third = await lifecycle.start((await store.get(id))!, 'w3', 2);
+    expect(third).toMatchObject({ started: false, failed: { code: 'worker_crashed' } });
+    expect(await store.get(id)).toMatchObject({ status: 'failed', attempts: 2, starts: 2, error: third.started ? null : third.failed });
+    expect((await eventsUntilEnd(stack.app, id)).at(-1)).toMatchObject({ event: 'failed', data: { error: { code: 'worker_crashed' } } });
   });
 
   it('a job deleted while its worker starts stays deleted: no late field brings back a record', async () => {
@@ -137,6 +152,54 @@ describe('job lifecycle', () => {
     expect(await store.charge(one, tenant, { artifactBytes: 500 })).toBe(false);
     expect(await store.remove(one)).toBe(false);
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
+  });
+
+  it("settles what a job's training holds as an absolute: measuring again charges each byte once, beside other charges, and nothing once the job is deleted", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const id = randomUUID();
+    await lifecycle.create({ id, tenant, name: null, spec });
+    expect(await store.charge(id, tenant, { datasetBytes: 10, artifactBytes: 10 })).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await store.settleTrained(id, 300)).toBe(true);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 310 });
+    // Checkpoints deleted, the model kept: the next measure gives the difference back.
+    expect(await store.settleTrained(id, 120)).toBe(true);
+    expect((await store.get(id))!.storedBytes).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 130 });
+    expect(await store.remove(id)).toBe(true);
+    expect(await store.settleTrained(id, 500)).toBe(false);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 0 });
+  });
+
+  it("takes a job out of its tenant's active count in the same step as it completes, fails, is cancelled or cannot be queued", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    for (const id of ids) {
+      await lifecycle.create({ id, tenant, name: null, spec });
+      expect((await tenants.admitJob(tenant, id, 10, (other) => store.getStatus(other))).admitted).toBe(true);
+    }
+    const [done, failed, cancelledQueued, cancelledRunning, unqueued, deleted] = ids as [string, string, string, string, string, string];
+    for (const id of [done, failed, cancelledRunning]) expect((await lifecycle.start((await store.get(id))!, 'w')).started).toBe(true);
+    // Starting and requeueing keep a job counted.
+    expect((await lifecycle.requeue(done, { reason: 'worker_shutdown', attempt: 1 })).ok).toBe(true);
+    expect((await lifecycle.start((await store.get(done))!, 'w')).started).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(6);
+    expect((await lifecycle.complete(done, { numTensors: 0 })).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(5);
+    expect((await lifecycle.fail(failed, { code: 'training_error', message: 'x' })).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(4);
+    expect((await lifecycle.cancel(cancelledQueued)).ok).toBe(true);
+    expect((await lifecycle.cancel(cancelledRunning)).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(2);
+    expect((await lifecycle.failToEnqueue(unqueued, 'queue down')).ok).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(1);
+    expect(await store.remove(deleted)).toBe(true);
+    expect(await tenants.activeCount(tenant)).toBe(0);
+    // A refused move changes nothing.
+    expect((await lifecycle.cancel(done)).ok).toBe(false);
+    expect(await tenants.activeCount(tenant)).toBe(0);
   });
 
   it('event schemas refuse fields they do not name', () => {

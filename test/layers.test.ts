@@ -85,6 +85,54 @@ describe('layers in training', () => {
     model.dispose();
   });
 
+  it.each([
+    [false, true],
+    [true, false],
+    [false, false],
+  ])('layerNormalization with center %s, scale %s trains and normalizes as (x - mean) / sqrt(var + eps) * gamma + beta', async (center, scale) => {
+    const x = [
+      [1, -2, 0.5],
+      [0.3, 0.1, -1],
+      [2, 2.5, 2],
+      [-1, 0, 1],
+    ];
+    const spec = resolveSpec({
+      dataset: { inline: { x, y: [[1], [0], [-1], [0.5]] } },
+      loss: 'meanSquaredError',
+      model: {
+        inputShape: [3],
+        layers: [
+          { type: 'layerNormalization', center, scale, epsilon: 0.1 },
+          { type: 'dense', units: 1 },
+        ],
+      },
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+      training: { epochs: 3, batchSize: 2, seed: 2, engine: 'eager' },
+    });
+    const { model, history } = await train(spec);
+    expect(history.map((h) => h.loss).every((l) => Number.isFinite(l))).toBe(true);
+    const norm = model.layers.find((l) => l.getClassName() === 'LayerNormalization')!;
+    const weights = Object.fromEntries(norm.weights.map((w) => [w.originalName.split('/').at(-1), Array.from(w.read().dataSync())]));
+    expect(Object.keys(weights).sort()).toEqual([...(center ? ['beta'] : []), ...(scale ? ['gamma'] : [])]);
+    const out = tf.tidy(() => Array.from((norm.apply(tf.tensor2d(x)) as tf.Tensor).dataSync()));
+    x.forEach((row, i) => {
+      const mean = row.reduce((a, b) => a + b, 0) / row.length;
+      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / row.length;
+      row.forEach((v, j) => {
+        const expected = ((v - mean) / Math.sqrt(variance + 0.1)) * (weights.gamma?.[j] ?? 1) + (weights.beta?.[j] ?? 0);
+        expect(out[i * 3 + j]).toBeCloseTo(expected, 5);
+      });
+    });
+    // Saved, it loads in plain tfjs (whose own layer predicts without center or scale) and predicts the same.
+    const store = new LocalArtifactStore(tempDir('descent-layers-'));
+    await saveModel(model, store, 'norm');
+    const loaded = (await loadModel(store, 'norm'))!;
+    const [a, b] = tf.tidy(() => [model, loaded].map((m) => Array.from((m.predict(tf.tensor2d(x)) as tf.Tensor).dataSync())));
+    b!.forEach((v, i) => expect(v).toBeCloseTo(a![i]!, 6));
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('a bidirectional layer starts its two directions from different weights, the same on every build', async () => {
     const spec = { inputShape: [5, 2], layers: layers({ type: 'bidirectional', layer: { type: 'lstm', units: 3 } }) };
     const weights = async () => {

@@ -34,8 +34,10 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     });
     expect((await submit(b)).statusCode).toBe(202);
 
-    // A cancelled job leaves the count.
+    // A cancelled job leaves the count as it is cancelled, not at the next submit.
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(a) })).json()).toMatchObject({ usage: { activeJobs: 2 } });
     expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${first.json().id}/cancel`, headers: as(a) })).statusCode).toBe(200);
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(a) })).json()).toMatchObject({ usage: { activeJobs: 1 } });
     expect((await submit(a)).statusCode).toBe(202);
     expect((await submit(a)).statusCode).toBe(429);
 
@@ -68,6 +70,54 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect((await experiment(b)).statusCode).toBe(202);
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/experiments/${first.json().id}`, headers: as(c) })).statusCode).toBe(204);
     expect((await experiment(c)).statusCode).toBe(202);
+  });
+
+  it('admits exactly one of many concurrent experiments against a quota of 1', async () => {
+    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/e/quotas', headers: as(admin), payload: { experiments: 1 } })).statusCode).toBe(
+      200,
+    );
+    const e = (await stack.app.apiKeys.create({ tenant: 'e', scope: 'write' })).key;
+    const payload = { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } };
+    const answers = await Promise.all(Array.from({ length: 12 }, () => stack.app.inject({ method: 'POST', url: '/v1/experiments', headers: as(e), payload })));
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([202, ...Array<number>(11).fill(422)]);
+    for (const refused of answers.filter((r) => r.statusCode === 422)) {
+      expect(refused.json().error).toEqual({
+        code: 'quota_exceeded',
+        message: "over the tenant's quota experiments: 1 used of 1; delete something first",
+        details: { quota: 'experiments', used: 1, limit: 1 },
+      });
+    }
+    const listed = await stack.app.inject({ url: '/v1/experiments', headers: as(e) });
+    expect(listed.json().items).toHaveLength(1);
+  });
+
+  it("refuses new jobs and experiments with 422 while the tenant's artifacts fill its artifactBytes quota", async () => {
+    const f = (await stack.app.apiKeys.create({ tenant: 'f', scope: 'write' })).key;
+    expect((await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 0 } })).statusCode).toBe(
+      200,
+    );
+    const job = await submit(f);
+    expect(job.statusCode).toBe(422);
+    expect(job.headers['retry-after']).toBeUndefined();
+    expect(job.json().error).toEqual({
+      code: 'quota_exceeded',
+      message: "over the tenant's quota artifactBytes: 0 used of 0; delete something first",
+      details: { quota: 'artifactBytes', used: 0, limit: 0 },
+    });
+    const experiment = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: as(f),
+      payload: { base: xorSpec(), space: { 'optimizer.learningRate': { values: [0.1] } }, objective: { metric: 'loss' } },
+    });
+    expect(experiment.statusCode).toBe(422);
+    expect(experiment.json().error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'artifactBytes', used: 0, limit: 0 } });
+    // Nothing was counted for the refused job.
+    expect((await stack.app.inject({ url: '/v1/tenant', headers: as(f) })).json()).toMatchObject({ usage: { activeJobs: 0 } });
+    expect(
+      (await stack.app.inject({ method: 'PATCH', url: '/v1/admin/tenants/f/quotas', headers: as(admin), payload: { artifactBytes: 1000 } })).statusCode,
+    ).toBe(200);
+    expect((await submit(f)).statusCode).toBe(202);
   });
 
   it('counts dataset bytes after decompression: an upload past the quota is a 422 naming it, a delete frees its bytes', async () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LrScheduler, EarlyStopper } from '../src/training/schedule.js';
 import { train } from '../src/training/train.js';
-import { earlyStoppingSchema, lrScheduleSchema } from '../src/spec/index.js';
+import { earlyStoppingSchema, lrScheduleSchema, metricSchema, objectiveMode } from '../src/spec/index.js';
 import { initTestBackend, resolveSpec, xorSpec } from './helpers.js';
 
 const rates = (schedule: unknown, epochs: number, warmup?: { epochs: number; startFactor: number }, lr0 = 1) => {
@@ -65,6 +65,15 @@ describe('early stopping (Keras EarlyStopping)', () => {
     const stopper = new EarlyStopper(earlyStoppingSchema.parse({ monitor: 'val_accuracy', patience: 1 }));
     expect(stopper.mode).toBe('max');
     expect([0.5, 0.7, 0.6].map((a, i) => stopper.update(i + 1, { val_accuracy: a }))).toEqual(['improved', 'improved', 'stop']);
+  });
+
+  it('takes the direction an experiment objective takes, for every metric a job reports', () => {
+    const reported = ['loss', ...metricSchema.options].flatMap((m) => [m, `val_${m}`]);
+    for (const metric of reported) {
+      const stopper = new EarlyStopper(earlyStoppingSchema.parse({ monitor: metric }));
+      expect(stopper.mode, metric).toBe(objectiveMode({ metric }));
+      expect(stopper.mode, metric).toBe(/Accuracy|accuracy/.test(metric) ? 'max' : 'min');
+    }
   });
 });
 

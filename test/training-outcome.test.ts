@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Outcome, type RunFacts, decideOutcome } from '../workers/training-outcome.js';
 
 const done = { type: 'done', numTensors: 0 } as const;
-const failedWith = (code: Extract<RunFacts['result'], { type: 'failed' }>['code'], retryable = false) =>
-  ({ type: 'failed', code, message: `${code} happened`, retryable }) as const;
+const failedWith = (code: Extract<RunFacts['result'], { type: 'failed' }>['code']) => ({ type: 'failed', code, message: `${code} happened` }) as const;
 const normalExit = { code: 0, signal: null };
 const killed = { code: null, signal: 'SIGKILL' as const };
 const redisDown = new Error('Connection is closed.');
@@ -20,7 +19,8 @@ const facts = (over: Partial<RunFacts>): RunFacts => ({
   ...over,
 });
 
-const crashed = (exit: string) => `training process exited (${exit}) before finishing`;
+const crashed = (exit: string) => ({ code: 'worker_crashed' as const, message: `training process exited (${exit}) before finishing` });
+const storeFault = { code: 'storage_unavailable' as const, message: 'storage_unavailable happened' };
 
 const table: [string, Partial<RunFacts>, Outcome][] = [
   ['completed', { result: done }, { kind: 'completed', result: done }],
@@ -52,11 +52,19 @@ const table: [string, Partial<RunFacts>, Outcome][] = [
     { kind: 'failed', error: { code: 'training_error', message: 'training_error happened' } },
   ],
   [
-    'a retryable failure with attempts left',
-    { result: failedWith('training_error', true), exit: { code: 0, signal: null } },
-    { kind: 'retry', message: crashed('code 0') },
+    'an artifact store fault with attempts left: retried, with what the child said',
+    { result: failedWith('storage_unavailable') },
+    { kind: 'retry', error: storeFault },
   ],
-  ['an abort nobody asked for counts as a crash', { result: failedWith('aborted') }, { kind: 'retry', message: crashed('code 0') }],
+  ['an artifact store fault on the last attempt', { result: failedWith('storage_unavailable'), attempt: 3 }, { kind: 'failed', error: storeFault }],
+  ['a shutdown outranks an artifact store fault', { shutdown: true, result: failedWith('storage_unavailable') }, { kind: 'requeue_for_shutdown' }],
+  ['a cancel outranks an artifact store fault', { cancelled: true, result: failedWith('storage_unavailable') }, { kind: 'cancelled' }],
+  [
+    'a kill outranks an artifact store fault',
+    { exit: killed, killed: { code: 'timeout', message: 'too long' }, result: failedWith('storage_unavailable') },
+    { kind: 'failed', error: { code: 'timeout', message: 'too long' } },
+  ],
+  ['an abort nobody asked for counts as a crash', { result: failedWith('aborted') }, { kind: 'retry', error: crashed('code 0') }],
   [
     'timeout (the deadline killed it)',
     { exit: killed, killed: { code: 'timeout', message: 'too long' } },
@@ -82,18 +90,10 @@ const table: [string, Partial<RunFacts>, Outcome][] = [
     { exit: killed, killed: { code: 'timeout', message: 'too long' }, result: failedWith('training_error') },
     { kind: 'failed', error: { code: 'timeout', message: 'too long' } },
   ],
-  ['crash with attempts left', { exit: killed, attempt: 2, maxAttempts: 3 }, { kind: 'retry', message: crashed('SIGKILL') }],
-  ['crash exit code with attempts left', { exit: { code: 1, signal: null } }, { kind: 'retry', message: crashed('code 1') }],
-  [
-    'retries run out: worker_crashed',
-    { exit: killed, attempt: 3, maxAttempts: 3 },
-    { kind: 'failed', error: { code: 'worker_crashed', message: crashed('SIGKILL') } },
-  ],
-  [
-    'a single-attempt job that crashes',
-    { exit: killed, attempt: 1, maxAttempts: 1 },
-    { kind: 'failed', error: { code: 'worker_crashed', message: crashed('SIGKILL') } },
-  ],
+  ['crash with attempts left', { exit: killed, attempt: 2, maxAttempts: 3 }, { kind: 'retry', error: crashed('SIGKILL') }],
+  ['crash exit code with attempts left', { exit: { code: 1, signal: null } }, { kind: 'retry', error: crashed('code 1') }],
+  ['retries run out: worker_crashed', { exit: killed, attempt: 3, maxAttempts: 3 }, { kind: 'failed', error: crashed('SIGKILL') }],
+  ['a single-attempt job that crashes', { exit: killed, attempt: 1, maxAttempts: 1 }, { kind: 'failed', error: crashed('SIGKILL') }],
   ['Redis lost mid-training', { exit: killed, writeError: redisDown }, { kind: 'store_lost', error: redisDown }],
   ['Redis lost outranks a result', { writeError: redisDown, result: done }, { kind: 'store_lost', error: redisDown }],
   ['Redis lost outranks shutdown and cancel', { writeError: redisDown, shutdown: true, cancelled: true }, { kind: 'store_lost', error: redisDown }],

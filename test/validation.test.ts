@@ -196,6 +196,44 @@ const cases: [string, unknown, (string | number)[]][] = [
     ['model', 'layers', 0, 'units'],
   ],
   [
+    'alpha on an activation other than leakyRelu (it would be ignored)',
+    { ...spec, model: { inputShape: [2], layers: [{ type: 'dense', units: 4 }, { type: 'activation', activation: 'elu', alpha: 0.1 }, layers[1]] } },
+    ['model', 'layers', 1, 'alpha'],
+  ],
+  [
+    'alpha on an activation other than leakyRelu, inside timeDistributed',
+    {
+      ...spec,
+      dataset: { builtin: 'sine-sequence' },
+      loss: 'meanSquaredError',
+      model: {
+        inputShape: [20, 1],
+        layers: [{ type: 'timeDistributed', layer: { type: 'activation', activation: 'relu', alpha: 0.1 } }, { type: 'flatten' }, { type: 'dense', units: 1 }],
+      },
+    },
+    ['model', 'layers', 0, 'layer', 'alpha'],
+  ],
+  [
+    'sparse labels that are not class indices',
+    {
+      ...spec,
+      dataset: { inline: { x: [[0], [1]], y: [[0.5], [1]] } },
+      loss: 'sparseCategoricalCrossentropy',
+      model: { inputShape: [1], layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+    },
+    ['dataset', 'inline', 'y'],
+  ],
+  [
+    'output units unlike the classes of inline sparse labels',
+    {
+      ...spec,
+      dataset: { inline: { x: [[0], [1], [2]], y: [[0], [2], [1]] } },
+      loss: 'sparseCategoricalCrossentropy',
+      model: { inputShape: [1], layers: [{ type: 'dense', units: 2, activation: 'softmax' }] },
+    },
+    ['model', 'layers', 0, 'units'],
+  ],
+  [
     'early stopping on val_loss without validation data',
     { ...spec, preprocessing: { inputs: 'standardize' }, training: { epochs: 5, earlyStopping: { monitor: 'val_accuracy' } } },
     ['training', 'earlyStopping', 'monitor'],

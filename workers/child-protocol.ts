@@ -28,5 +28,8 @@ export type ChildMessage =
   | { type: 'engine'; engine: EngineRun }
   | { type: 'epoch'; report: EpochReport; checkpoint?: number }
   | { type: 'done'; numTensors: number; engine?: EngineRun; stoppedEarly?: StoppedEarly; stoppedBy?: StoppedBy; preprocessing?: PreprocessingState }
-  /** Training threw: the engine's error code (never to be read from the message), and whether another attempt may succeed. */
-  | { type: 'failed'; code: TrainingErrorCode; message: string; retryable: boolean };
+  /**
+   * Training threw: the engine's error code (never to be read from the message). Whether another
+   * attempt may succeed follows from the code alone (see decideOutcome), so no flag travels with it.
+   */
+  | { type: 'failed'; code: TrainingErrorCode; message: string };

@@ -9,6 +9,7 @@ import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
 import { openArtifactStore } from '../src/storage/open-artifact-store.js';
+import { withStorageFaults } from '../src/training/storage-faults.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
 import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
@@ -38,8 +39,9 @@ function send(message: ChildMessage): Promise<void> {
 async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
   const info = await backend;
   await send({ type: 'started', ...info });
-  // Datasets read for training are cached on this host's disk when the store is remote.
-  const store = openArtifactStore(msg.store, { cache: true });
+  // Datasets read for training are cached on this host's disk when the store is remote. A store
+  // fault fails the run as storage_unavailable, which the worker retries from the checkpoint.
+  const store = withStorageFaults(openArtifactStore(msg.store, { cache: true }));
   const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
   const saved: number[] = [];
   let checkpointed: number | undefined;
@@ -103,7 +105,7 @@ process.on('message', (msg: ParentMessage) => {
     return;
   }
   run(msg)
-    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err), retryable: false }))
+    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err) }))
     .finally(() => {
       process.removeAllListeners('disconnect');
       process.disconnect();

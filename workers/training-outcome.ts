@@ -1,4 +1,5 @@
-import type { JobErrorCode } from '../src/spec/index.js';
+import type { JobErrorCode, RequeueReason } from '../src/spec/index.js';
+import type { TrainingErrorCode } from '../src/training/errors.js';
 import type { ChildMessage } from './child-protocol.js';
 
 /** Why the worker killed the training process itself. */
@@ -22,7 +23,7 @@ export interface RunFacts {
   writeError?: unknown;
   /** The worker killed the child (deadline, memory watch). */
   killed?: Kill;
-  /** This start of the job (1 = first) and how many it may have. */
+  /** The attempt this run is (1 = first; a resume after a shutdown keeps it) and how many the job may have. */
   attempt: number;
   maxAttempts: number;
   /** The child's heap limit (CHILD_MAX_MEMORY_MB), for the message when V8 aborts on it. */
@@ -39,9 +40,20 @@ export type Outcome =
   | { kind: 'requeue_for_shutdown' }
   | { kind: 'cancelled' }
   | { kind: 'completed'; result: Extract<ChildMessage, { type: 'done' }> }
-  /** An infrastructure fault with attempts left: back to the queue, to be retried. */
-  | { kind: 'retry'; message: string }
+  /** A fault with attempts left: back to the queue, to be retried from the last checkpoint. */
+  | { kind: 'retry'; error: { code: RetriedCode; message: string } }
   | { kind: 'failed'; error: { code: JobErrorCode; message: string } };
+
+/** The faults another attempt may get past, each its own requeue reason and, once attempts run out, the job's error code. */
+export type RetriedCode = Exclude<RequeueReason, 'worker_shutdown'>;
+
+/**
+ * Failures the training process reports that are retried: not the job's fault (the artifact
+ * store failed). Every other code is deterministic (a bad model, a diverging loss, missing data)
+ * and fails the job at once: another attempt would end the same way.
+ */
+const RETRIED_FAILURES: ReadonlySet<TrainingErrorCode> = new Set<RetriedCode & TrainingErrorCode>(['storage_unavailable']);
+const isRetried = (code: TrainingErrorCode): code is RetriedCode & TrainingErrorCode => RETRIED_FAILURES.has(code);
 
 /**
  * Decides a job's outcome from how its training ended. Pure: the order of the checks is the
@@ -60,10 +72,12 @@ export function decideOutcome(f: RunFacts): Outcome {
     f.killed ?? (heapAbort ? { code: 'out_of_memory', message: `the training process ran out of memory (heap limit ${f.heapLimitMb} MB)` } : undefined);
   if (killed) return { kind: 'failed', error: killed };
   const failure = f.result;
+  let error: { code: RetriedCode; message: string };
+  if (failure && isRetried(failure.code)) error = { code: failure.code, message: failure.message };
   // 'aborted' without a cancel or a shutdown is nothing the user did: treated as a crash.
-  if (failure && !failure.retryable && failure.code !== 'aborted') return { kind: 'failed', error: { code: failure.code, message: failure.message } };
+  else if (failure && failure.code !== 'aborted') return { kind: 'failed', error: { code: failure.code, message: failure.message } };
   // The child died without a word: an infrastructure fault, worth another attempt.
-  const message = `training process exited (${f.exit.signal ?? `code ${f.exit.code}`}) before finishing`;
-  if (f.attempt < f.maxAttempts) return { kind: 'retry', message };
-  return { kind: 'failed', error: { code: 'worker_crashed', message } };
+  else error = { code: 'worker_crashed', message: `training process exited (${f.exit.signal ?? `code ${f.exit.code}`}) before finishing` };
+  if (f.attempt < f.maxAttempts) return { kind: 'retry', error };
+  return { kind: 'failed', error };
 }

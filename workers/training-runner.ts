@@ -4,6 +4,7 @@ import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
+import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
@@ -46,6 +47,17 @@ export interface TrainingOutcome {
 }
 
 const CHILD = resolveEntry(import.meta.url, './training-child');
+
+/**
+ * A job could not be started: its record could not be read or moved to running. BullMQ retries
+ * it like any failed attempt; once it gives up, the job fails as `start_failed` (worker-app).
+ */
+export class JobStartError extends Error {
+  constructor(cause: unknown) {
+    super(`the job could not be started: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'JobStartError';
+  }
+}
 
 /**
  * Runs BullMQ training jobs: each in a child process of its own, relaying the child's epochs
@@ -141,10 +153,19 @@ export class TrainingRunner {
   readonly process = async (job: Job<TrainingJobData>, token?: string): Promise<TrainingOutcome> => {
     const experimentId = job.data.experimentId;
     try {
-      const claim = await this.claim(job, token);
+      const claim = await this.claim(job, token).catch((err: unknown) => {
+        throw new JobStartError(err);
+      });
       if (!claim) return { status: 'skipped' };
-      const facts = await this.supervise(claim, experimentId);
-      return await this.apply(decideOutcome(facts), claim, job, token);
+      try {
+        // What an earlier attempt, killed, left in the store is counted before this one adds to it.
+        await this.settleStored(claim);
+        const facts = await this.supervise(claim, experimentId);
+        return await this.apply(decideOutcome(facts), claim, job, token);
+      } finally {
+        // Whatever the outcome: the model written, checkpoints deleted (completed) or kept (to resume, or failed).
+        await this.settleStored(claim);
+      }
     } finally {
       if (experimentId && this.experiments) {
         // A failure here loses nothing: the periodic reconcile of running experiments repeats it.
@@ -160,9 +181,10 @@ export class TrainingRunner {
     const { jobId, spec } = job.data;
     const record = await this.store.get(jobId);
     if (!record) return undefined;
-    const start = await this.lifecycle.start(record, this.workerId);
+    const start = await this.lifecycle.start(record, this.workerId, job.opts.attempts ?? 1);
     if (!start.started) {
-      this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
+      if (start.failed) this.logger.warn({ jobId, error: start.failed }, 'job failed: no attempt left');
+      else this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       return undefined;
     }
     // The request id of the submission ties the job's logs to the API's.
@@ -225,6 +247,8 @@ export class TrainingRunner {
           this.onEpoch?.(msg.report, spec);
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
+            // A checkpoint was written (and older ones deleted) before the child reported the epoch.
+            if (msg.checkpoint !== undefined && outcome !== 'lock_lost') await this.settleStored(claim);
             if (outcome === 'lock_lost') {
               // Another worker owns the job now: stop, and write nothing more.
               entry.lost = true;
@@ -291,6 +315,18 @@ export class TrainingRunner {
     };
   }
 
+  /**
+   * Charges the job (and its tenant's artifactBytes) with what its training holds in the store
+   * now, measured (see trainingBytes); a failure is logged, and the next measure makes up for it.
+   */
+  private async settleStored(claim: Claim): Promise<void> {
+    try {
+      await this.store.settleTrained(claim.jobId, await trainingBytes(this.artifacts, claim.jobId));
+    } catch (err) {
+      claim.log.warn({ err }, 'could not measure the artifacts the job holds');
+    }
+  }
+
   /** Whether the trial's experiment stops it after the epoch just recorded (a failed decision lets it go on). */
   private async verdict(experimentId: string, jobId: string): Promise<StoppedBy | undefined> {
     try {
@@ -310,7 +346,7 @@ export class TrainingRunner {
       case 'store_lost':
         throw outcome.error instanceof Error ? outcome.error : new Error('the job record could not be written');
       case 'requeue_for_shutdown':
-        await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown' });
+        await this.lifecycle.requeue(jobId, { reason: 'worker_shutdown', attempt: claim.attempt });
         // Back to the queue without spending an attempt; any worker resumes it from its checkpoint.
         await job.moveToDelayed(Date.now(), token);
         log.info('training stopped for shutdown; job returned to the queue');
@@ -331,10 +367,12 @@ export class TrainingRunner {
         log.info({ numTensors }, 'training completed');
         return { status: 'completed' };
       }
-      case 'retry':
-        await this.lifecycle.requeue(jobId, { reason: 'worker_crashed', message: outcome.message, attempt: claim.attempt });
-        log.warn({ message: outcome.message }, 'training process died; the job will be retried');
-        throw new Error(outcome.message);
+      case 'retry': {
+        const { code, message } = outcome.error;
+        await this.lifecycle.requeue(jobId, { reason: code, message, attempt: claim.attempt });
+        log.warn({ code, message }, 'training did not finish; the job will be retried');
+        throw new Error(message);
+      }
       case 'failed':
         await this.lifecycle.fail(jobId, outcome.error);
         log.warn({ error: outcome.error }, 'training failed');

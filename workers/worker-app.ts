@@ -4,7 +4,8 @@ import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
-import { TenantStore } from '../src/store/tenant-store.js';
+import { TenantStore, quotaDefaults } from '../src/store/tenant-store.js';
+import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { ExperimentController } from '../src/queue/experiment-controller.js';
 import { createTrainingQueue } from '../src/queue/queues.js';
@@ -21,7 +22,7 @@ import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { scheduleRetention, sweepFinishedJobs } from './retention.js';
-import { type TrainingOutcome, TrainingRunner } from './training-runner.js';
+import { JobStartError, type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
 export interface RunningWorker {
   id: string;
@@ -70,6 +71,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     trainingQueue,
     attempts: config.JOB_ATTEMPTS,
     tenants: new TenantStore(redis, keys),
+    quotaDefaults: quotaDefaults(config),
   });
   const predict = new PredictRunner(config, redis, log);
   const metrics = new WorkerMetrics(() => ({ training: training.activeJobs.map((j) => training.trainingPid(j)), predict: predict.pid }));
@@ -93,10 +95,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: 4,
   });
   for (const w of [trainingWorker, predictWorker]) w.on('error', (err) => log.error({ err }, 'worker error'));
-  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself,
-  // e.g. Redis lost mid-training on its last attempt: its record still says running, so end it,
-  // and its stream, too. A job the runner already ended is no longer running, and this is a no-op.
-  // A trial's experiment hears of it at once (else at its next sweep).
+  // BullMQ gave up on a job for good (attempts or stalls ran out) that no run could end itself:
+  // Redis lost mid-training on its last attempt (the record still says running), a start that
+  // failed on every attempt (still queued), so end it, and its stream, too. A job the runner
+  // already ended is neither queued nor running, and this is a no-op. A trial's experiment hears
+  // of it at once (else at its next sweep).
   trainingWorker.on('failed', (job, err) => {
     if (!job) return;
     const { jobId, experimentId } = job.data;
@@ -104,7 +107,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       .isFailed()
       .then(async (final) => {
         if (!final) return;
-        await lifecycle.fail(jobId, { code: 'worker_crashed', message: `the job could not be run: ${err.message}` });
+        await lifecycle.abandon(
+          jobId,
+          err instanceof JobStartError
+            ? { code: 'start_failed', message: err.message }
+            : { code: 'worker_crashed', message: `the job could not be run: ${err.message}` },
+        );
+        // What a run that died unmeasured left in the store (checkpoints) counts until the job is deleted.
+        await store.settleTrained(jobId, await trainingBytes(artifacts, jobId));
         if (experimentId) await experiments.reconcile(experimentId, { waitMs: 5_000 });
       })
       .catch((e: unknown) => log.warn({ err: e, jobId }, 'could not record that the job failed'));

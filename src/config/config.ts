@@ -90,7 +90,9 @@ export const configSchema = z
       .string()
       .default('')
       .describe("A file on the worker's own disk naming the worker, rewritten with every heartbeat; `node dist/workers/healthcheck.js` reads it ('' = none)."),
-    JOB_ATTEMPTS: int(3, 1).describe('How often a job is tried when its training process dies of an infrastructure fault.'),
+    JOB_ATTEMPTS: int(3, 1).describe(
+      'Attempts a job gets: a crash (of its training process or its worker), a lost Redis, an artifact store fault or a start that fails spends one; a worker shutdown does not.',
+    ),
     MAX_RUNTIME_SECONDS: int(86_400, 1).describe('Longest a job may train (its default `training.maxRuntimeSeconds`, and the cap on it).'),
     CHILD_MAX_MEMORY_MB: int(8_192, 64).describe('Memory (RSS) one training process may use before its job fails with out_of_memory.'),
     LOCK_DURATION_MS: int(6_000, 1_000).describe('BullMQ job lock: a worker that stops renewing it (crashed) loses the job after this long.'),
@@ -167,9 +169,13 @@ export const configSchema = z
       'Requests one API key (or one client address without a key) may make per RATE_LIMIT_WINDOW_MS, counted in Redis across API processes (0 = no limit).',
     ),
     RATE_LIMIT_WINDOW_MS: int(60_000, 1_000).describe('The rate limit window.'),
-    QUOTA_ACTIVE_JOBS: int(500, 1).describe('Default quota: queued plus running jobs per tenant (an admin can set another per tenant).'),
+    QUOTA_ACTIVE_JOBS: int(500, 1).describe(
+      'Default quota: queued plus running jobs per tenant, experiment trials included (an admin can set another per tenant).',
+    ),
     QUOTA_DATASET_BYTES: int(4 * 1024 ** 3, 0).describe('Default quota: bytes of uploaded and inline datasets per tenant, counted after decompression.'),
-    QUOTA_ARTIFACT_BYTES: int(20 * 1024 ** 3, 0).describe('Default quota: bytes of stored artifacts per tenant (datasets as stored arrays, trained models).'),
+    QUOTA_ARTIFACT_BYTES: int(20 * 1024 ** 3, 0).describe(
+      'Default quota: bytes of stored artifacts per tenant (datasets as stored arrays, trained models and their checkpoints).',
+    ),
     QUOTA_EXPERIMENTS: int(50, 0).describe('Default quota: experiments per tenant.'),
   })
   .refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {

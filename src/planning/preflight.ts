@@ -47,7 +47,7 @@ export function prepareSpec<S extends DraftJobSpec>(
   const raw = known.dataset ?? (spec.dataset ? describeDataset(spec.dataset) : undefined);
   const converted = spec.dataset ? preparedShape(spec.dataset, spec.preprocessing, raw) : undefined;
   if (typeof converted === 'string') issues.push({ path: ['preprocessing', 'labels'], message: converted });
-  const shape = typeof converted === 'string' ? undefined : converted;
+  let shape = typeof converted === 'string' ? undefined : converted;
   const holdout = known.validationData ?? (spec.training.validationData ? describeDataset(spec.training.validationData) : undefined);
   if (holdout && raw && (holdout.inputShape.join(',') !== raw.inputShape.join(',') || holdout.targetShape.join(',') !== raw.targetShape.join(','))) {
     issues.push({
@@ -69,6 +69,14 @@ export function prepareSpec<S extends DraftJobSpec>(
     }
   }
   const loss = spec.loss ?? (shape ? defaultLoss(shape) : 'meanSquaredError');
+  const inline = spec.dataset?.inline;
+  if (loss === 'sparseCategoricalCrossentropy' && shape?.classes === undefined && inline) {
+    // Inline targets carry no class count: the largest index says how wide the output must be.
+    const classes = inlineClasses(inline.y);
+    if (classes === undefined) {
+      issues.push({ path: ['dataset', 'inline', 'y'], message: 'sparseCategoricalCrossentropy needs non-negative integer class indices as targets' });
+    } else if (shape) shape = { ...shape, classes };
+  }
   const expanded = expandModel(spec.model, {
     inputShape: shape?.inputShape,
     outputUnits: shape ? outputWidth(shape, loss) : undefined,

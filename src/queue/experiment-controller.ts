@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import { type SchedulerDecision, ashaOnResult, emptyProgress, medianOnResult, objectiveValue, observeEpoch, planReruns } from '../planning/index.js';
-import { type StoppedBy, betterThan, isTerminal } from '../spec/index.js';
+import { type StoppedBy, type TrialWait, betterThan, isTerminal } from '../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type NewExperimentEvent, type TrialDef } from '../store/experiment-store.js';
 import type { JobEvent, JobStore } from '../store/job-store.js';
 import type { JobLifecycle } from '../store/job-lifecycle.js';
 import { eventIdAfter } from '../store/streams.js';
-import type { TenantStore } from '../store/tenant-store.js';
+import type { Quotas, TenantStore } from '../store/tenant-store.js';
 import { enqueueTraining, queueTraining } from './enqueue.js';
 import type { TrainingJobData } from './queues.js';
 
@@ -16,6 +16,8 @@ export interface ControllerDeps {
   trainingQueue: Queue<TrainingJobData>;
   attempts: number;
   tenants: TenantStore;
+  /** The quotas of tenants an admin set none for: trials count against them like any job. */
+  quotaDefaults: Quotas;
 }
 
 const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
@@ -130,16 +132,22 @@ export class ExperimentController {
     }
     const all = [...trials, ...added];
 
-    // 3. Trials into the free slots, lowest number first.
+    // 3. Trials into the free slots, lowest number first, each within its tenant's quotas: one
+    // that finds no room waits (and the ones after it) until a later reconcile finds some.
     let active = all.filter((t) => ['queued', 'running'].includes(progressOf(t).status)).length;
+    let waiting: TrialWait | null = null;
     for (const t of all) {
       if (active >= meta.plan.maxConcurrentTrials) break;
       const p = progressOf(t);
       if (p.status !== 'pending') continue;
-      await this.launch(meta, t);
+      waiting = await this.launch(meta, t);
+      if (waiting) break;
       p.status = 'queued';
       active++;
     }
+    // Told once per trial and quota, not at every periodic reconcile.
+    if (waiting && (state.waiting?.trial !== waiting.trial || state.waiting.quota !== waiting.quota)) events.push({ type: 'trial_waiting', data: waiting });
+    state.waiting = waiting;
 
     // 4. Stops the scheduler decided, for trials still training.
     for (const [index, by] of Object.entries(state.stops)) {
@@ -203,12 +211,29 @@ export class ExperimentController {
     events.push({ type: 'trial_ended', data: { ...tag, status: event.type, epochs: p.epochs, stoppedBy: p.stoppedBy, error: p.error } });
   }
 
-  /** Queues a trial's job; safe to repeat (an existing record is kept, BullMQ dedupes the job id). */
-  private async launch(meta: ExperimentMeta, t: TrialDef): Promise<void> {
+  /**
+   * Queues a trial's job; safe to repeat (an existing record is kept, BullMQ dedupes the job id).
+   * A new job is admitted like any job of its tenant (JobsService.enqueue): none while the
+   * tenant's artifacts fill its quota, and only into a free queued-plus-running slot; otherwise
+   * it is not created, and the quota that stopped it is returned.
+   */
+  private async launch(meta: ExperimentMeta, t: TrialDef): Promise<TrialWait | null> {
     const status = await this.d.jobs.getStatus(t.jobId);
     const input = { id: t.jobId, tenant: meta.tenant, spec: t.spec, experiment: { id: meta.id, trial: t.index } };
-    if (status === undefined) await enqueueTraining(this.d, { ...input, ...(t.cost ? { cost: t.cost } : {}) });
-    else if (status === 'queued') await queueTraining(this.d, input);
+    if (status === 'queued') await queueTraining(this.d, input);
+    if (status !== undefined) return null;
+    const tag = { trial: t.index, jobId: t.jobId };
+    const [limits, usage] = await Promise.all([this.d.tenants.limits(meta.tenant, this.d.quotaDefaults), this.d.tenants.usage(meta.tenant)]);
+    if (usage.artifactBytes >= limits.artifactBytes) return { ...tag, quota: 'artifactBytes', used: usage.artifactBytes, limit: limits.artifactBytes };
+    const admission = await this.d.tenants.admitJob(meta.tenant, t.jobId, limits.activeJobs, (id) => this.d.jobs.getStatus(id));
+    if (!admission.admitted) return { ...tag, quota: 'activeJobs', used: admission.active, limit: limits.activeJobs };
+    try {
+      await enqueueTraining(this.d, { ...input, ...(t.cost ? { cost: t.cost } : {}) });
+    } catch (err) {
+      await this.d.tenants.releaseJob(meta.tenant, t.jobId).catch(() => undefined);
+      throw err;
+    }
+    return null;
   }
 }
 

@@ -90,6 +90,21 @@ export const optimizerSummarySchema = z
   .meta({ id: 'OptimizerSummary' });
 export type OptimizerSummary = z.infer<typeof optimizerSummarySchema>;
 
+/** The quotas that hold a trial back: a queued-plus-running slot, and room for the artifacts it will write. */
+export const TRIAL_QUOTAS = ['activeJobs', 'artifactBytes'] as const;
+
+export const trialWaitSchema = z
+  .object({
+    trial: z.number().int(),
+    jobId: z.string(),
+    quota: z.enum(TRIAL_QUOTAS).describe("The tenant's quota that has no room for it."),
+    used: z.number().int(),
+    limit: z.number().int(),
+  })
+  .describe('A trial waiting for room in a tenant quota before it is queued; a later reconcile queues it once room frees.')
+  .meta({ id: 'TrialWait' });
+export type TrialWait = z.infer<typeof trialWaitSchema>;
+
 export const experimentRecordSchema = z
   .object({
     id: z.string(),
@@ -102,6 +117,7 @@ export const experimentRecordSchema = z
     createdAt: z.string(),
     finishedAt: z.string().nullable(),
     counts: z.record(z.string(), z.number().int()).describe('Trials per status.'),
+    waitingFor: trialWaitSchema.nullable().describe('The next trial, while it waits for room in a tenant quota (null: none waits).'),
     trials: z.array(trialSchema),
     leaderboard: z.array(leaderboardEntrySchema).describe('Trials with a value, best first.'),
     summary: z.array(optimizerSummarySchema).describe('Per optimizer, best first.'),
@@ -119,6 +135,7 @@ export const experimentListItemSchema = experimentRecordSchema.pick({
   createdAt: true,
   finishedAt: true,
   counts: true,
+  waitingFor: true,
 });
 
 export const experimentCurvesSchema = z
@@ -140,12 +157,22 @@ export const experimentCurvesSchema = z
 export type ExperimentCurves = z.infer<typeof experimentCurvesSchema>;
 
 /** The experiment's event stream (SSE `event:` names); `completed` and `cancelled` end it. */
-export const EXPERIMENT_EVENT_TYPES = ['trial_started', 'trial_epoch', 'trial_stopped', 'trial_ended', 'phase', 'completed', 'cancelled'] as const;
+export const EXPERIMENT_EVENT_TYPES = [
+  'trial_waiting',
+  'trial_started',
+  'trial_epoch',
+  'trial_stopped',
+  'trial_ended',
+  'phase',
+  'completed',
+  'cancelled',
+] as const;
 export type ExperimentEventType = (typeof EXPERIMENT_EVENT_TYPES)[number];
 export const EXPERIMENT_TERMINAL_EVENTS: readonly ExperimentEventType[] = ['completed', 'cancelled'];
 
 const trialTag = { trial: z.number().int(), jobId: z.string() };
 export const experimentEventSchemas = {
+  trial_waiting: trialWaitSchema,
   trial_started: z.object({ ...trialTag, attempt: z.number().int(), params: z.record(z.string(), z.unknown()), seed: z.number().int() }),
   trial_epoch: z
     .object({ ...trialTag, epoch: z.number().int() })

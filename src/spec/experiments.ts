@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobSpecSchema } from './job-spec.js';
+import { jobSpecSchema, metricMode } from './job-spec.js';
 import { OPTIMIZER_NAMES } from './optimizers.js';
 
 /** The optimizers of the classic comparison (the seed's seven): the preset's default. */
@@ -84,7 +84,7 @@ export const seedsSchema = z
 export const objectiveSchema = z
   .strictObject({
     metric: z.string().min(1).max(64).describe('An epoch metric: `loss`, `val_loss`, `accuracy`, `val_accuracy`, ...'),
-    mode: z.enum(['min', 'max']).optional().describe('Default: `min` for losses and errors, `max` otherwise.'),
+    mode: z.enum(['min', 'max']).optional().describe('Default: `max` for accuracies, `min` for losses and errors.'),
     target: z.number().optional().describe('A value to reach: trials report the epochs and seconds it took them.'),
   })
   .describe("What ranks trials: the best value of `metric` over a trial's epochs.")
@@ -178,9 +178,9 @@ export const experimentSpecSchema = z
 export type ExperimentSpecInput = z.input<typeof experimentSpecSchema>;
 export type ExperimentSpec = z.output<typeof experimentSpecSchema>;
 
-/** The objective's direction: given, or `min` for losses and errors and `max` for the rest. */
+/** The objective's direction: given, or the metric's own (accuracies up, losses and errors down). */
 export function objectiveMode(o: Objective): 'min' | 'max' {
-  return o.mode ?? (/loss|error/i.test(o.metric) ? 'min' : 'max');
+  return o.mode ?? metricMode(o.metric);
 }
 
 /** True when `a` is a better objective value than `b` (a finite value beats null). */

@@ -11,16 +11,35 @@ import { fittedPreprocessingSchema } from './preprocessing.js';
 
 const at = z.string().describe('When it happened (ISO 8601).');
 
+/**
+ * Why a running job went back to the queue: a worker shutdown (no attempt spent), or a fault
+ * that spends the attempt and is retried while attempts are left; each fault is named by the
+ * error code the job fails with once they are not.
+ */
+export const REQUEUE_REASONS = ['worker_shutdown', 'worker_crashed', 'storage_unavailable'] as const;
+export type RequeueReason = (typeof REQUEUE_REASONS)[number];
+
 export const statusEventDataSchema = z
   .strictObject({
     status: jobStatusSchema,
     at,
-    attempt: z.number().int().min(1).optional().describe('Which start of the job this is (running), or the one that crashed (queued again).'),
+    attempt: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('The attempt this run is (running; a resume after a worker shutdown keeps it), or the one a fault ended (queued again).'),
     worker: z.string().optional().describe('The worker that started the job (running).'),
     resumed: z.literal(true).optional().describe('A restart: training continues from `fromEpoch` (running).'),
     fromEpoch: z.number().int().min(0).optional().describe('The checkpointed epoch a restart continues after (running).'),
-    reason: z.enum(['worker_shutdown', 'worker_crashed']).optional().describe('Why a running job went back to the queue.'),
-    message: z.string().optional().describe('What happened to the training process (queued again after a crash).'),
+    reason: z
+      .enum(REQUEUE_REASONS)
+      .optional()
+      .describe(
+        'Why a running job went back to the queue: worker_shutdown (no attempt spent), worker_crashed (the training process died), ' +
+          'storage_unavailable (the artifact store failed).',
+      ),
+    message: z.string().optional().describe('What went wrong (queued again after a fault).'),
     checkpointEpoch: z.number().int().nullable().optional().describe('The epoch a job stopped for a shutdown resumes after.'),
   })
   .describe('The job changed state.')

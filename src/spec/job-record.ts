@@ -23,6 +23,8 @@ export const JOB_ERROR_CODES = [
   'enqueue_failed',
   'cancelled',
   'engine_unavailable',
+  'storage_unavailable',
+  'start_failed',
 ] as const;
 export const jobErrorCodeSchema = z
   .enum(JOB_ERROR_CODES)
@@ -30,7 +32,8 @@ export const jobErrorCodeSchema = z
     'invalid_model: tfjs cannot build the model; training_error: training threw; worker_crashed: the training process died on every attempt; ' +
       'diverged: the loss became NaN or infinite; timeout: over maxRuntimeSeconds; out_of_memory: over the training process memory cap; ' +
       'dataset_unavailable / dataset_not_found: the data could not be loaded / was deleted; enqueue_failed: the queue refused the job; ' +
-      'cancelled: stopped while training.',
+      'cancelled: stopped while training; storage_unavailable: the artifact store failed on every attempt; ' +
+      'start_failed: no worker could start the job (its record could not be read or moved to running) on any attempt.',
   );
 export type JobErrorCode = z.infer<typeof jobErrorCodeSchema>;
 export const jobErrorSchema = z.object({ code: jobErrorCodeSchema, message: z.string() });
@@ -84,13 +87,27 @@ export const jobRecordSchema = z
     backend: backendNameSchema.nullable().describe('tfjs backend that trained the job (null: not started).'),
     engine: engineRunSchema.nullable().describe('The training engine that ran the job (null: not started yet).'),
     versions: z.record(z.string(), z.string()).nullable().describe('Package versions the job ran with.'),
-    attempts: z.number().int().min(0).describe('Times a worker started this job.'),
+    attempts: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Attempts spent on this job, the one running included (at most JOB_ATTEMPTS): a crash or a retried failure spends one; ' +
+          'a worker shutdown does not (the job resumes on the same attempt).',
+      ),
+    starts: z.number().int().min(0).describe('Times a worker started this job, resumes after a worker shutdown included.'),
     checkpointEpoch: z.number().int().nullable().describe('Last epoch saved in a checkpoint; a restarted job resumes after it.'),
     preprocessing: fittedPreprocessingSchema.nullable().describe('What `preprocessing` fitted on the training data, once the job completed (null: none).'),
     error: jobErrorSchema.nullable(),
     experimentId: z.string().nullable().describe('The experiment this job is a trial of (GET /v1/experiments/{experimentId}).'),
     trial: z.number().int().nullable().describe('Its trial number in that experiment.'),
     stoppedBy: stoppedBySchema.nullable().describe("Set when the experiment's scheduler stopped the trial early: it completed at `epoch`, before `epochs`."),
+    storedBytes: z
+      .object({
+        artifactBytes: z.number().int().describe('Bytes it holds in the artifact store (its trained model, its checkpoints while it has any, its data).'),
+        datasetBytes: z.number().int().describe('Bytes of dataset it holds, counted after decompression.'),
+      })
+      .describe("What the job holds, counted in its tenant's quotas of the same names; deleting the job gives it back."),
   })
   .meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -24,6 +24,10 @@ export const lossSchema = z
   .describe('Loss to minimise; meanSquaredError is the mean over samples and outputs.');
 
 export const metricSchema = z.enum(['accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'meanSquaredError', 'meanAbsoluteError']);
+export type Metric = z.infer<typeof metricSchema>;
+
+/** The direction an epoch metric (`loss`, a metric, or its `val_` twin) improves in: accuracies up, losses and errors down. */
+export const metricMode = (metric: string): 'min' | 'max' => (/acc/i.test(metric) ? 'max' : 'min');
 
 export const trainingSchema = z
   .strictObject({

@@ -65,12 +65,19 @@ export const denseLayerSchema = z.strictObject({ type: z.literal('dense'), ...no
 
 export const dropoutLayerSchema = z.strictObject({ type: z.literal('dropout'), ...node, rate: z.number().min(0).lt(1) });
 
-export const activationLayerSchema = z.strictObject({
+const activationLayerObject = z.strictObject({
   type: z.literal('activation'),
   ...node,
   activation: activationSchema,
-  alpha: z.number().min(0).optional().describe('leakyRelu: slope for x < 0 (default 0.3).'),
+  alpha: z.number().min(0).optional().describe('leakyRelu only: slope for x < 0 (default 0.3).'),
 });
+/** No other activation takes `alpha`: it would be ignored silently. */
+const alphaForLeakyRelu = (l: { activation: Activation; alpha?: number | undefined }, ctx: z.RefinementCtx): void => {
+  if (l.alpha !== undefined && l.activation !== 'leakyRelu') {
+    ctx.addIssue({ code: 'custom', path: ['alpha'], message: `\`alpha\` applies to activation \`leakyRelu\` only, not \`${l.activation}\`` });
+  }
+};
+export const activationLayerSchema = activationLayerObject.superRefine(alphaForLeakyRelu);
 
 export const flattenLayerSchema = z.strictObject({ type: z.literal('flatten'), ...node });
 
@@ -205,7 +212,7 @@ export const bidirectionalLayerSchema = z.strictObject({
 const innerTimeDistributedSchema = z.discriminatedUnion('type', [
   denseLayerSchema.omit({ name: true, inputs: true }),
   dropoutLayerSchema.omit({ name: true, inputs: true }),
-  activationLayerSchema.omit({ name: true, inputs: true }),
+  activationLayerObject.omit({ name: true, inputs: true }).superRefine(alphaForLeakyRelu),
 ]);
 
 export const timeDistributedLayerSchema = z.strictObject({

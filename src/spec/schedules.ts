@@ -56,7 +56,7 @@ export const warmupSchema = z
 export const earlyStoppingSchema = z
   .strictObject({
     monitor: z.string().default('loss').describe('Epoch metric to watch: loss, val_loss, accuracy, val_accuracy, ...'),
-    mode: z.enum(['min', 'max']).optional().describe('Default: max for accuracy-like metrics, else min.'),
+    mode: z.enum(['min', 'max']).optional().describe('Default: `max` for accuracies, `min` for losses and errors.'),
     minDelta: z.number().min(0).default(0).describe('Smallest change that counts as an improvement.'),
     patience: z.number().int().min(0).default(5).describe('Epochs without improvement before training stops.'),
     restoreBestWeights: z.boolean().default(false).describe('End with the weights of the best epoch.'),

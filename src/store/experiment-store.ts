@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress } from '../spec/index.js';
+import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress, TrialWait } from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
@@ -35,6 +35,8 @@ export interface ExperimentState {
   decisions: Record<string, SchedulerDecision[]>;
   /** Trials the scheduler stopped. */
   stops: Record<string, StoppedBy>;
+  /** The next trial, while a tenant quota has no room for it (absent in states written before trials waited). */
+  waiting?: TrialWait | null;
 }
 
 export interface NewExperimentEvent {
@@ -65,6 +67,24 @@ end
 return 1
 `;
 
+/**
+ * Creates an experiment if its tenant holds fewer than the most it may: the count and the writes
+ * in one step. KEYS: record, trials, state, index, tenant's index, active set. ARGV: the most
+ * experiments, id, score (creation time), record JSON, trials JSON (number -> definition JSON),
+ * state JSON. Returns {created (1/0), experiments held before}.
+ */
+const CREATE = `
+local held = redis.call('ZCARD', KEYS[5])
+if held >= tonumber(ARGV[1]) then return {0, held} end
+for k, v in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], k, v) end
+for k, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[2], k, v) end
+redis.call('SET', KEYS[3], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[6], ARGV[2])
+return {1, held}
+`;
+
 /** Releases a lock only when it still holds the caller's token. */
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -79,25 +99,39 @@ export class ExperimentStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState): Promise<void> {
+  /**
+   * Creates the experiment only while its tenant holds fewer than `max` experiments, checked and
+   * written in one step (concurrent submissions cannot overshoot). Returns whether it was created,
+   * and how many the tenant held before.
+   */
+  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState, max: number): Promise<{ created: boolean; held: number }> {
     const k = this.keys;
-    await this.redis
-      .multi()
-      .hset(k.experiment(meta.id), {
-        id: meta.id,
-        tenant: meta.tenant,
-        name: meta.name ?? '',
-        status: meta.status,
-        spec: JSON.stringify(meta.spec),
-        plan: JSON.stringify(meta.plan),
-        createdAt: meta.createdAt,
-      })
-      .hset(k.experimentTrials(meta.id), Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)])))
-      .set(k.experimentState(meta.id), JSON.stringify(state))
-      .zadd(k.experimentIndex, Date.parse(meta.createdAt), meta.id)
-      .zadd(k.tenantExperiments(meta.tenant), Date.parse(meta.createdAt), meta.id)
-      .sadd(k.experimentsActive, meta.id)
-      .exec();
+    const record = {
+      id: meta.id,
+      tenant: meta.tenant,
+      name: meta.name ?? '',
+      status: meta.status,
+      spec: JSON.stringify(meta.spec),
+      plan: JSON.stringify(meta.plan),
+      createdAt: meta.createdAt,
+    };
+    const [created, held] = (await this.redis.eval(
+      CREATE,
+      6,
+      k.experiment(meta.id),
+      k.experimentTrials(meta.id),
+      k.experimentState(meta.id),
+      k.experimentIndex,
+      k.tenantExperiments(meta.tenant),
+      k.experimentsActive,
+      max,
+      meta.id,
+      Date.parse(meta.createdAt),
+      JSON.stringify(record),
+      JSON.stringify(Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)]))),
+      JSON.stringify(state),
+    )) as [number, number];
+    return { created: created === 1, held };
   }
 
   async getMeta(id: string): Promise<ExperimentMeta | undefined> {

@@ -7,6 +7,7 @@ import {
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
+  type RequeueReason,
   completedEventDataSchema,
   jobRecordSchema,
   newJobEventSchema,
@@ -21,10 +22,17 @@ import type { AppendResult, JobStore } from './job-store.js';
 export const jobCompletionSchema = completedEventDataSchema.omit({ status: true, at: true, epoch: true, final: true });
 export type JobCompletion = z.infer<typeof jobCompletionSchema>;
 
-/** Why a running job goes back to the queue. */
-export type RequeueCause = { reason: 'worker_shutdown' } | { reason: 'worker_crashed'; message: string; attempt: number };
+/**
+ * Why a running job goes back to the queue, and the attempt it was on: a shutdown gives that
+ * attempt back, a fault has spent it.
+ */
+export type RequeueCause =
+  { reason: 'worker_shutdown'; attempt: number } | { reason: Exclude<RequeueReason, 'worker_shutdown'>; message: string; attempt: number };
 
-export type StartResult = { started: true; attempt: number; resumeEpoch?: number } | { started: false; previous: JobStatus | undefined };
+export type StartResult =
+  | { started: true; attempt: number; resumeEpoch?: number }
+  /** Not runnable (`previous`: cancelled, finished, gone), or `failed` now: its last attempt was spent. */
+  | { started: false; previous: JobStatus | undefined; failed?: { code: JobErrorCode; message: string } };
 
 export interface TransitionResult {
   ok: boolean;
@@ -43,7 +51,7 @@ const RECORD_FIELDS = new Set(Object.keys(jobRecordSchema.shape));
  * is written.
  *
  *   create -> queued -> start -> running -> complete | fail | cancel
- *                    ^                  \-> requeue (shutdown, crash with attempts left)
+ *                    ^                  \-> requeue (shutdown, fault with attempts left)
  *   queued -> cancel | failToEnqueue
  */
 export class JobLifecycle {
@@ -63,19 +71,26 @@ export class JobLifecycle {
   }
 
   /**
-   * A worker starts the job (again, after a crash or a shutdown: it resumes from the record's
-   * checkpoint). Every start counts as an attempt, also a pick-up after a crashed worker.
+   * A worker starts the job (again, after a fault or a shutdown: it resumes from the record's
+   * checkpoint). Each start begins a new attempt, except a resume after a shutdown, which gave its
+   * attempt back (see requeue); a pick-up of a job still `running` (its worker died) begins one too,
+   * unless that was its last one (of `maxAttempts`): then the job fails instead.
    */
-  async start(record: JobRecord, worker: string): Promise<StartResult> {
+  async start(record: JobRecord, worker: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<StartResult> {
     const attempt = record.attempts + 1;
+    if (record.status === 'running' && attempt > maxAttempts) {
+      const error = { code: 'worker_crashed' as const, message: `the job's worker died on its last attempt (${record.attempts} of ${maxAttempts})` };
+      const failed = await this.fail(record.id, error);
+      return { started: false, previous: failed.previous, ...(failed.ok ? { failed: error } : {}) };
+    }
     const resumeEpoch = record.checkpointEpoch ?? undefined;
     const at = now();
-    const resumed = attempt > 1 ? { resumed: true as const, fromEpoch: resumeEpoch ?? 0 } : {};
+    const resumed = record.startedAt ? { resumed: true as const, fromEpoch: resumeEpoch ?? 0 } : {};
     const result = await this.transition(
       record.id,
       ['queued', 'running'],
       'running',
-      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), error: '' },
+      { startedAt: record.startedAt ?? at, finishedAt: '', attempts: String(attempt), starts: String(record.starts + 1), error: '' },
       [{ type: 'status', data: { status: 'running', at, attempt, worker, ...resumed } }],
     );
     if (!result.ok) return { started: false, previous: result.previous };
@@ -92,14 +107,20 @@ export class JobLifecycle {
     return this.store.appendEpoch(id, metrics, event.data, fence, checkpointEpoch);
   }
 
-  /** A running job goes back to the queue, to resume from its last checkpoint on any worker. */
+  /**
+   * A running job goes back to the queue, to resume from its last checkpoint on any worker. A
+   * shutdown gives its attempt back (the next start resumes on it); a fault has spent it.
+   */
   async requeue(id: string, cause: RequeueCause): Promise<TransitionResult> {
     const at = now();
-    const detail =
-      cause.reason === 'worker_shutdown'
-        ? { reason: cause.reason, checkpointEpoch: (await this.store.get(id))?.checkpointEpoch ?? null }
-        : { reason: cause.reason, message: cause.message, attempt: cause.attempt };
-    return this.transition(id, ['running'], 'queued', {}, [{ type: 'status', data: { status: 'queued', at, ...detail } }]);
+    if (cause.reason === 'worker_shutdown') {
+      const checkpointEpoch = (await this.store.get(id))?.checkpointEpoch ?? null;
+      return this.transition(id, ['running'], 'queued', { attempts: String(cause.attempt - 1) }, [
+        { type: 'status', data: { status: 'queued', at, reason: cause.reason, checkpointEpoch } },
+      ]);
+    }
+    const { reason, message, attempt } = cause;
+    return this.transition(id, ['running'], 'queued', {}, [{ type: 'status', data: { status: 'queued', at, reason, message, attempt } }]);
   }
 
   /** Training finished: the summary (epochs, final metrics) comes from the record. */
@@ -119,6 +140,14 @@ export class JobLifecycle {
   /** A running job failed for good. */
   async fail(id: string, error: { code: JobErrorCode; message: string }): Promise<TransitionResult> {
     return this.finishFailed(id, ['running'], error);
+  }
+
+  /**
+   * The queue gave up on the job (its attempts or stalls ran out) while its record says it is
+   * still queued or running: no run could end it, so it fails now, with its terminal event.
+   */
+  async abandon(id: string, error: { code: JobErrorCode; message: string }): Promise<TransitionResult> {
+    return this.finishFailed(id, ['queued', 'running'], error);
   }
 
   /** The job was recorded but could not be queued: it fails at once, with its terminal event. */

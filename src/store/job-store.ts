@@ -16,6 +16,7 @@ import {
   type NewJobEvent,
   type PreprocessingState,
   type StoppedBy,
+  isTerminal,
 } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
@@ -26,9 +27,12 @@ export type { JobEvent };
 
 /**
  * Moves a job between states atomically: the status check, the record update and the
- * events land together or not at all, so a stream never shows two terminal events.
- * KEYS: job hash, event stream. ARGV: maxlen, new status, allowed current statuses
- * (comma-joined), fields JSON, then one JSON event per remaining argument.
+ * events land together or not at all, so a stream never shows two terminal events. A move to
+ * a terminal status takes the job out of its tenant's active set in the same step, so the
+ * tenant's queued-plus-running count is exact at every moment.
+ * KEYS: job hash, event stream, history, and for a terminal status the tenant's active set.
+ * ARGV: maxlen, new status, allowed current statuses (comma-joined), fields JSON, then one
+ * JSON event per remaining argument.
  */
 const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -41,6 +45,7 @@ for i = 5, #ARGV do
   local ev = cjson.decode(ARGV[i])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ev['type'], 'data', ev['data'])
 end
+if KEYS[4] then redis.call('SREM', KEYS[4], redis.call('HGET', KEYS[1], 'id')) end
 return {1, cur}
 `;
 
@@ -91,19 +96,38 @@ return 1
 `;
 
 /**
- * Removes a job's keys and gives its stored bytes back to its tenant, in one step.
- * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash.
- * ARGV: index member, then the usage names.
+ * Sets what a job's training holds in the artifact store (field `trainedBytes`, as last
+ * measured) and charges the difference to the job's and its tenant's artifactBytes, in one
+ * step and only while the job exists: measuring again and again charges each byte once.
+ * KEYS: job hash, tenant usage hash. ARGV: bytes measured.
+ */
+const SETTLE_TRAINED = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+local delta = tonumber(ARGV[1]) - tonumber(redis.call('HGET', KEYS[1], 'trainedBytes') or '0')
+redis.call('HSET', KEYS[1], 'trainedBytes', ARGV[1])
+if delta ~= 0 then
+  redis.call('HINCRBY', KEYS[1], 'artifactBytes', delta)
+  redis.call('HINCRBY', KEYS[2], 'artifactBytes', delta)
+end
+return 1
+`;
+
+/**
+ * Removes a job's keys and gives its stored bytes back to its tenant, in one step (and takes
+ * it out of the tenant's active set, should it still be there).
+ * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash, tenant's
+ * active set. ARGV: index member, job id, then the usage names.
  */
 const REMOVE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
   if held ~= 0 then redis.call('HINCRBY', KEYS[6], ARGV[i], -held) end
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[2])
 return 1
 `;
 
@@ -142,11 +166,13 @@ const SLIM_FIELDS = [
   'engine',
   'versions',
   'attempts',
+  'starts',
   'checkpoint',
   'error',
   'experimentId',
   'trial',
   'stoppedBy',
+  ...USAGE_NAMES,
 ] as const;
 
 export class JobStore {
@@ -174,6 +200,7 @@ export class JobStore {
       epoch: '0',
       epochs: String(input.spec.training.epochs),
       attempts: '0',
+      starts: '0',
       ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
       ...(input.experiment ? { experimentId: input.experiment.id, trial: String(input.experiment.trial) } : {}),
     };
@@ -196,14 +223,16 @@ export class JobStore {
     const owner = tenant ?? DEFAULT_TENANT;
     const removed = await this.redis.eval(
       REMOVE,
-      6,
+      7,
       this.keys.job(id),
       this.keys.history(id),
       this.keys.events(id),
       this.keys.jobIndex,
       this.keys.tenantJobs(owner),
       this.keys.tenantUsage(owner),
+      this.keys.tenantActiveJobs(owner),
       indexMember(new Date(createdAt), id),
+      id,
       ...USAGE_NAMES,
     );
     return removed === 1;
@@ -217,6 +246,17 @@ export class JobStore {
     const args = USAGE_NAMES.flatMap((name) => (delta[name] ? [name, String(delta[name])] : []));
     if (args.length === 0) return this.exists(id);
     return (await this.redis.eval(CHARGE, 2, this.keys.job(id), this.keys.tenantUsage(tenant), ...args)) === 1;
+  }
+
+  /**
+   * Records the bytes a job's training holds in the artifact store now (its model and
+   * checkpoints, measured), charging the change since the last measure to its tenant's
+   * artifactBytes (see SETTLE_TRAINED). False when the job no longer exists.
+   */
+  async settleTrained(id: string, bytes: number): Promise<boolean> {
+    const tenant = await this.tenantOf(id);
+    if (tenant === undefined) return false;
+    return (await this.redis.eval(SETTLE_TRAINED, 2, this.keys.job(id), this.keys.tenantUsage(tenant), bytes)) === 1;
   }
 
   /** The stored bytes charged to a job (see charge). */
@@ -326,12 +366,16 @@ export class JobStore {
     fields: Record<string, string>,
     events: NewJobEvent[],
   ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
+    // A job's tenant never changes: read it first, for the active set a terminal move leaves.
+    const tenant = isTerminal(to) ? await this.tenantOf(id) : undefined;
+    const active = tenant === undefined ? [] : [this.keys.tenantActiveJobs(tenant)];
     const result = (await this.redis.eval(
       TRANSITION,
-      3,
+      3 + active.length,
       this.keys.job(id),
       this.keys.events(id),
       this.keys.history(id),
+      ...active,
       this.maxlen,
       to,
       from.join(','),
@@ -429,10 +473,12 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),
+    starts: Number(h.starts ?? 0),
     checkpointEpoch: h.checkpoint ? Number(h.checkpoint) : null,
     error: json<JobError>(h.error),
     experimentId: h.experimentId || null,
     trial: h.trial ? Number(h.trial) : null,
     stoppedBy: (h.stoppedBy as StoppedBy | undefined) || null,
+    storedBytes: usageFrom(USAGE_NAMES.map((name) => h[name] ?? null)),
   };
 }

@@ -45,7 +45,7 @@ export function redisKeys(prefix: string) {
     tenantJobs: (tenant: string) => `${prefix}:tenant:${tenant}:jobs`,
     /** A tenant's uploaded dataset ids scored by creation time. */
     tenantDatasets: (tenant: string) => `${prefix}:tenant:${tenant}:datasets`,
-    /** Ids of a tenant's jobs that may still be queued or running (pruned when counted). */
+    /** Ids of a tenant's queued and running jobs (a job leaves as it ends; older leftovers are pruned when counted). */
     tenantActiveJobs: (tenant: string) => `${prefix}:tenant:${tenant}:active`,
     /** A tenant's storage use in bytes (hash: datasetBytes, artifactBytes). */
     tenantUsage: (tenant: string) => `${prefix}:tenant:${tenant}:usage`,

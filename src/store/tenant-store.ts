@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { Config } from '../config/config.js';
 import { isTerminal, type JobStatus } from '../spec/index.js';
 import type { RedisKeys } from './keys.js';
 
@@ -18,13 +19,25 @@ export function usageFrom(values: (string | null)[]): Usage {
 
 export const quotasSchema = z
   .object({
-    activeJobs: z.number().int().min(0).describe('Queued plus running jobs.'),
+    activeJobs: z.number().int().min(0).describe('Queued plus running jobs, experiment trials included.'),
     datasetBytes: z.number().int().min(0).describe('Bytes of uploaded and inline datasets, after decompression.'),
-    artifactBytes: z.number().int().min(0).describe('Bytes of stored artifacts: dataset arrays and trained models.'),
+    artifactBytes: z.number().int().min(0).describe('Bytes of stored artifacts: dataset arrays, trained models and their checkpoints.'),
     experiments: z.number().int().min(0).describe('Experiments.'),
   })
   .meta({ id: 'Quotas' });
 export type Quotas = z.infer<typeof quotasSchema>;
+
+/** The quotas every tenant has unless an admin set others (QUOTA_* settings). */
+export function quotaDefaults(c: Config): Quotas {
+  return { activeJobs: c.QUOTA_ACTIVE_JOBS, datasetBytes: c.QUOTA_DATASET_BYTES, artifactBytes: c.QUOTA_ARTIFACT_BYTES, experiments: c.QUOTA_EXPERIMENTS };
+}
+
+/** A tenant's use of a quota that stopped something, as refusals and waiting trials report it. */
+export interface QuotaUse {
+  quota: QuotaName;
+  used: number;
+  limit: number;
+}
 
 /** BullMQ's largest priority; fair-scheduling turns are capped at it. */
 export const MAX_PRIORITY = 2 ** 21;
@@ -66,6 +79,11 @@ export class TenantStore {
     );
   }
 
+  /** The tenant's quotas: the defaults, with the ones an admin set for it instead. */
+  async limits(tenant: string, defaults: Quotas): Promise<Quotas> {
+    return { ...defaults, ...(await this.quotaOverrides(tenant)) };
+  }
+
   /** Sets (a number) or clears (null: back to the default) a tenant's quotas. */
   async setQuotas(tenant: string, quotas: Partial<Record<QuotaName, number | null>>): Promise<void> {
     const multi = this.redis.multi().sadd(this.keys.tenants, tenant);
@@ -89,7 +107,8 @@ export class TenantStore {
 
   /**
    * Counts the tenant's queued and running jobs with `jobId` among them, if that keeps the
-   * count within `max`; ids of finished or deleted jobs are pruned on the way. Returns the count
+   * count within `max`. A job leaves the set as it ends (JobStore.transition); ids of finished
+   * or deleted jobs still there (records older than that) are pruned on the way. Returns the count
    * before, and whether `jobId` was admitted. Two concurrent submits can both be refused at the
    * edge, never both admitted over it.
    */
@@ -114,7 +133,7 @@ export class TenantStore {
     return { admitted: false, active };
   }
 
-  /** Jobs counted as queued or running (pruned at the next admission). */
+  /** The tenant's queued and running jobs. */
   async activeCount(tenant: string): Promise<number> {
     return this.redis.scard(this.keys.tenantActiveJobs(tenant));
   }

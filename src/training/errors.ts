@@ -5,7 +5,10 @@ import type { JobErrorCode } from '../spec/index.js';
  * it to the worker, which fails the job with it): never decided from message text.
  */
 export type TrainingErrorCode =
-  | Extract<JobErrorCode, 'invalid_model' | 'diverged' | 'dataset_unavailable' | 'dataset_not_found' | 'engine_unavailable' | 'training_error'>
+  | Extract<
+      JobErrorCode,
+      'invalid_model' | 'diverged' | 'dataset_unavailable' | 'dataset_not_found' | 'engine_unavailable' | 'training_error' | 'storage_unavailable'
+    >
   /** Training stopped because the worker asked it to (cancel, shutdown). */
   | 'aborted';
 
@@ -32,6 +35,14 @@ export class DatasetError extends TrainingError {
 /** The job names an uploaded dataset that no longer exists (deleted after the job was queued). */
 export class DatasetNotFoundError extends DatasetError {
   override readonly code = 'dataset_not_found';
+}
+
+/**
+ * The artifact store failed (a read or write of a checkpoint, a dataset or the model threw):
+ * nothing about the job itself, so another attempt, resuming from the last checkpoint, may succeed.
+ */
+export class StorageUnavailableError extends TrainingError {
+  readonly code = 'storage_unavailable';
 }
 
 export class TrainingAbortedError extends TrainingError {

@@ -10,6 +10,7 @@ import {
   resolveGraph,
 } from '../spec/index.js';
 import { SeededOrthogonal } from './orthogonal.js';
+import { layerNormalization } from './layer-normalization.js';
 import { deriveSeed } from './rng.js';
 import { InvalidModelError } from './errors.js';
 
@@ -190,7 +191,7 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
     case 'batchNormalization':
       return [tf.layers.batchNormalization({ ...base, momentum: spec.momentum, epsilon: spec.epsilon })];
     case 'layerNormalization':
-      return [tf.layers.layerNormalization({ ...base, epsilon: spec.epsilon, center: spec.center, scale: spec.scale })];
+      return [layerNormalization({ ...base, epsilon: spec.epsilon, center: spec.center, scale: spec.scale })];
     case 'maxPooling1d':
     case 'averagePooling1d': {
       const args = { ...base, poolSize: spec.poolSize, strides: spec.strides, padding: spec.padding };
@@ -234,11 +235,14 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
         dropout: spec.dropout,
         recurrentDropout: spec.recurrentDropout,
       };
-      return [spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config)];
+      const rnn = spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config);
+      return [withCellPenalties(rnn, spec, () => [cellOf(rnn)])];
     }
     case 'bidirectional': {
       const [inner] = buildLayers(spec.layer, seed);
-      return [tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode })];
+      const layer = tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode });
+      const { forwardLayer, backwardLayer } = layer as unknown as Record<'forwardLayer' | 'backwardLayer', tf.layers.Layer>;
+      return [withCellPenalties(layer, spec.layer, () => [cellOf(forwardLayer!), cellOf(backwardLayer!)])];
     }
     case 'timeDistributed': {
       const [inner, ...after] = buildLayers(spec.layer, seed);
@@ -256,13 +260,39 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
 }
 
 type RNN = Parameters<typeof tf.layers.bidirectional>[0]['layer'];
+type RecurrentSpec = Extract<InnerLayerSpec, { recurrentInitializer: unknown }>;
+
+const cellOf = (rnn: tf.layers.Layer) => (rnn as unknown as { cell: tf.layers.Layer }).cell;
+
+/** The spec option that penalizes each weight of a recurrent cell, by the weight's name. */
+const CELL_PENALTIES = { kernel: 'kernelRegularizer', recurrent_kernel: 'recurrentRegularizer', bias: 'biasRegularizer' } as const;
+
+/**
+ * tfjs' recurrent layers keep their weights in a cell, and a model adds to the loss only the
+ * penalties of its own layers, so the cells' kernel, recurrent and bias penalties would never
+ * reach the loss (Keras adds them). The layer answers for its cells' penalties instead.
+ */
+function withCellPenalties<L extends tf.layers.Layer>(layer: L, spec: RecurrentSpec, cells: () => tf.layers.Layer[]): L {
+  const own = layer.calculateLosses.bind(layer);
+  layer.calculateLosses = () => [
+    ...own(),
+    ...cells().flatMap((cell) =>
+      cell.weights.flatMap((w) => {
+        const option = CELL_PENALTIES[w.originalName.split('/').at(-1) as keyof typeof CELL_PENALTIES];
+        const r = option && regularizer(spec[option]);
+        return r ? [r.apply(w.read())] : [];
+      }),
+    ),
+  ];
+  return layer;
+}
 
 /**
  * tfjs builds a Bidirectional layer's backward RNN from the forward one's config, seeded
  * initializers included, so both directions would start equal; Keras starts them independent.
  * The backward weights (kernel, recurrent kernel, bias) get initializers of their own seeds.
  */
-function reseedBackward(layer: tf.layers.Layer, inner: Extract<InnerLayerSpec, { recurrentInitializer: unknown }>, seed: number): void {
+function reseedBackward(layer: tf.layers.Layer, inner: RecurrentSpec, seed: number): void {
   const backward = (layer as unknown as { backwardLayer: tf.layers.Layer }).backwardLayer;
   const names = [inner.kernelInitializer, inner.recurrentInitializer, inner.biasInitializer];
   const current = backward.getWeights();
@@ -271,7 +301,6 @@ function reseedBackward(layer: tf.layers.Layer, inner: Extract<InnerLayerSpec, {
   tf.dispose(fresh);
 }
 
-/** The model a spec describes cannot be built (bad graph or shapes): retrying will not help. */
 /**
  * A fresh, uncompiled model whose initial weights depend only on the spec and seed: layer i
  * draws from deriveSeed(seed, 100 + i), so adding a layer at the end leaves the others' weights

@@ -1,4 +1,4 @@
-import type { EarlyStopping, LrSchedule, Warmup } from '../spec/index.js';
+import { type EarlyStopping, type LrSchedule, type Warmup, metricMode } from '../spec/index.js';
 
 /**
  * The learning rate of each epoch: an optional linear warm-up, then the schedule (PyTorch's
@@ -84,7 +84,7 @@ export class EarlyStopper {
   readonly mode: 'min' | 'max';
 
   constructor(private readonly config: EarlyStopping) {
-    this.mode = config.mode ?? (/acc/i.test(config.monitor) ? 'max' : 'min');
+    this.mode = config.mode ?? metricMode(config.monitor);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 

@@ -6,6 +6,7 @@ import { DivergedError, InvalidModelError, TrainingAbortedError, TrainingError }
 import { buildModel, modelInputs } from './model.js';
 import { attachPreprocessing, prepareData } from './preprocessing.js';
 import { createOptimizer } from './optimizers.js';
+import { compiledMetrics } from './metrics.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
@@ -69,7 +70,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
   let graph: GraphTrainer | undefined;
   try {
     try {
-      model.compile({ optimizer, loss: spec.loss, metrics: spec.metrics });
+      model.compile({ optimizer, loss: spec.loss, metrics: compiledMetrics(spec.metrics) });
     } catch (err) {
       throw new InvalidModelError((err as Error).message);
     }

@@ -111,7 +111,7 @@ async function access(app: FastifyInstance, opts: { config: Config }) {
     if (sessionId) {
       const session = await app.sessions.get(sessionId);
       const info = session ? await app.apiKeys.get(session.keyId) : undefined;
-      if (!session || !info) throw new UnauthorizedError('the session has expired or its key was revoked; sign in again');
+      if (!session || !info) throw new UnauthorizedError('the session has ended (signed out, expired, or its key revoked); sign in again');
       // A cookie rides along on any request the browser makes; the token only this origin's pages can read.
       if (UNSAFE(request.method) && request.headers[CSRF_HEADER] !== session.csrfToken) {
         throw new ForbiddenError('csrf_token_invalid', `a write with the session cookie needs the session's token in ${CSRF_HEADER}`);

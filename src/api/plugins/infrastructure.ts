@@ -94,6 +94,7 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
     trainingQueue,
     attempts: config.JOB_ATTEMPTS,
     tenants: quotas.tenants,
+    quotaDefaults: quotas.defaults(),
   });
   app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, quotas, replicated }));
 

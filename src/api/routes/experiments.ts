@@ -103,6 +103,7 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'Live experiment events (text/event-stream)',
         description:
+          '`trial_waiting` (a trial waits for room in a tenant quota), ' +
           "`trial_started`, `trial_epoch` (each trial's epoch event with `trial` and `jobId`), `trial_stopped` (the scheduler's decision), " +
           "`trial_ended`, `phase` (the protocol's reruns begin), then `completed` or `cancelled`, after which the server ends the response. " +
           'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to get every later event exactly once.',

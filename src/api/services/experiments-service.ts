@@ -8,12 +8,13 @@ import {
   type ExperimentSpec,
   type LeaderboardEntry,
   type Trial,
+  type TrialWait,
   EXPERIMENT_TERMINAL_EVENTS,
   experimentListItemSchema,
 } from '../../spec/index.js';
 import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
-import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
 import { type EventSink, type EventsService, type FollowedStream, startAfter } from './events-service.js';
 import type { JobsService } from './jobs-service.js';
 import type { QuotaService } from './quota-service.js';
@@ -41,7 +42,9 @@ export class ExperimentsService {
   /** Plans, checks and starts an experiment for `tenant`, within its QUOTA_EXPERIMENTS. */
   async submit(spec: ExperimentSpec, tenant: string): Promise<ExperimentRecord> {
     const c = this.d.config;
+    // Early refusals, before any planning; the experiments quota is enforced again, atomically, at creation.
     await this.d.quotas.assertExperimentRoom(tenant, await this.d.store.count(tenant));
+    await this.d.quotas.assertArtifactRoom(tenant);
     const count = countTrials(spec);
     if (count > c.MAX_TRIALS) throw new LimitExceededError([{ limit: 'MAX_TRIALS', path: ['trials'], value: count, max: c.MAX_TRIALS }]);
     let planned: ReturnType<typeof planExperiment>;
@@ -82,11 +85,10 @@ export class ExperimentsService {
     const { trials: _planned, ...rest } = plan;
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
-    await this.d.store.create(
-      { id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null },
-      trials,
-      emptyState(phase),
-    );
+    const max = (await this.d.quotas.limits(tenant)).experiments;
+    const meta = { id, tenant, name: spec.name ?? null, status: 'running' as const, spec, plan: rest, createdAt, finishedAt: null };
+    const { created, held } = await this.d.store.create(meta, trials, emptyState(phase), max);
+    if (!created) throw new QuotaExceededError('experiments', held, max);
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
@@ -112,7 +114,7 @@ export class ExperimentsService {
     }));
     const mode = meta.plan.objective.mode;
     return {
-      ...this.listItem(meta, trials, state?.phase),
+      ...this.listItem(meta, trials, state?.phase, state?.waiting),
       spec: meta.spec,
       trials,
       leaderboard: leaderboard(trials, mode),
@@ -120,7 +122,12 @@ export class ExperimentsService {
     };
   }
 
-  private listItem(meta: ExperimentMeta, trials: Trial[], phase: Trial['phase'] | undefined): z.infer<typeof experimentListItemSchema> {
+  private listItem(
+    meta: ExperimentMeta,
+    trials: Trial[],
+    phase: Trial['phase'] | undefined,
+    waiting: TrialWait | null | undefined,
+  ): z.infer<typeof experimentListItemSchema> {
     return {
       id: meta.id,
       name: meta.name,
@@ -131,6 +138,7 @@ export class ExperimentsService {
       createdAt: meta.createdAt,
       finishedAt: meta.finishedAt,
       counts: countStatuses(trials.map((t) => t.status)),
+      waitingFor: meta.status === 'running' ? (waiting ?? null) : null,
     };
   }
 

@@ -196,6 +196,8 @@ export class JobsService {
    * tenant's next turn of the training queue (fair scheduling, see TenantStore.nextTurn).
    */
   async enqueue(resolved: ResolvedJobSpec, tenant: string, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
+    // A job writes a model (and checkpoints) to the artifact store: none starts once the tenant's artifacts fill its quota.
+    await this.d.quotas.assertArtifactRoom(tenant);
     await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
     try {
       await enqueueTraining(

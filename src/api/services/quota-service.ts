@@ -3,14 +3,14 @@ import type { JobStatus } from '../../spec/index.js';
 import { QuotaExceededError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { tenantSchema } from '../../shared/access.js';
-import { type Quotas, quotasSchema, type TenantStore } from '../../store/tenant-store.js';
+import { type Quotas, quotaDefaults, quotasSchema, type TenantStore } from '../../store/tenant-store.js';
 
 export const tenantViewSchema = z
   .object({
     tenant: tenantSchema,
     quotas: quotasSchema,
     usage: z.object({
-      activeJobs: z.number().int().describe('Queued and running jobs (finished ones leave the count at the next submit).'),
+      activeJobs: z.number().int().describe('Queued and running jobs (a job leaves the count as it completes, fails or is cancelled).'),
       datasetBytes: z.number().int(),
       artifactBytes: z.number().int(),
     }),
@@ -29,12 +29,11 @@ export class QuotaService {
   ) {}
 
   defaults(): Quotas {
-    const c = this.config;
-    return { activeJobs: c.QUOTA_ACTIVE_JOBS, datasetBytes: c.QUOTA_DATASET_BYTES, artifactBytes: c.QUOTA_ARTIFACT_BYTES, experiments: c.QUOTA_EXPERIMENTS };
+    return quotaDefaults(this.config);
   }
 
-  async limits(tenant: string): Promise<Quotas> {
-    return { ...this.defaults(), ...(await this.tenants.quotaOverrides(tenant)) };
+  limits(tenant: string): Promise<Quotas> {
+    return this.tenants.limits(tenant, this.defaults());
   }
 
   /** A tenant's quotas and what it uses of them. */
