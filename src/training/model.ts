@@ -12,6 +12,7 @@ import {
 import { SeededOrthogonal } from './orthogonal.js';
 import { layerNormalization } from './layer-normalization.js';
 import { deriveSeed } from './rng.js';
+import { type DropoutMasks, SeededDropout, cellDropout } from './dropout.js';
 import { InvalidModelError } from './errors.js';
 
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
@@ -121,9 +122,10 @@ function activity(spec: LayerSpec | InnerLayerSpec): tf.layers.Layer[] {
 
 /**
  * The tfjs layers one spec layer becomes (a second one only for a `leakyRelu` activation).
- * Random initializers take seeds derived from the layer's seed, one stream per weight.
+ * Random initializers take seeds derived from the layer's seed, one stream per weight; dropout
+ * masks come from `masks` when training gives them (tfjs' unseeded ones otherwise).
  */
-function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: string): tf.layers.Layer[] {
+function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, masks: DropoutMasks | undefined, name?: string): tf.layers.Layer[] {
   const base = name ? { name } : {};
   const init = (n: InitializerName, stream: number) => initializer(n, deriveSeed(seed, stream));
   const bias = (l: { useBias: boolean; biasInitializer: InitializerName; biasRegularizer?: RegularizerSpec }) => ({
@@ -176,8 +178,7 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
       return [layer, ...after];
     }
     case 'dropout':
-      // Unseeded on purpose: a seeded tfjs dropout draws the same mask on every batch.
-      return [tf.layers.dropout({ ...base, rate: spec.rate })];
+      return [masks ? new SeededDropout({ ...base, rate: spec.rate }, masks) : tf.layers.dropout({ ...base, rate: spec.rate })];
     case 'activation':
       return [
         spec.activation === 'leakyRelu'
@@ -236,16 +237,19 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
         recurrentDropout: spec.recurrentDropout,
       };
       const rnn = spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config);
+      seedCellMasks([cellOf(rnn)], masks);
       return [withCellPenalties(rnn, spec, () => [cellOf(rnn)])];
     }
     case 'bidirectional': {
-      const [inner] = buildLayers(spec.layer, seed);
+      const [inner] = buildLayers(spec.layer, seed, masks);
       const layer = tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode });
       const { forwardLayer, backwardLayer } = layer as unknown as Record<'forwardLayer' | 'backwardLayer', tf.layers.Layer>;
+      // Both directions are rebuilt from the inner layer's config, which has no place for the hook.
+      seedCellMasks([cellOf(forwardLayer!), cellOf(backwardLayer!)], masks);
       return [withCellPenalties(layer, spec.layer, () => [cellOf(forwardLayer!), cellOf(backwardLayer!)])];
     }
     case 'timeDistributed': {
-      const [inner, ...after] = buildLayers(spec.layer, seed);
+      const [inner, ...after] = buildLayers(spec.layer, seed, masks);
       return [tf.layers.timeDistributed({ ...base, layer: inner! }), ...after, ...activity(spec.layer)];
     }
     case 'add':
@@ -263,6 +267,11 @@ type RNN = Parameters<typeof tf.layers.bidirectional>[0]['layer'];
 type RecurrentSpec = Extract<InnerLayerSpec, { recurrentInitializer: unknown }>;
 
 const cellOf = (rnn: tf.layers.Layer) => (rnn as unknown as { cell: tf.layers.Layer }).cell;
+
+/** Recurrent cells draw their input and recurrent dropout masks from `masks` (when given). */
+function seedCellMasks(cells: tf.layers.Layer[], masks: DropoutMasks | undefined): void {
+  if (masks) for (const cell of cells) Object.assign(cell, { dropoutFunc: cellDropout(masks) });
+}
 
 /** The spec option that penalizes each weight of a recurrent cell, by the weight's name. */
 const CELL_PENALTIES = { kernel: 'kernelRegularizer', recurrent_kernel: 'recurrentRegularizer', bias: 'biasRegularizer' } as const;
@@ -304,9 +313,10 @@ function reseedBackward(layer: tf.layers.Layer, inner: RecurrentSpec, seed: numb
 /**
  * A fresh, uncompiled model whose initial weights depend only on the spec and seed: layer i
  * draws from deriveSeed(seed, 100 + i), so adding a layer at the end leaves the others' weights
- * as they were.
+ * as they were. Training passes `masks`, the source of every dropout mask (dropout layers, the
+ * recurrent layers' input and recurrent dropout).
  */
-export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
+export function buildModel(model: ModelSpec, seed: number, masks?: DropoutMasks): tf.LayersModel {
   const { graph, issues } = resolveGraph(model);
   if (!graph) throw new InvalidModelError(issues.map((i) => i.message).join('; '));
   const tensors = new Map<string, tf.SymbolicTensor>();
@@ -319,7 +329,7 @@ export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
     const sources = node.inputs.map((name) => tensors.get(name)!);
     let out: tf.SymbolicTensor | tf.SymbolicTensor[] = sources.length === 1 ? sources[0]! : sources;
     const layerSeed = deriveSeed(seed, 100 + node.index);
-    for (const layer of [...buildLayers(node.spec, layerSeed, node.spec.name), ...activity(node.spec)]) {
+    for (const layer of [...buildLayers(node.spec, layerSeed, masks, node.spec.name), ...activity(node.spec)]) {
       out = layer.apply(out) as tf.SymbolicTensor;
       if (node.spec.type === 'bidirectional' && layer.getClassName() === 'Bidirectional') reseedBackward(layer, node.spec.layer, layerSeed);
     }
