@@ -237,15 +237,12 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, masks: Drop
         recurrentDropout: spec.recurrentDropout,
       };
       const rnn = spec.type === 'lstm' ? tf.layers.lstm(config) : spec.type === 'gru' ? tf.layers.gru(config) : tf.layers.simpleRNN(config);
-      seedCellMasks([cellOf(rnn)], masks);
       return [withCellPenalties(rnn, spec, () => [cellOf(rnn)])];
     }
     case 'bidirectional': {
       const [inner] = buildLayers(spec.layer, seed, masks);
       const layer = tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode });
       const { forwardLayer, backwardLayer } = layer as unknown as Record<'forwardLayer' | 'backwardLayer', tf.layers.Layer>;
-      // Both directions are rebuilt from the inner layer's config, which has no place for the hook.
-      seedCellMasks([cellOf(forwardLayer!), cellOf(backwardLayer!)], masks);
       return [withCellPenalties(layer, spec.layer, () => [cellOf(forwardLayer!), cellOf(backwardLayer!)])];
     }
     case 'timeDistributed': {
@@ -268,9 +265,36 @@ type RecurrentSpec = Extract<InnerLayerSpec, { recurrentInitializer: unknown }>;
 
 const cellOf = (rnn: tf.layers.Layer) => (rnn as unknown as { cell: tf.layers.Layer }).cell;
 
-/** Recurrent cells draw their input and recurrent dropout masks from `masks` (when given). */
-function seedCellMasks(cells: tf.layers.Layer[], masks: DropoutMasks | undefined): void {
-  if (masks) for (const cell of cells) Object.assign(cell, { dropoutFunc: cellDropout(masks) });
+/** A recurrent cell's dropout: tfjs' hook for drawing its masks, and the masks of its last call. */
+interface CellDropout {
+  dropoutFunc?: (ones: tf.Tensor, rate: number) => tf.Tensor;
+  dropoutMask: tf.Tensor | tf.Tensor[] | null;
+  recurrentDropoutMask: tf.Tensor | tf.Tensor[] | null;
+}
+
+/** The recurrent cells of a model's layer (a Bidirectional layer has one per direction). */
+function cellsOf(layer: tf.layers.Layer): CellDropout[] {
+  const l = layer as unknown as { cell?: CellDropout; forwardLayer?: { cell: CellDropout }; backwardLayer?: { cell: CellDropout } };
+  return [l.cell, l.forwardLayer?.cell, l.backwardLayer?.cell].filter((c) => c !== undefined);
+}
+
+/**
+ * Recurrent cells draw their input and recurrent masks from `masks` (when given). tfjs keeps a
+ * cell's masks of its last call until the next one and model.dispose() forgets them: the model's
+ * dispose frees them too.
+ */
+function manageCellMasks(model: tf.LayersModel, masks: DropoutMasks | undefined): void {
+  const cells = model.layers.flatMap(cellsOf);
+  if (cells.length === 0) return;
+  if (masks) for (const cell of cells) cell.dropoutFunc = cellDropout(masks);
+  const dispose = model.dispose.bind(model);
+  model.dispose = () => {
+    for (const cell of cells) {
+      tf.dispose([cell.dropoutMask ?? [], cell.recurrentDropoutMask ?? []].flat());
+      cell.dropoutMask = cell.recurrentDropoutMask = null;
+    }
+    return dispose();
+  };
 }
 
 /** The spec option that penalizes each weight of a recurrent cell, by the weight's name. */
@@ -335,7 +359,9 @@ export function buildModel(model: ModelSpec, seed: number, masks?: DropoutMasks)
     }
     tensors.set(node.name, out as tf.SymbolicTensor);
   }
-  return tf.model({ inputs, outputs: tensors.get(graph.output)! });
+  const built = tf.model({ inputs, outputs: tensors.get(graph.output)! });
+  manageCellMasks(built, masks);
+  return built;
 }
 
 /**
