@@ -59,24 +59,23 @@ describe('seeded dropout on the eager engine', () => {
     await initTestBackend();
   });
 
-  it('draws each mask from the job seed, the step and its place in the step', () => {
-    const mask = (seed: number, step: number, nth = 1) => {
+  it("draws each mask from the job seed, the step, the layer and its place in the layer's step", () => {
+    const mask = ({ seed = 7, step = 3, layer = 1, nth = 1 }) => {
       const masks = new DropoutMasks(seed);
+      const source = masks.source(layer);
       masks.begin(step);
       let m: tf.Tensor | undefined;
       for (let i = 0; i < nth; i++) {
         m?.dispose();
-        m = masks.draw([64, 32], 0.25);
+        m = source([64, 32], 0.25);
       }
       const values = Array.from(m!.dataSync());
       m!.dispose();
       return values;
     };
-    const a = mask(7, 3);
-    expect(mask(7, 3)).toEqual(a);
-    expect(mask(8, 3)).not.toEqual(a);
-    expect(mask(7, 4)).not.toEqual(a);
-    expect(mask(7, 3, 2)).not.toEqual(a);
+    const a = mask({});
+    expect(mask({})).toEqual(a);
+    for (const other of [{ seed: 8 }, { step: 4 }, { layer: 2 }, { nth: 2 }]) expect(mask(other), JSON.stringify(other)).not.toEqual(a);
     // Inverted dropout: 0 or 1 / keep, about a quarter of them 0.
     expect(new Set(a)).toEqual(new Set([0, Math.fround(1 / 0.75)]));
     const dropped = a.filter((v) => v === 0).length / a.length;
@@ -96,10 +95,7 @@ describe('seeded dropout on the eager engine', () => {
     const weights = reference.getWeights();
     const run = async (seed: number) => {
       const s = spec('dense', seed);
-      const result = await train(
-        { ...s, training: { ...s.training, shuffle: false, epochs: 2 } },
-        { prepareModel: (model) => model.setWeights(weights) },
-      );
+      const result = await train({ ...s, training: { ...s.training, shuffle: false, epochs: 2 } }, { prepareModel: (model) => model.setWeights(weights) });
       result.model.dispose();
       return result.history.map((h) => h.loss!);
     };

@@ -33,31 +33,41 @@ function statelessUniform(shape: number[], seed: [number, number]): tf.Tensor {
   );
 }
 
+/** Between the seeds of two masks one layer draws in a step (recurrent gates, timesteps). */
+const DRAW_STRIDE = 0x9e3779b1;
+
+/** A layer's source of masks: inverted-dropout multipliers, 0 with probability `rate`, else 1 / (1 - rate). */
+export type MaskSource = (shape: number[], rate: number) => tf.Tensor;
+
 /**
  * The dropout masks of one training run (the eager engine's). `begin(step)` starts a training
- * step; the masks drawn in it, numbered in the order the forward pass draws them, depend only on
- * the job seed, the step and that number. A run resumed from a checkpoint therefore draws the
- * masks an uninterrupted run draws, and a seed gives the same masks every time.
+ * step; the n-th layer that draws masks (in model.layers order, the order the graph engine numbers
+ * them in) draws its k-th mask of the step from the seed pair
+ * [seed + n * MASK_SITE_STRIDE + k * DRAW_STRIDE, step]. A mask so depends only on the job seed,
+ * the step and where it is drawn: a seed gives the same masks every time, and a run resumed from
+ * a checkpoint draws the masks an uninterrupted run draws.
  */
 export class DropoutMasks {
   private step = 0;
-  private drawn = 0;
 
   constructor(private readonly seed: number) {}
 
   /** Starts training step `step` (from 1: the optimizer's iteration count after it). */
   begin(step: number): void {
     this.step = step;
-    this.drawn = 0;
   }
 
-  /** Inverted-dropout multipliers: 0 with probability `rate`, else 1 / (1 - rate). */
-  draw(shape: number[], rate: number): tf.Tensor {
-    this.drawn += 1;
-    const seed: [number, number] = [(this.seed + this.drawn * MASK_SITE_STRIDE) | 0, this.step | 0];
-    const keep = 1 - rate;
-    // floor(u + keep) is 1 with probability keep: the graph engine's ops, in its order.
-    return tf.tidy(() => tf.mul(tf.floor(tf.add(statelessUniform(shape, seed), keep)), 1 / keep));
+  /** The masks of the n-th layer (from 1) that draws any. */
+  source(n: number): MaskSource {
+    let step = Number.NaN;
+    let drawn = 0;
+    return (shape, rate) => {
+      if (step !== this.step) [step, drawn] = [this.step, 0];
+      const seed: [number, number] = [(this.seed + n * MASK_SITE_STRIDE + drawn++ * DRAW_STRIDE) | 0, this.step | 0];
+      const keep = 1 - rate;
+      // floor(u + keep) is 1 with probability keep: the graph engine's ops, in its order.
+      return tf.tidy(() => tf.mul(tf.floor(tf.add(statelessUniform(shape, seed), keep)), 1 / keep));
+    };
   }
 }
 
@@ -66,27 +76,64 @@ const TfDropout = tf.layers.dropout({ rate: 0 }).constructor as new (args: Dropo
 
 /**
  * tfjs' Dropout (same class name and config, so a saved model loads in plain tfjs, where dropout
- * is inactive at inference anyway) drawing its training masks from a run's DropoutMasks: a seeded
- * tfjs Dropout would draw the same mask on every batch, an unseeded one a new one on every run.
+ * is inactive at inference anyway) drawing its training masks from a run's DropoutMasks once
+ * `attachMasks` gave it a source: a seeded tfjs Dropout draws the same mask on every batch, an
+ * unseeded one new masks on every run.
  */
 export class SeededDropout extends TfDropout {
-  constructor(
-    args: DropoutArgs,
-    private readonly masks: DropoutMasks,
-  ) {
-    super(args);
-  }
+  source: MaskSource | undefined;
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor | tf.Tensor[] {
     const { rate } = this as unknown as { rate: number };
-    if (!kwargs.training || !(rate > 0 && rate < 1)) return x;
-    return tf.tidy(() => tf.mul(x, this.masks.draw(x.shape, rate)));
+    if (!this.source || !kwargs.training || !(rate > 0 && rate < 1)) return super.call(inputs, kwargs);
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => tf.mul(x, this.source!(x.shape, rate)));
   }
 }
 
-/** A recurrent cell's `dropoutFunc` (tfjs' hook for its input and recurrent masks) drawing from `masks`. */
-export const cellDropout =
-  (masks: DropoutMasks) =>
-  (ones: tf.Tensor, rate: number): tf.Tensor =>
-    masks.draw(ones.shape, rate);
+/** A recurrent cell's dropout: its rates, tfjs' hook for drawing its masks, and the masks of its last call. */
+interface CellDropout {
+  dropout: number;
+  recurrentDropout: number;
+  dropoutFunc?: (ones: tf.Tensor, rate: number) => tf.Tensor;
+  dropoutMask: tf.Tensor | tf.Tensor[] | null;
+  recurrentDropoutMask: tf.Tensor | tf.Tensor[] | null;
+}
+
+/** The recurrent cells of a model's layer (a Bidirectional layer has one per direction). */
+function cellsOf(layer: tf.layers.Layer): CellDropout[] {
+  const l = layer as unknown as { cell?: CellDropout; forwardLayer?: { cell: CellDropout }; backwardLayer?: { cell: CellDropout } };
+  return [l.cell, l.forwardLayer?.cell, l.backwardLayer?.cell].filter((c) => c !== undefined);
+}
+
+/**
+ * Gives every layer of a built model that draws dropout masks (dropout layers, also inside
+ * timeDistributed; recurrent layers with input or recurrent dropout) its source in `masks`,
+ * numbered in model.layers order. Without `masks` the layers draw tfjs' unseeded masks.
+ * tfjs keeps a recurrent cell's masks of its last call until its next one and model.dispose()
+ * forgets them: the model's dispose frees them too.
+ */
+export function attachMasks(model: tf.LayersModel, masks: DropoutMasks | undefined): void {
+  let drawing = 0;
+  const allCells: CellDropout[] = [];
+  for (const layer of model.layers) {
+    const inner = (layer as unknown as { layer?: tf.layers.Layer }).layer;
+    const dropouts = [layer, inner].filter((l) => l instanceof SeededDropout);
+    const cells = cellsOf(layer);
+    allCells.push(...cells);
+    // Every dropout layer counts, rate 0 included, as the graph engine counts them.
+    if (!masks || (dropouts.length === 0 && !cells.some((c) => c.dropout > 0 || c.recurrentDropout > 0))) continue;
+    const source = masks.source(++drawing);
+    for (const d of dropouts) d.source = source;
+    for (const c of cells) c.dropoutFunc = (ones, rate) => source(ones.shape, rate);
+  }
+  if (allCells.length === 0) return;
+  const dispose = model.dispose.bind(model);
+  model.dispose = () => {
+    for (const cell of allCells) {
+      tf.dispose([cell.dropoutMask ?? [], cell.recurrentDropoutMask ?? []].flat());
+      cell.dropoutMask = cell.recurrentDropoutMask = null;
+    }
+    return dispose();
+  };
+}

@@ -12,7 +12,7 @@ import {
 import { SeededOrthogonal } from './orthogonal.js';
 import { layerNormalization } from './layer-normalization.js';
 import { deriveSeed } from './rng.js';
-import { type DropoutMasks, SeededDropout, cellDropout } from './dropout.js';
+import { type DropoutMasks, SeededDropout, attachMasks } from './dropout.js';
 import { InvalidModelError } from './errors.js';
 
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
@@ -122,10 +122,9 @@ function activity(spec: LayerSpec | InnerLayerSpec): tf.layers.Layer[] {
 
 /**
  * The tfjs layers one spec layer becomes (a second one only for a `leakyRelu` activation).
- * Random initializers take seeds derived from the layer's seed, one stream per weight; dropout
- * masks come from `masks` when training gives them (tfjs' unseeded ones otherwise).
+ * Random initializers take seeds derived from the layer's seed, one stream per weight.
  */
-function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, masks: DropoutMasks | undefined, name?: string): tf.layers.Layer[] {
+function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: string): tf.layers.Layer[] {
   const base = name ? { name } : {};
   const init = (n: InitializerName, stream: number) => initializer(n, deriveSeed(seed, stream));
   const bias = (l: { useBias: boolean; biasInitializer: InitializerName; biasRegularizer?: RegularizerSpec }) => ({
@@ -178,7 +177,7 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, masks: Drop
       return [layer, ...after];
     }
     case 'dropout':
-      return [masks ? new SeededDropout({ ...base, rate: spec.rate }, masks) : tf.layers.dropout({ ...base, rate: spec.rate })];
+      return [new SeededDropout({ ...base, rate: spec.rate })];
     case 'activation':
       return [
         spec.activation === 'leakyRelu'
@@ -240,13 +239,13 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, masks: Drop
       return [withCellPenalties(rnn, spec, () => [cellOf(rnn)])];
     }
     case 'bidirectional': {
-      const [inner] = buildLayers(spec.layer, seed, masks);
+      const [inner] = buildLayers(spec.layer, seed);
       const layer = tf.layers.bidirectional({ ...base, layer: inner as RNN, mergeMode: spec.mergeMode });
       const { forwardLayer, backwardLayer } = layer as unknown as Record<'forwardLayer' | 'backwardLayer', tf.layers.Layer>;
       return [withCellPenalties(layer, spec.layer, () => [cellOf(forwardLayer!), cellOf(backwardLayer!)])];
     }
     case 'timeDistributed': {
-      const [inner, ...after] = buildLayers(spec.layer, seed, masks);
+      const [inner, ...after] = buildLayers(spec.layer, seed);
       return [tf.layers.timeDistributed({ ...base, layer: inner! }), ...after, ...activity(spec.layer)];
     }
     case 'add':
@@ -264,38 +263,6 @@ type RNN = Parameters<typeof tf.layers.bidirectional>[0]['layer'];
 type RecurrentSpec = Extract<InnerLayerSpec, { recurrentInitializer: unknown }>;
 
 const cellOf = (rnn: tf.layers.Layer) => (rnn as unknown as { cell: tf.layers.Layer }).cell;
-
-/** A recurrent cell's dropout: tfjs' hook for drawing its masks, and the masks of its last call. */
-interface CellDropout {
-  dropoutFunc?: (ones: tf.Tensor, rate: number) => tf.Tensor;
-  dropoutMask: tf.Tensor | tf.Tensor[] | null;
-  recurrentDropoutMask: tf.Tensor | tf.Tensor[] | null;
-}
-
-/** The recurrent cells of a model's layer (a Bidirectional layer has one per direction). */
-function cellsOf(layer: tf.layers.Layer): CellDropout[] {
-  const l = layer as unknown as { cell?: CellDropout; forwardLayer?: { cell: CellDropout }; backwardLayer?: { cell: CellDropout } };
-  return [l.cell, l.forwardLayer?.cell, l.backwardLayer?.cell].filter((c) => c !== undefined);
-}
-
-/**
- * Recurrent cells draw their input and recurrent masks from `masks` (when given). tfjs keeps a
- * cell's masks of its last call until the next one and model.dispose() forgets them: the model's
- * dispose frees them too.
- */
-function manageCellMasks(model: tf.LayersModel, masks: DropoutMasks | undefined): void {
-  const cells = model.layers.flatMap(cellsOf);
-  if (cells.length === 0) return;
-  if (masks) for (const cell of cells) cell.dropoutFunc = cellDropout(masks);
-  const dispose = model.dispose.bind(model);
-  model.dispose = () => {
-    for (const cell of cells) {
-      tf.dispose([cell.dropoutMask ?? [], cell.recurrentDropoutMask ?? []].flat());
-      cell.dropoutMask = cell.recurrentDropoutMask = null;
-    }
-    return dispose();
-  };
-}
 
 /** The spec option that penalizes each weight of a recurrent cell, by the weight's name. */
 const CELL_PENALTIES = { kernel: 'kernelRegularizer', recurrent_kernel: 'recurrentRegularizer', bias: 'biasRegularizer' } as const;
@@ -353,14 +320,14 @@ export function buildModel(model: ModelSpec, seed: number, masks?: DropoutMasks)
     const sources = node.inputs.map((name) => tensors.get(name)!);
     let out: tf.SymbolicTensor | tf.SymbolicTensor[] = sources.length === 1 ? sources[0]! : sources;
     const layerSeed = deriveSeed(seed, 100 + node.index);
-    for (const layer of [...buildLayers(node.spec, layerSeed, masks, node.spec.name), ...activity(node.spec)]) {
+    for (const layer of [...buildLayers(node.spec, layerSeed, node.spec.name), ...activity(node.spec)]) {
       out = layer.apply(out) as tf.SymbolicTensor;
       if (node.spec.type === 'bidirectional' && layer.getClassName() === 'Bidirectional') reseedBackward(layer, node.spec.layer, layerSeed);
     }
     tensors.set(node.name, out as tf.SymbolicTensor);
   }
   const built = tf.model({ inputs, outputs: tensors.get(graph.output)! });
-  manageCellMasks(built, masks);
+  attachMasks(built, masks);
   return built;
 }
 
