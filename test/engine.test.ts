@@ -11,7 +11,7 @@ describe('training engine', () => {
     await initTestBackend();
   });
 
-  it('leaves tf.memory().numTensors flat across repeated trainings', async () => {
+  it('leaves tf.memory().numTensors flat across repeated trainings (checkpoints on both engines included)', async () => {
     const spec = resolve(
       xorSpec({
         dataset: { builtin: 'spirals', samples: 40 },
@@ -29,7 +29,8 @@ describe('training engine', () => {
     );
     const counts: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const { model } = await train(spec);
+      const engine = i % 2 ? 'auto' : 'eager';
+      const { model } = await train({ ...spec, training: { ...spec.training, engine } }, { checkpoint: { every: 1, save: async () => {} } });
       model.dispose();
       counts.push(tf.memory().numTensors);
     }

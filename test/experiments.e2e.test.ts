@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { ExperimentCurves, ExperimentRecord, ExperimentSpecInput, JobRecord } from '../src/spec/index.js';
-import { experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
+import {
+  type ResolvedScheduler,
+  type SchedulerDecision,
+  type SchedulerRecords,
+  ashaOnResult,
+  emptyProgress,
+  medianOnResult,
+  objectiveValue,
+  observeEpoch,
+} from '../src/planning/index.js';
+import { type SseEvent, experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
 
 const EPOCHS = 9;
 const base = xorSpec({ training: { epochs: EPOCHS, batchSize: 4, seed: 1 } });
@@ -21,7 +31,39 @@ async function experimentEvents(app: FastifyInstance, id: string, lastEventId?: 
 
 const job = async (app: FastifyInstance, id: string) => (await app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
 
-/** Each trial starts a training process of its own: an experiment of 24 takes a while on a busy machine. */
+/**
+ * The decisions a trial waiting for its verdict after every epoch gets: the trials' epochs replayed
+ * through the scheduler in the order the experiment took them in (its trial_epoch events), each
+ * trial stopped at the first stop before its last epoch. Returns each trial's decisions and the
+ * epoch it ends at.
+ */
+function replayEveryEpoch(events: SseEvent[], scheduler: ResolvedScheduler, metric: string, epochs: number) {
+  const objective = { metric, mode: 'min' as const };
+  const records: SchedulerRecords = {};
+  const decisions = new Map<number, SchedulerDecision[]>();
+  const ends = new Map<number, number>();
+  const progress = new Map<number, ReturnType<typeof emptyProgress>>();
+  for (const e of events.filter((x) => x.event === 'trial_epoch')) {
+    const trial = e.data.trial as number;
+    const epoch = e.data.epoch as number;
+    if (ends.has(trial)) throw new Error(`trial ${trial} trained epoch ${epoch} after its stop`);
+    const p = progress.get(trial) ?? emptyProgress();
+    progress.set(trial, p);
+    observeEpoch(p, e.data as { epoch: number }, objective);
+    const result = { trial, epoch, value: objectiveValue(e.data, objective) };
+    const d =
+      scheduler.type === 'asha'
+        ? ashaOnResult(scheduler, 'min', records, result)
+        : scheduler.type === 'median'
+          ? medianOnResult(scheduler, 'min', records, { ...result, best: p.best })
+          : undefined;
+    if (d) decisions.set(trial, [...(decisions.get(trial) ?? []), d]);
+    if (d?.action === 'stop' && epoch < epochs) ends.set(trial, epoch);
+  }
+  return { decisions, ends };
+}
+
+/** An experiment of 24 trials takes a while on a busy machine. */
 const LONG = 300_000;
 
 describe('experiments', () => {
@@ -64,6 +106,13 @@ describe('experiments', () => {
         expect(x.leaderboard.map((e) => e.best)).toEqual(x.leaderboard.map((e) => ownBest(e.trial)));
         const sorted = [...x.trials].sort((a, b) => ownBest(a.index) - ownBest(b.index) || a.index - b.index).map((t) => t.index);
         expect(x.leaderboard.map((e) => e.trial)).toEqual(sorted);
+
+        // The same decisions, and the same stops, as trials waiting after every epoch get.
+        const replay = replayEveryEpoch(events, { type: 'asha', gracePeriod: 1, reductionFactor: 3, maxEpochs: EPOCHS }, 'loss', EPOCHS);
+        for (const t of x.trials) {
+          expect(t.decisions, `trial ${t.index}`).toEqual(replay.decisions.get(t.index) ?? []);
+          expect(t.epochs, `trial ${t.index}`).toBe(replay.ends.get(t.index) ?? EPOCHS);
+        }
 
         // Stopped trials completed early, at the rung ASHA stopped them; the others ran every epoch.
         const stopped = x.trials.filter((t) => t.stoppedBy === 'asha');
@@ -113,6 +162,45 @@ describe('experiments', () => {
         const lines = csv.body.trim().split('\n');
         expect(lines[0]).toMatch(/^rank,trial,jobId,optimizer,learningRate,/);
         expect(lines.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(x.leaderboard.map((e) => e.trial));
+      } finally {
+        await stack.close();
+      }
+    },
+    LONG,
+  );
+
+  it(
+    'median stopping: trials wait for verdicts only from the grace period on, and stop exactly where waiting after every epoch stops them',
+    async () => {
+      const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2' }) });
+      try {
+        const epochs = 6;
+        const scheduler = { type: 'median', gracePeriod: 3, minTrials: 1 } as const;
+        const submitted = await start(stack.app, {
+          base: xorSpec({ training: { epochs, batchSize: 4, seed: 1 } }),
+          space: {
+            optimizer: {
+              choices: [
+                { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
+                { name: 'adam', learningRate: { values: [0.003, 0.1] } },
+              ],
+            },
+          },
+          objective: { metric: 'loss' },
+          scheduler,
+          maxConcurrentTrials: 2,
+        });
+        const events = await experimentEvents(stack.app, submitted.id);
+        expect(events.at(-1)!.event).toBe('completed');
+        const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
+        const replay = replayEveryEpoch(events, scheduler, 'loss', epochs);
+        expect(x.trials.filter((t) => t.stoppedBy === 'median').length).toBeGreaterThan(0);
+        for (const t of x.trials) {
+          expect(t.decisions, `trial ${t.index}`).toEqual(replay.decisions.get(t.index) ?? []);
+          expect(t.epochs, `trial ${t.index}`).toBe(replay.ends.get(t.index) ?? epochs);
+          expect((await job(stack.app, t.jobId)).epoch).toBe(t.epochs);
+          expect(t.stoppedBy).toBe(t.epochs < epochs ? 'median' : null);
+        }
       } finally {
         await stack.close();
       }

@@ -14,6 +14,7 @@ import {
   type JobSpecInput,
   type LayerInput,
   type ResolvedJobSpec,
+  type StoredJobSpec,
   experimentEventSchemas,
   jobSpecSchema,
   newJobEventSchema,
@@ -258,6 +259,13 @@ export function resolveSpec(input: unknown, seed = 1): ResolvedJobSpec {
   const { prepared, issues } = prepareSpec(jobSpecSchema.parse(input));
   if (!prepared) throw new Error(`invalid spec: ${JSON.stringify(issues)}`);
   return { ...prepared, training: { ...prepared.training, seed: prepared.training.seed ?? seed, maxRuntimeSeconds: 3_600 } };
+}
+
+/** A resolved spec as job records store it, for store-level tests (its data must not be inline: the jobs service stores that). */
+export function resolveStoredSpec(input: unknown, seed = 1): StoredJobSpec {
+  const spec = resolveSpec(input, seed);
+  if (spec.dataset.inline || spec.training.validationData?.inline) throw new Error('inline data goes to the artifact store through the jobs service');
+  return spec as StoredJobSpec;
 }
 
 /** Selects the tfjs backend for engine-level tests in this process, as a worker would (TFJS_BACKEND). */

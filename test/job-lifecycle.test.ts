@@ -3,23 +3,23 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JobRecord, type ResolvedJobSpec, newJobEventSchema } from '../src/spec/index.js';
+import { type JobRecord, type StoredJobSpec, newJobEventSchema } from '../src/spec/index.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
 import { JobStore } from '../src/store/job-store.js';
 import { TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { TenantStore } from '../src/store/tenant-store.js';
-import { type Stack, eventsUntilEnd, resolveSpec, startStack, xorSpec } from './helpers.js';
+import { type Stack, eventsUntilEnd, resolveStoredSpec, startStack, xorSpec } from './helpers.js';
 
 describe('job lifecycle', () => {
   let stack: Stack;
   let lifecycle: JobLifecycle;
   let store: JobStore;
-  let spec: ResolvedJobSpec;
+  let spec: StoredJobSpec;
   beforeAll(async () => {
     stack = await startStack({ worker: false });
     store = new JobStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX), 1000);
     lifecycle = new JobLifecycle(store);
-    spec = resolveSpec(xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }));
+    spec = resolveStoredSpec(xorSpec({ training: { epochs: 3, batchSize: 4, seed: 1 } }));
   });
   afterAll(async () => stack.close());
 

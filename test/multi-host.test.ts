@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -156,6 +156,28 @@ describe('API and workers on separate hosts (own DATA_DIR each; shared Redis and
     expect((await http('POST', `/v1/jobs/${trainedId}/predict`, { inputs: [[0, 0]] })).status).toBe(404);
     const record = await http<JobRecord>('GET', `/v1/jobs/${id}`);
     expect(record.status).toBe(404);
+  }, 120_000);
+
+  it('trains on inline data the API stored in S3, read by the worker through its disk cache; DELETE removes it from S3', async () => {
+    const x = Array.from({ length: 64 }, (_, i) => [Math.sin(i) / 3, Math.cos(i * 1.7) / 7]);
+    const spec: JobSpecInput = {
+      dataset: { inline: { x, y: x.map(([a, b]) => [a! - b! + 0.1]) } },
+      model: { inputShape: [2], layers: [{ type: 'dense', units: 1 }] },
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      training: { epochs: 3, batchSize: 8, seed: 2 },
+    };
+    const id = await submitJob(spec);
+    const [stored] = await artifacts.list(`${jobArtifacts(id)}/inline`);
+    expect(JSON.parse((await artifacts.get(stored!))!.toString())).toEqual(spec.dataset.inline);
+    const events = await untilEnd(id);
+    expect(events.at(-1)!.event).toBe('completed');
+    const trainedBy = workerOf(events.find((e) => e.event === 'status' && e.data.status === 'running')!)!;
+    const cache = join(trainedBy === workers[0] ? dataDirs.a : dataDirs.b, 'cache', 'artifacts');
+    const cached = readdirSync(cache).map((f) => readFileSync(join(cache, f), 'utf8'));
+    expect(cached).toContain(JSON.stringify(spec.dataset.inline));
+    expect((await http<JobRecord>('GET', `/v1/jobs/${id}`)).body.spec.dataset.inline).toEqual(spec.dataset.inline);
+    expect((await http('DELETE', `/v1/jobs/${id}`)).status).toBe(204);
+    expect(await artifacts.list(jobArtifacts(id))).toEqual([]);
   }, 120_000);
 
   it('no host wrote an artifact to its own disk', () => {

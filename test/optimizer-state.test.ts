@@ -31,7 +31,8 @@ describe('optimizer state round-trips through getWeights/setWeights', () => {
     const first = createOptimizer(spec);
     const w2 = tf.variable(tf.zeros([3]), true, `w-${name}-resumed`);
     await run(first, w2, 4);
-    const state = (await first.getWeights()).map((s) => ({ name: s.name, tensor: s.tensor.clone() }));
+    // getWeights' tensors are the caller's: they outlive the optimizer.
+    const state = await first.getWeights();
     first.dispose();
     const second = createOptimizer(spec);
     await second.setWeights(state);
@@ -65,7 +66,7 @@ describe('optimizerSlots (the memory estimate) counts the state the engine keeps
     const weights = await opt.getWeights();
     // getWeights holds the step count, then the slots of each variable (one here).
     expect(weights.length - 1).toBe(optimizerSlots(spec));
-    tf.dispose(w);
+    tf.dispose([w, ...weights.map((x) => x.tensor)]);
     opt.dispose();
   });
 });

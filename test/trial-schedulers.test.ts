@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { type SchedulerDecision, type SchedulerRecords, ashaMilestones, ashaOnResult, medianOnResult, percentile } from '../src/planning/index.js';
+import {
+  type ResolvedScheduler,
+  type SchedulerDecision,
+  type SchedulerRecords,
+  ashaMilestones,
+  ashaOnResult,
+  medianOnResult,
+  nextDecisionEpoch,
+  percentile,
+} from '../src/planning/index.js';
+import { createRng } from '../src/shared/rng.js';
 
 type Row = [trial: number, epoch: number, value: number, action: 'continue' | 'stop' | undefined, cutoff: number | null];
 
@@ -116,5 +126,80 @@ describe('median stopping rule', () => {
         [3, 3, 0.62, 'continue', 0.525], // its value is worse than the median of {0.4, 0.65}, its best (0.5) is not
       ],
     );
+  });
+});
+
+describe('decision epochs (where a trial waits for its verdict)', () => {
+  const asha: ResolvedScheduler = { type: 'asha', gracePeriod: 1, reductionFactor: 3, maxEpochs: 9 };
+  const median: ResolvedScheduler = { type: 'median', gracePeriod: 2, minTrials: 1 };
+
+  it("ASHA: the rungs before the last epoch, and each epoch after a rung where the trial's value was not recorded", () => {
+    expect(nextDecisionEpoch(asha, {}, 0, 0, 9)).toBe(1);
+    expect(nextDecisionEpoch(asha, { 1: [[0, 0.5]] }, 0, 1, 9)).toBe(3);
+    expect(nextDecisionEpoch(asha, { 1: [[0, 0.5]], 3: [[0, 0.4]] }, 0, 3, 9)).toBeUndefined(); // 9 is its last epoch
+    expect(nextDecisionEpoch(asha, { 1: [[0, 0.5]], 3: [[0, 0.4]] }, 0, 3, 12)).toBe(9);
+    // A NaN at rung 1 is not recorded: ASHA decides about rung 1 again at every epoch until it is.
+    expect(nextDecisionEpoch(asha, { 1: [[1, 0.5]] }, 0, 1, 9)).toBe(2);
+    expect(nextDecisionEpoch(asha, { 1: [[1, 0.5]] }, 0, 2, 9)).toBe(3);
+    expect(nextDecisionEpoch({ type: 'asha', gracePeriod: 2, reductionFactor: 2, maxEpochs: 20 }, {}, 0, 0, 20)).toBe(2);
+  });
+
+  it('median: every epoch from the grace period to the one before the last; none: never', () => {
+    expect(nextDecisionEpoch(median, {}, 0, 0, 6)).toBe(2);
+    expect(nextDecisionEpoch(median, {}, 0, 2, 6)).toBe(3);
+    expect(nextDecisionEpoch(median, {}, 0, 4, 6)).toBe(5);
+    expect(nextDecisionEpoch(median, {}, 0, 5, 6)).toBeUndefined();
+    expect(nextDecisionEpoch({ type: 'none' }, {}, 0, 0, 6)).toBeUndefined();
+  });
+
+  // Trials report in a random interleaving, with NaN now and then; every stop the scheduler decides
+  // (before a trial's last epoch) must fall on the epoch the trial waits at, so a trial waiting only
+  // there stops exactly where one waiting after every epoch did.
+  it.each([
+    ['asha', asha, 'min'],
+    ['asha', { type: 'asha', gracePeriod: 2, reductionFactor: 2, maxEpochs: 16 }, 'max'],
+    ['median', median, 'min'],
+    ['median', { type: 'median', gracePeriod: 1, minTrials: 3 }, 'max'],
+  ] as const)('%s %j (%s): every stop falls on a decision epoch', (_name, scheduler: ResolvedScheduler, mode) => {
+    let stops = 0;
+    let extraWaits = 0;
+    for (let seed = 0; seed < 50; seed++) {
+      const rng = createRng(seed);
+      const epochs = scheduler.type === 'asha' ? scheduler.maxEpochs : 8;
+      const records: SchedulerRecords = {};
+      const trials = Array.from({ length: 12 }, (_, trial) => ({
+        trial,
+        epoch: 0,
+        best: null as number | null,
+        done: false,
+        waitAt: nextDecisionEpoch(scheduler, {}, trial, 0, epochs),
+      }));
+      for (let left = trials.filter((t) => !t.done); left.length > 0; left = trials.filter((t) => !t.done)) {
+        const t = left[Math.floor(rng() * Math.min(left.length, 3))]!;
+        t.epoch++;
+        const value = rng() < 0.1 ? null : (rng() * (1 + t.trial / 4)) / t.epoch;
+        if (value !== null && (t.best === null || (mode === 'min' ? value < t.best : value > t.best))) t.best = value;
+        const result = { trial: t.trial, epoch: t.epoch, value };
+        const d =
+          scheduler.type === 'asha'
+            ? ashaOnResult(scheduler, mode, records, result)
+            : scheduler.type === 'median'
+              ? medianOnResult(scheduler, mode, records, { ...result, best: t.best })
+              : undefined;
+        if (d?.action === 'stop' && t.epoch < epochs) {
+          expect(t.epoch, `seed ${seed}, trial ${t.trial}`).toBe(t.waitAt);
+          stops++;
+          t.done = true;
+          continue;
+        }
+        if (t.epoch === t.waitAt) {
+          t.waitAt = nextDecisionEpoch(scheduler, records, t.trial, t.epoch, epochs);
+          if (scheduler.type === 'asha' && t.waitAt === t.epoch + 1 && !ashaMilestones(scheduler).includes(t.waitAt)) extraWaits++;
+        }
+        if (t.epoch === epochs) t.done = true;
+      }
+    }
+    expect(stops).toBeGreaterThan(20);
+    if (scheduler.type === 'asha') expect(extraWaits).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,8 @@
 /**
- * The training child process: one per job, so a CPU-bound fit never starves the worker's event
- * loop (BullMQ lock renewal) and a crash or a kill takes only this job with it.
+ * The training child process: one job at a time, so a CPU-bound fit never starves the worker's
+ * event loop (BullMQ lock renewal) and a crash or a kill takes only that job with it. After a job
+ * that completed and left no tensor behind it waits for the worker's next job (TensorFlow and the
+ * built-in datasets already loaded); after anything else it exits.
  */
 import { type BackendName, initBackend } from '../src/training/backend.js';
 import { saveModel } from '../src/training/model-io.js';
@@ -8,6 +10,7 @@ import { train } from '../src/training/train.js';
 import { trainingErrorOf } from '../src/training/errors.js';
 import { fittedPreprocessing } from '../src/training/preprocessing.js';
 import { loadUploadedDataset } from '../src/training/uploaded-dataset.js';
+import { withInlineData } from '../src/training/inline-dataset.js';
 import { openArtifactStore } from '../src/storage/open-artifact-store.js';
 import { withStorageFaults } from '../src/training/storage-faults.js';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../src/training/checkpoint.js';
@@ -15,10 +18,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 import type { StoppedBy } from '../src/spec/index.js';
 
-const controller = new AbortController();
-/** The worker's answer about an epoch of a gated (experiment) trial, awaited before the next epoch. */
-const verdicts = new Map<number, (stopBy: StoppedBy | undefined) => void>();
-let stoppedBy: StoppedBy | undefined;
+type Verdict = Omit<Extract<ParentMessage, { type: 'verdict' }>, 'type'>;
+
+/** The job in training: its abort signal, and the verdict it waits for after an epoch, if it does. */
+let current: { controller: AbortController; waiting?: { epoch: number; resolve: (v: Verdict | undefined) => void } } | undefined;
 // The backend loads as soon as the process starts (argv[2] names it), so a spare child is
 // ready to train the moment a job arrives.
 const backend = initBackend((process.argv[2] ?? 'auto') as 'auto' | BackendName);
@@ -36,8 +39,10 @@ function send(message: ChildMessage): Promise<void> {
   });
 }
 
-async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void> {
+async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<boolean> {
+  const job = (current = { controller: new AbortController() } as NonNullable<typeof current>);
   const info = await backend;
+  const tensorsBefore = tf.memory().numTensors;
   await send({ type: 'started', ...info });
   // Datasets read for training are cached on this host's disk when the store is remote. A store
   // fault fails the run as storage_unavailable, which the worker retries from the checkpoint.
@@ -45,13 +50,16 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
   const resume = msg.resumeEpoch ? await readCheckpoint(store, msg.jobId, msg.resumeEpoch) : undefined;
   const saved: number[] = [];
   let checkpointed: number | undefined;
+  let verdictAt = msg.verdictAt;
+  let stoppedBy: StoppedBy | undefined;
+  const spec = await withInlineData(store, msg.spec);
   const upload = (id: string | undefined) => (id !== undefined ? loadUploadedDataset(store, id) : undefined);
-  const data = await upload(msg.spec.dataset.id);
-  const validationData = await upload(msg.spec.training.validationData?.id);
-  const { model, stoppedEarly, stoppedAt, engine } = await train(msg.spec, {
+  const data = await upload(spec.dataset.id);
+  const validationData = await upload(spec.training.validationData?.id);
+  const { model, stoppedEarly, stoppedAt, engine } = await train(spec, {
     ...(data ? { data } : {}),
     ...(validationData ? { validationData } : {}),
-    signal: controller.signal,
+    signal: job.controller.signal,
     ...(resume ? { resume } : {}),
     checkpoint: {
       every: msg.checkpointEvery,
@@ -67,9 +75,15 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
     onEngine: (choice) =>
       send({ type: 'engine', engine: { name: choice.engine, ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}) } }),
     onEpochEnd: async (report) => {
-      const verdict = msg.gated ? new Promise<StoppedBy | undefined>((resolve) => verdicts.set(report.epoch, resolve)) : undefined;
+      // Only where the trial's scheduler may stop it does it wait for the experiment's verdict.
+      const waits = verdictAt === report.epoch;
+      const verdict = waits ? new Promise<Verdict | undefined>((resolve) => (job.waiting = { epoch: report.epoch, resolve })) : undefined;
       await send({ type: 'epoch', report, ...(checkpointed === report.epoch ? { checkpoint: report.epoch } : {}) });
-      stoppedBy = await verdict;
+      if (!verdict) return undefined;
+      const answer = await verdict;
+      job.waiting = undefined;
+      stoppedBy = answer?.stopBy;
+      verdictAt = answer?.next;
       return stoppedBy ? 'stop' : undefined;
     },
   });
@@ -80,14 +94,18 @@ async function run(msg: Extract<ParentMessage, { type: 'train' }>): Promise<void
     model.dispose();
   }
   const ran = { name: engine.engine, ...(engine.fallbackReason ? { fallbackReason: engine.fallbackReason } : {}) };
+  const numTensors = tf.memory().numTensors;
+  const reusable = numTensors <= tensorsBefore && !job.controller.signal.aborted;
   await send({
     type: 'done',
-    numTensors: tf.memory().numTensors,
+    numTensors,
     engine: ran,
     ...(stoppedEarly ? { stoppedEarly } : {}),
     ...(stoppedAt && stoppedBy ? { stoppedBy } : {}),
     ...(preprocessing ? { preprocessing } : {}),
+    reusable,
   });
+  return reusable;
 }
 
 // The worker is gone (crashed or killed): its job will run elsewhere, so stop training.
@@ -95,18 +113,24 @@ process.on('disconnect', () => process.exit(1));
 
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'cancel') {
-    controller.abort();
-    for (const resolve of verdicts.values()) resolve(undefined);
+    current?.controller.abort();
+    current?.waiting?.resolve(undefined);
     return;
   }
   if (msg.type === 'verdict') {
-    verdicts.get(msg.epoch)?.(msg.stopBy);
-    verdicts.delete(msg.epoch);
+    if (current?.waiting?.epoch === msg.epoch) current.waiting.resolve(msg);
     return;
   }
-  run(msg)
-    .catch((err: unknown) => send({ type: 'failed', ...trainingErrorOf(err) }))
-    .finally(() => {
+  void run(msg)
+    .catch((err: unknown) =>
+      send({ type: 'failed', ...trainingErrorOf(err) }).then(
+        () => false,
+        () => false,
+      ),
+    )
+    .then((reusable) => {
+      current = undefined;
+      if (reusable) return;
       process.removeAllListeners('disconnect');
       process.disconnect();
     });

@@ -9,12 +9,12 @@ import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
 import type { TrainingJobData } from '../src/queue/queues.js';
-import type { EpochReport, ResolvedJobSpec, StoppedBy } from '../src/spec/index.js';
+import type { EpochReport, StoredJobSpec } from '../src/spec/index.js';
 import { resolveEntry } from '../src/shared/entry.js';
 import { residentBytes } from '../src/shared/process-memory.js';
 import type { Logger } from '../src/shared/logger.js';
 import { DESCENT_VERSION } from '../src/shared/versions.js';
-import type { ExperimentController } from '../src/queue/experiment-controller.js';
+import type { ExperimentController, Verdict } from '../src/queue/experiment-controller.js';
 import type { ChildMessage, ParentMessage } from './child-protocol.js';
 import { type Kill, type Outcome, type RunFacts, decideOutcome } from './training-outcome.js';
 
@@ -38,6 +38,8 @@ interface Claim {
   maxAttempts: number;
   /** Continue from the checkpoint of this epoch. */
   resumeEpoch?: number;
+  /** The experiment trial's number, for a trial. */
+  trial?: number;
   fence: LockFence;
   log: Logger;
 }
@@ -66,7 +68,8 @@ export class JobStartError extends Error {
  */
 export class TrainingRunner {
   private readonly active = new Map<string, Active>();
-  private spare: ChildProcess | undefined;
+  /** Started training processes waiting for a job: a spare, or one that finished a job cleanly. */
+  private readonly idle: ChildProcess[] = [];
   private stopped = false;
 
   private readonly lifecycle: JobLifecycle;
@@ -80,7 +83,7 @@ export class TrainingRunner {
     private readonly workerId: string,
     private readonly experiments?: ExperimentController,
     /** Told of every epoch the child reports (the worker's metrics). */
-    private readonly onEpoch?: (report: EpochReport, spec: ResolvedJobSpec) => void,
+    private readonly onEpoch?: (report: EpochReport, spec: StoredJobSpec) => void,
   ) {
     this.lifecycle = new JobLifecycle(store);
   }
@@ -109,7 +112,7 @@ export class TrainingRunner {
    */
   stopAll(graceMs: number): void {
     this.stopped = true;
-    this.spare?.kill('SIGKILL');
+    for (const child of this.idle.splice(0)) child.kill('SIGKILL');
     for (const entry of this.active.values()) {
       entry.shutdown = true;
       entry.child.send({ type: 'cancel' } satisfies ParentMessage, () => {});
@@ -118,15 +121,16 @@ export class TrainingRunner {
   }
 
   /**
-   * A training process for the next job. One spare is kept started (tfjs loaded) so a job's
-   * first epoch does not wait for a process and a native library to load; each process still
-   * trains one job only, so no state leaks from one job into the next. With WORKER_CONCURRENCY
-   * above 1, jobs beyond the spare start a process of their own.
+   * A training process for the next job. A started one (TensorFlow loaded) waits for it: at first
+   * a spare, then the process of a job that completed cleanly, left no tensor behind and uses no
+   * more than half its memory limit (`keep`), so a trial does not pay for a process and a native
+   * library. A job still trains alone in its process, so a crash or a kill takes only that
+   * job; a job that ended any other way takes its process with it. With WORKER_CONCURRENCY above
+   * 1, jobs beyond the waiting processes start a process of their own.
    */
   private takeChild(): ChildProcess {
-    const spare = this.spare;
-    this.spare = undefined;
-    return spare && spare.exitCode === null && spare.signalCode === null ? spare : this.forkChild();
+    for (let child = this.idle.pop(); child; child = this.idle.pop()) if (child.exitCode === null && child.signalCode === null) return child;
+    return this.forkChild();
   }
 
   private forkChild(): ChildProcess {
@@ -136,14 +140,25 @@ export class TrainingRunner {
       stdio: 'inherit',
     });
     child.once('exit', () => {
-      if (this.spare === child) this.spare = undefined;
+      const i = this.idle.indexOf(child);
+      if (i >= 0) this.idle.splice(i, 1);
     });
     return child;
   }
 
-  /** Starts the spare training process ahead of the first job. */
+  /** Starts a spare training process ahead of the next job, unless one waits already. */
   warmUp(): void {
-    if (!this.spare && !this.stopped) this.spare = this.forkChild();
+    if (this.idle.length === 0 && !this.stopped) this.idle.push(this.forkChild());
+  }
+
+  /** Whether the process of a job that completed cleanly waits for the next job (else it is ended). */
+  private keep(child: ChildProcess, entry: Active, writeError: unknown): boolean {
+    if (this.stopped || entry.cancelled || entry.shutdown || entry.lost || entry.killed || writeError !== undefined) return false;
+    if (this.idle.length >= this.config.WORKER_CONCURRENCY) return false;
+    const rss = residentMb(child.pid);
+    if (rss === undefined || rss > this.config.CHILD_MAX_MEMORY_MB / 2) return false;
+    this.idle.push(child);
+    return true;
   }
 
   /**
@@ -196,6 +211,7 @@ export class TrainingRunner {
       attempt: start.attempt,
       maxAttempts: job.opts.attempts ?? 1,
       ...(start.resumeEpoch ? { resumeEpoch: start.resumeEpoch } : {}),
+      ...(record.trial !== null ? { trial: record.trial } : {}),
       fence: token ? { lockKey: this.keys.trainingLock(jobId), token } : undefined,
       log,
     };
@@ -211,6 +227,8 @@ export class TrainingRunner {
     const child = this.takeChild();
     const entry: Active = { child, cancelled: false };
     this.active.set(jobId, entry);
+    // A trial its scheduler may stop waits for the experiment's verdict at this epoch, then where each verdict says.
+    let verdictAt = experimentId && claim.trial !== undefined ? await this.firstVerdict(experimentId, claim.trial, claim.resumeEpoch) : undefined;
     let writes = Promise.resolve();
     let writeError: unknown;
     // Records go to Redis in order; if one cannot be written (Redis down), training stops and
@@ -227,8 +245,9 @@ export class TrainingRunner {
         );
     };
     let result: RunFacts['result'];
+    let kept: () => void = () => {};
 
-    child.on('message', (msg: ChildMessage) => {
+    const onMessage = (msg: ChildMessage) => {
       switch (msg.type) {
         case 'started':
           enqueue(() =>
@@ -243,8 +262,10 @@ export class TrainingRunner {
           enqueue(() => this.store.setFields(jobId, { engine: JSON.stringify(msg.engine) }));
           if (msg.engine.fallbackReason) log.info({ reason: msg.engine.fallbackReason }, 'training on the eager engine');
           break;
-        case 'epoch':
+        case 'epoch': {
           this.onEpoch?.(msg.report, spec);
+          const epoch = msg.report.epoch;
+          const waiting = epoch === verdictAt;
           enqueue(async () => {
             const outcome = await this.lifecycle.recordEpoch(jobId, msg.report, spec.training.epochs, fence, msg.checkpoint);
             // A checkpoint was written (and older ones deleted) before the child reported the epoch.
@@ -256,17 +277,22 @@ export class TrainingRunner {
             }
             // Not running any more: cancelled, and the broadcast did not reach this worker.
             if (outcome === 'not_running') this.cancel(jobId);
-            if (experimentId) {
+            if (waiting) {
               // The trial waits for this: its experiment's scheduler decides about the epoch first.
-              const stopBy = outcome === 'appended' ? await this.verdict(experimentId, jobId) : undefined;
-              child.send({ type: 'verdict', epoch: msg.report.epoch, ...(stopBy ? { stopBy } : {}) } satisfies ParentMessage, () => {});
+              // An epoch recorded before (recomputed after a resume) was decided about then: wait again after the next.
+              const verdict = outcome === 'appended' ? await this.verdict(experimentId!, claim.trial!, epoch) : { next: epoch + 1 };
+              verdictAt = verdict.next;
+              child.send({ type: 'verdict', epoch, ...verdict } satisfies ParentMessage, () => {});
             }
           });
           break;
+        }
         default:
           result = msg;
+          if (msg.type === 'done' && msg.reusable) kept();
       }
-    });
+    };
+    child.on('message', onMessage);
     child.send({
       type: 'train',
       jobId,
@@ -275,7 +301,7 @@ export class TrainingRunner {
       checkpointEvery: this.config.CHECKPOINT_EVERY_EPOCHS,
       checkpointMinIntervalMs: this.config.CHECKPOINT_MIN_INTERVAL_MS,
       ...(claim.resumeEpoch ? { resumeEpoch: claim.resumeEpoch } : {}),
-      ...(experimentId ? { gated: true } : {}),
+      ...(verdictAt !== undefined ? { verdictAt } : {}),
     } satisfies ParentMessage);
     const kill = (code: Kill['code'], message: string) => {
       entry.killed ??= { code, message };
@@ -292,15 +318,27 @@ export class TrainingRunner {
       if (rss !== undefined && rss > limitMb) kill('out_of_memory', `the training process used ${rss} MB, over CHILD_MAX_MEMORY_MB=${limitMb}`);
     }, 500);
 
-    const exit = await new Promise<RunFacts['exit']>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // The job ends with its process, or with a completed job whose process is clean (it waits for another).
+    let onExit: (code: number | null, signal: NodeJS.Signals | null) => void = () => {};
+    const ending = await new Promise<RunFacts['exit'] | 'reusable'>((resolve) => {
+      onExit = (code, signal) => resolve({ code, signal });
+      child.once('exit', onExit);
+      kept = () => resolve('reusable');
+    });
+    child.off('exit', onExit);
     clearTimeout(entry.killTimer);
     clearTimeout(deadline);
     clearInterval(memoryWatch);
     this.active.delete(jobId);
-    // The next spare starts once this job's process is gone, so loading TensorFlow does not
-    // compete with the job's first epochs for the cores.
-    this.warmUp();
     await writes;
+    child.off('message', onMessage);
+    if (ending !== 'reusable' || !this.keep(child, entry, writeError)) {
+      if (ending === 'reusable') child.kill('SIGKILL');
+      // The next spare starts once this job's process is gone, so loading TensorFlow does not
+      // compete with the job's first epochs for the cores.
+      this.warmUp();
+    }
+    const exit = ending === 'reusable' ? { code: null, signal: null } : ending;
     return {
       exit,
       ...(result ? { result } : {}),
@@ -327,13 +365,24 @@ export class TrainingRunner {
     }
   }
 
-  /** Whether the trial's experiment stops it after the epoch just recorded (a failed decision lets it go on). */
-  private async verdict(experimentId: string, jobId: string): Promise<StoppedBy | undefined> {
+  /** The first epoch at which a trial waits for its experiment's verdict (when that cannot be read: its first epoch). */
+  private async firstVerdict(experimentId: string, trial: number, resumedAt: number | undefined): Promise<number | undefined> {
+    if (!this.experiments) return undefined;
     try {
-      return await this.experiments?.afterTrialEpoch(experimentId, jobId);
+      return await this.experiments.firstVerdictEpoch(experimentId, trial, resumedAt);
     } catch (err) {
-      this.logger.warn({ err, experimentId, jobId }, 'experiment decision failed; the trial goes on');
-      return undefined;
+      this.logger.warn({ err, experimentId, trial }, "could not read the trial's scheduler; it waits after its first epoch");
+      return (resumedAt ?? 0) + 1;
+    }
+  }
+
+  /** Whether the trial's experiment stops it after the epoch just recorded (a failed decision lets it go on, to wait again after the next). */
+  private async verdict(experimentId: string, trial: number, epoch: number): Promise<Verdict> {
+    try {
+      return (await this.experiments?.afterTrialEpoch(experimentId, trial, epoch)) ?? {};
+    } catch (err) {
+      this.logger.warn({ err, experimentId, trial }, 'experiment decision failed; the trial goes on');
+      return { next: epoch + 1 };
     }
   }
 

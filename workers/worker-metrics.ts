@@ -1,6 +1,6 @@
 import { Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { describeDataset, type EpochReport, type ResolvedJobSpec } from '../src/spec/index.js';
+import { describeDataset, type EpochReport, type StoredJobSpec, storedInlineSamples } from '../src/spec/index.js';
 import type { RedisKeys } from '../src/store/keys.js';
 import { WORKER_TTL_MS } from '../src/store/worker-registry.js';
 import { residentBytes } from '../src/shared/process-memory.js';
@@ -41,10 +41,11 @@ export class WorkerMetrics {
     });
   }
 
-  epoch(report: Pick<EpochReport, 'durationMs'>, spec: ResolvedJobSpec): void {
+  epoch(report: Pick<EpochReport, 'durationMs'>, spec: StoredJobSpec): void {
     const seconds = report.durationMs / 1000;
     this.epochDuration.observe(seconds);
-    const samples = describeDataset(spec.dataset)?.samples;
+    const { inline, ...rest } = spec.dataset;
+    const samples = inline ? storedInlineSamples(spec.dataset) : describeDataset(rest)?.samples;
     if (samples !== undefined && seconds > 0) this.samplesPerSecond.observe((samples * (1 - spec.training.validationSplit)) / seconds);
   }
 

@@ -241,7 +241,7 @@ function protocolRates(spec: OptimizerComparisonSpec): number[] {
  * The protocol's second phase: each optimizer's best tuning trial run again with every rerun seed,
  * all epochs (no scheduler), numbered after `next`. `best` maps an optimizer to its best tuning trial.
  */
-export function planReruns<S extends JobSpec>(
+export function planReruns<S extends { training: { seed?: number } }>(
   best: { spec: S; params: Record<string, unknown> }[],
   seeds: number[],
   next: number,

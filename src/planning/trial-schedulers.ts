@@ -1,4 +1,5 @@
 import type { AshaSpec, MedianSpec } from '../spec/index.js';
+import type { ResolvedScheduler } from './experiment-plan.js';
 
 /**
  * What a scheduler recorded so far: per rung (ASHA: a milestone epoch; median: every epoch), the
@@ -97,4 +98,24 @@ export function medianOnResult(
   const r = reward(result.best, mode);
   const stop = cut !== null && (r === null || r < cut);
   return { trial: result.trial, epoch: result.epoch, value: result.best, cutoff: fromReward(cut, mode), action: stop ? 'stop' : 'continue' };
+}
+
+/**
+ * The first epoch after `after` at which `scheduler` may stop `trial`, a trial of `epochs` epochs,
+ * given what it recorded so far; undefined when it can stop the trial no more (a decision at the
+ * last epoch changes nothing). The trial waits for its experiment's verdict there and trains on
+ * without waiting at every other epoch, so this must include every epoch a stop can come from:
+ * ASHA decides at its rungs, and again at each later epoch while the trial has no value recorded
+ * at the rung it last passed (a NaN there); the median rule at every epoch from its grace period.
+ */
+export function nextDecisionEpoch(scheduler: ResolvedScheduler, records: SchedulerRecords, trial: number, after: number, epochs: number): number | undefined {
+  let next: number | undefined;
+  if (scheduler.type === 'median') next = Math.max(after + 1, scheduler.gracePeriod);
+  if (scheduler.type === 'asha') {
+    const rungs = ashaMilestones(scheduler);
+    const passed = rungs.filter((m) => m <= after).at(-1);
+    const pending = passed !== undefined && !(records[passed] ?? []).some(([t]) => t === trial);
+    next = pending ? after + 1 : rungs.find((m) => m > after);
+  }
+  return next !== undefined && next < epochs ? next : undefined;
 }

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { ModelCost, ResolvedJobSpec } from '../spec/index.js';
+import type { ModelCost, StoredJobSpec } from '../spec/index.js';
+import type { Usage } from '../store/tenant-store.js';
 import type { JobLifecycle } from '../store/job-lifecycle.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import { type TrainingJobData, trainingJobOptions } from './queues.js';
@@ -14,12 +15,20 @@ export interface EnqueueDeps {
 
 /**
  * Records and queues a spec that has passed every check, at its tenant's next turn of the training
- * queue. When queueing fails the job fails (`enqueue_failed`, through the lifecycle) and the
- * queue's error is rethrown.
+ * queue; the record is charged `charge` (its inline data, stored before). When queueing fails the
+ * job fails (`enqueue_failed`, through the lifecycle) and the queue's error is rethrown.
  */
 export async function enqueueTraining(
   d: EnqueueDeps,
-  input: { id: string; tenant: string; spec: ResolvedJobSpec; cost?: ModelCost; experiment?: { id: string; trial: number }; requestId?: string },
+  input: {
+    id: string;
+    tenant: string;
+    spec: StoredJobSpec;
+    cost?: ModelCost;
+    experiment?: { id: string; trial: number };
+    requestId?: string;
+    charge?: Partial<Usage>;
+  },
 ): Promise<void> {
   await d.lifecycle.create({
     id: input.id,
@@ -28,6 +37,7 @@ export async function enqueueTraining(
     spec: input.spec,
     ...(input.cost ? { cost: input.cost } : {}),
     ...(input.experiment ? { experiment: input.experiment } : {}),
+    ...(input.charge ? { charge: input.charge } : {}),
   });
   try {
     await queueTraining(d, input);
@@ -41,7 +51,7 @@ export async function enqueueTraining(
 /** Adds a recorded job to the training queue at its tenant's next turn (BullMQ dedupes the job id). */
 export async function queueTraining(
   d: EnqueueDeps,
-  input: { id: string; tenant: string; spec: ResolvedJobSpec; experiment?: { id: string }; requestId?: string },
+  input: { id: string; tenant: string; spec: StoredJobSpec; experiment?: { id: string }; requestId?: string },
 ): Promise<void> {
   const [head] = await d.trainingQueue.getPrioritized(0, 0);
   const priority = await d.tenants.nextTurn(input.tenant, head?.opts.priority ?? 1);
@@ -49,7 +59,7 @@ export async function queueTraining(
 }
 
 /** What BullMQ carries for a job. */
-export function trainingJobData(input: { id: string; spec: ResolvedJobSpec; experiment?: { id: string }; requestId?: string }): TrainingJobData {
+export function trainingJobData(input: { id: string; spec: StoredJobSpec; experiment?: { id: string }; requestId?: string }): TrainingJobData {
   return {
     jobId: input.id,
     spec: input.spec,

@@ -1,5 +1,14 @@
 import type { Queue } from 'bullmq';
-import { type SchedulerDecision, ashaOnResult, emptyProgress, medianOnResult, objectiveValue, observeEpoch, planReruns } from '../planning/index.js';
+import {
+  type SchedulerDecision,
+  ashaOnResult,
+  emptyProgress,
+  medianOnResult,
+  nextDecisionEpoch,
+  objectiveValue,
+  observeEpoch,
+  planReruns,
+} from '../planning/index.js';
 import { type StoppedBy, type TrialWait, betterThan, isTerminal } from '../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type NewExperimentEvent, type TrialDef } from '../store/experiment-store.js';
 import type { JobEvent, JobStore } from '../store/job-store.js';
@@ -20,6 +29,12 @@ export interface ControllerDeps {
   quotaDefaults: Quotas;
 }
 
+/** The experiment's answer to a trial waiting after an epoch: stop there, or the epoch to wait at next (none: train on to the end). */
+export interface Verdict {
+  stopBy?: StoppedBy;
+  next?: number;
+}
+
 const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
 /**
@@ -36,26 +51,62 @@ export class ExperimentController {
 
   /** Reconciles one experiment; 'busy' when another process held its lock for all of `waitMs`. */
   async reconcile(id: string, options: { waitMs?: number } = {}): Promise<'ok' | 'busy' | 'absent' | 'finished'> {
-    const token = await this.d.experiments.lock(id, options.waitMs ?? 0);
-    if (!token) return 'busy';
-    try {
-      const meta = await this.d.experiments.getMeta(id);
-      if (!meta) return 'absent';
-      if (meta.status !== 'running') return 'finished';
-      await this.step(meta, token);
-      return 'ok';
-    } finally {
-      await this.d.experiments.unlock(id, token);
-    }
+    return (await this.reconcileThen(id, options.waitMs ?? 0, () => undefined)).status;
   }
 
   /**
-   * After a trial's epoch was recorded (by its worker): decides about it and answers whether the
-   * trial should stop now.
+   * After a trial's epoch at which its scheduler may stop it was recorded (by its worker, while the
+   * trial waits): decides about it, and answers whether the trial stops now and, if not, the next
+   * epoch at which it must wait again. Decisions are made in event order whenever a reconcile runs,
+   * so waiting only at these epochs stops every trial exactly where waiting after each epoch did.
+   * When no decision can be had (the lock stayed busy, an error), the trial waits again at the
+   * next epoch.
    */
-  async afterTrialEpoch(experimentId: string, jobId: string): Promise<StoppedBy | undefined> {
-    await this.reconcile(experimentId, { waitMs: 5_000 });
-    return this.d.jobs.stopRequest(jobId);
+  async afterTrialEpoch(experimentId: string, trial: number, epoch: number): Promise<Verdict> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { status, value } = await this.reconcileThen(experimentId, 5_000, (meta, state, trials) => {
+        const t = trials.find((x) => x.index === trial);
+        const stopBy = state.stops[trial];
+        if (stopBy) return { stopBy };
+        const next = t && t.scheduled ? nextDecisionEpoch(meta.plan.scheduler, state.records, trial, epoch, t.spec.training.epochs) : undefined;
+        return next === undefined ? {} : { next };
+      });
+      if (status === 'ok') return value ?? { next: epoch + 1 };
+      if (status !== 'busy') return {};
+    }
+    return { next: epoch + 1 };
+  }
+
+  /**
+   * The first epoch at which a trial starting (or resuming after `resumedAt`) must wait for its
+   * experiment's verdict; undefined when its scheduler never stops it. A resumed trial waits after
+   * its first epoch, where the decisions its last worker did not wait for are caught up.
+   */
+  async firstVerdictEpoch(experimentId: string, trial: number, resumedAt?: number): Promise<number | undefined> {
+    const [meta, t] = await Promise.all([this.d.experiments.getMeta(experimentId), this.d.experiments.getTrial(experimentId, trial)]);
+    if (!meta || meta.status !== 'running' || !t?.scheduled) return undefined;
+    const first = nextDecisionEpoch(meta.plan.scheduler, {}, trial, 0, t.spec.training.epochs);
+    if (first === undefined || !resumedAt) return first;
+    return resumedAt + 1 < t.spec.training.epochs ? resumedAt + 1 : undefined;
+  }
+
+  /** Under the experiment's lock: one reconcile, then `then` on the state it committed. */
+  private async reconcileThen<T>(
+    id: string,
+    waitMs: number,
+    then: (meta: ExperimentMeta, state: ExperimentState, trials: TrialDef[]) => T,
+  ): Promise<{ status: 'ok' | 'busy' | 'absent' | 'finished'; value?: T }> {
+    const token = await this.d.experiments.lock(id, waitMs);
+    if (!token) return { status: 'busy' };
+    try {
+      const meta = await this.d.experiments.getMeta(id);
+      if (!meta) return { status: 'absent' };
+      if (meta.status !== 'running') return { status: 'finished' };
+      const committed = await this.step(meta, token);
+      return { status: 'ok', ...(committed ? { value: then(meta, committed.state, committed.trials) } : {}) };
+    } finally {
+      await this.d.experiments.unlock(id, token);
+    }
   }
 
   /** Reconciles every running experiment whose lock is free (a periodic sweep any process may run). */
@@ -84,7 +135,8 @@ export class ExperimentController {
     }
   }
 
-  private async step(meta: ExperimentMeta, token: string): Promise<void> {
+  /** One reconcile; returns the state and trials it committed (undefined when the commit did not land). */
+  private async step(meta: ExperimentMeta, token: string): Promise<{ state: ExperimentState; trials: TrialDef[] } | undefined> {
     const id = meta.id;
     const state = (await this.d.experiments.getState(id))!;
     const trials = await this.d.experiments.getTrials(id);
@@ -163,7 +215,8 @@ export class ExperimentController {
       Object.assign(fields, { status: 'completed', finishedAt: at });
       events.push({ type: 'completed', data: { status: 'completed', at, counts: countStatuses(all.map((t) => progressOf(t).status)) } });
     }
-    await this.d.experiments.commit(id, token, { state, trials: added, fields, leaveActive: done, events });
+    const committed = await this.d.experiments.commit(id, token, { state, trials: added, fields, leaveActive: done, events });
+    return committed === 'ok' ? { state, trials: all } : undefined;
   }
 
   /** Folds one job event of a trial into the state, and the scheduler's decision about it. */

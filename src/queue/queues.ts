@@ -1,11 +1,11 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { ResolvedJobSpec } from '../spec/index.js';
+import type { StoredJobSpec } from '../spec/index.js';
 import { PREDICT_QUEUE, TRAINING_QUEUE, type RedisKeys } from '../store/keys.js';
 
-/** What a training job carries through BullMQ: the id of the job record, and its spec. */
+/** What a training job carries through BullMQ: the id of the job record, and its spec (inline data as references). */
 export interface TrainingJobData {
   jobId: string;
-  spec: ResolvedJobSpec;
+  spec: StoredJobSpec;
   /** Set for an experiment's trial: its worker consults the experiment after every epoch. */
   experimentId?: string;
   /** The x-request-id of the submission, carried into the job's logs. */

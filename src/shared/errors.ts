@@ -29,6 +29,7 @@ export const API_ERROR_CODES = [
   'job_finished',
   'job_not_completed',
   'job_deleted',
+  'inline_data_missing',
   'experiment_finished',
   // 408, 413, 414, 415, 431: what Fastify and Node's HTTP server refuse themselves
   'request_timeout',

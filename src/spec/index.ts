@@ -6,6 +6,7 @@ export * from './layers.js';
 export * from './optimizers.js';
 export * from './schedules.js';
 export * from './job-record.js';
+export * from './inline-data.js';
 export * from './job-events.js';
 export * from './model.js';
 export * from './presets.js';

@@ -3,6 +3,7 @@ import { backendNameSchema } from './backends.js';
 import { datasetSchema, type DatasetSpec } from './datasets.js';
 import { type JobSpec, jobSpecSchema, trainingSchema } from './job-spec.js';
 import { fittedPreprocessingSchema } from './preprocessing.js';
+import { type StoredDatasetSpec, type StoredSpec, storedInlineSamples } from './inline-data.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const jobStatusSchema = z.enum(JOB_STATUSES);
@@ -111,6 +112,8 @@ export const jobRecordSchema = z
   })
   .meta({ id: 'JobRecord' });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
+/** A job record as Redis holds it: its inline data a reference into the artifact store. */
+export type StoredJobRecord = Omit<JobRecord, 'spec'> & { spec: StoredSpec };
 
 /** A dataset as job lists show it: an inline dataset's `x` and `y` replaced by their sample count. */
 export const listedDatasetSchema = z
@@ -134,13 +137,14 @@ export const jobListItemSchema = jobRecordSchema
   .meta({ id: 'JobListItem' });
 export type JobListItem = z.infer<typeof jobListItemSchema>;
 
-const listedDataset = (d: DatasetSpec): z.infer<typeof listedDatasetSchema> => {
-  if (!d.inline) return d as z.infer<typeof listedDatasetSchema>;
-  return { ...d, inline: { samples: d.inline.x.length } };
+const listedDataset = (d: DatasetSpec | StoredDatasetSpec): z.infer<typeof listedDatasetSchema> => {
+  const samples = storedInlineSamples(d);
+  if (samples === undefined) return d as z.infer<typeof listedDatasetSchema>;
+  return { ...d, inline: { samples } };
 };
 
-/** The spec without its inline data, as lists show it. */
-export function listedSpec(spec: JobSpec): ListedJobSpec {
+/** The spec without its inline data, as lists show it (from the spec as posted or as stored). */
+export function listedSpec(spec: JobSpec | StoredSpec): ListedJobSpec {
   const { validationData, ...training } = spec.training;
   return {
     ...spec,

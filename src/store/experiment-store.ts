@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ExperimentEventType, ExperimentSpec, ExperimentStatus, ModelCost, ResolvedJobSpec, StoppedBy, TrialProgress, TrialWait } from '../spec/index.js';
+import type {
+  ExperimentEventType,
+  ExperimentStatus,
+  ModelCost,
+  StoppedBy,
+  StoredExperimentSpec,
+  StoredJobSpec,
+  TrialProgress,
+  TrialWait,
+} from '../spec/index.js';
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
+import { USAGE_NAMES, type Usage, usageFrom } from './tenant-store.js';
 import { type StreamEvent, readStream } from './streams.js';
 
 /** A trial as stored: its plan, resolved spec and cost, and the id of the job that trains it. */
 export interface TrialDef extends Omit<TrialPlan, 'spec'> {
   jobId: string;
-  spec: ResolvedJobSpec;
+  /** Its inline data references the experiment's one stored copy. */
+  spec: StoredJobSpec;
   cost?: ModelCost;
 }
 
@@ -19,7 +30,7 @@ export interface ExperimentMeta {
   tenant: string;
   name: string | null;
   status: ExperimentStatus;
-  spec: ExperimentSpec;
+  spec: StoredExperimentSpec;
   plan: Omit<ExperimentPlan, 'trials'>;
   createdAt: string;
   finishedAt: string | null;
@@ -68,10 +79,29 @@ return 1
 `;
 
 /**
+ * Removes an experiment's keys and gives the bytes it was charged back to its tenant, in one step.
+ * KEYS: record, tenant usage, experiment index, tenant's experiment index, active set, then the
+ * other keys to delete. ARGV: id, then the usage names.
+ */
+const REMOVE = `
+for i = 2, #ARGV do
+  local held = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if held ~= 0 then redis.call('HINCRBY', KEYS[2], ARGV[i], -held) end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('DEL', KEYS[1])
+for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`;
+
+/**
  * Creates an experiment if its tenant holds fewer than the most it may: the count and the writes
- * in one step. KEYS: record, trials, state, index, tenant's index, active set. ARGV: the most
+ * in one step, charging the tenant what the record says it holds (its stored inline data). KEYS:
+ * record, trials, state, index, tenant's index, active set, tenant usage. ARGV: the most
  * experiments, id, score (creation time), record JSON, trials JSON (number -> definition JSON),
- * state JSON. Returns {created (1/0), experiments held before}.
+ * state JSON, then usage name, bytes, .... Returns {created (1/0), experiments held before}.
  */
 const CREATE = `
 local held = redis.call('ZCARD', KEYS[5])
@@ -82,6 +112,7 @@ redis.call('SET', KEYS[3], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[2])
+for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
 return {1, held}
 `;
 
@@ -101,11 +132,19 @@ export class ExperimentStore {
 
   /**
    * Creates the experiment only while its tenant holds fewer than `max` experiments, checked and
-   * written in one step (concurrent submissions cannot overshoot). Returns whether it was created,
-   * and how many the tenant held before.
+   * written in one step (concurrent submissions cannot overshoot), and charges it and its tenant
+   * `charge` (its stored inline data) in the same step. Returns whether it was created, and how
+   * many the tenant held before.
    */
-  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState, max: number): Promise<{ created: boolean; held: number }> {
+  async create(
+    meta: ExperimentMeta,
+    trials: TrialDef[],
+    state: ExperimentState,
+    max: number,
+    charge: Partial<Usage> = {},
+  ): Promise<{ created: boolean; held: number }> {
     const k = this.keys;
+    const charged = USAGE_NAMES.filter((name) => charge[name]);
     const record = {
       id: meta.id,
       tenant: meta.tenant,
@@ -114,22 +153,25 @@ export class ExperimentStore {
       spec: JSON.stringify(meta.spec),
       plan: JSON.stringify(meta.plan),
       createdAt: meta.createdAt,
+      ...Object.fromEntries(charged.map((name) => [name, String(charge[name])])),
     };
     const [created, held] = (await this.redis.eval(
       CREATE,
-      6,
+      7,
       k.experiment(meta.id),
       k.experimentTrials(meta.id),
       k.experimentState(meta.id),
       k.experimentIndex,
       k.tenantExperiments(meta.tenant),
       k.experimentsActive,
+      k.tenantUsage(meta.tenant),
       max,
       meta.id,
       Date.parse(meta.createdAt),
       JSON.stringify(record),
       JSON.stringify(Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)]))),
       JSON.stringify(state),
+      ...charged.flatMap((name) => [name, String(charge[name])]),
     )) as [number, number];
     return { created: created === 1, held };
   }
@@ -142,7 +184,7 @@ export class ExperimentStore {
       tenant: h.tenant ?? DEFAULT_TENANT,
       name: h.name || null,
       status: h.status as ExperimentStatus,
-      spec: JSON.parse(h.spec!) as ExperimentSpec,
+      spec: JSON.parse(h.spec!) as StoredExperimentSpec,
       plan: JSON.parse(h.plan!) as ExperimentMeta['plan'],
       createdAt: h.createdAt!,
       finishedAt: h.finishedAt || null,
@@ -159,6 +201,11 @@ export class ExperimentStore {
     return Object.values(all)
       .map((v) => JSON.parse(v) as TrialDef)
       .sort((a, b) => a.index - b.index);
+  }
+
+  async getTrial(id: string, index: number): Promise<TrialDef | undefined> {
+    const raw = await this.redis.hget(this.keys.experimentTrials(id), String(index));
+    return raw ? (JSON.parse(raw) as TrialDef) : undefined;
   }
 
   async getState(id: string): Promise<ExperimentState | undefined> {
@@ -243,16 +290,32 @@ export class ExperimentStore {
     return readStream<ExperimentEventType>(this.redis, this.keys.experimentEvents(id), afterId);
   }
 
-  /** Removes the experiment's keys (its trials' jobs are removed by the caller). */
+  /** The stored bytes charged to an experiment (its inline data, shared by its trials). */
+  async charged(id: string): Promise<Usage> {
+    return usageFrom(await this.redis.hmget(this.keys.experiment(id), ...USAGE_NAMES));
+  }
+
+  /**
+   * Removes the experiment's keys and gives the bytes it was charged back to its tenant (its
+   * trials' jobs and its artifacts are removed by the caller).
+   */
   async remove(id: string): Promise<void> {
     const k = this.keys;
     const tenant = (await this.tenantOf(id)) ?? DEFAULT_TENANT;
-    await this.redis
-      .multi()
-      .zrem(k.tenantExperiments(tenant), id)
-      .del(k.experiment(id), k.experimentTrials(id), k.experimentState(id), k.experimentEvents(id), k.experimentLock(id))
-      .zrem(k.experimentIndex, id)
-      .srem(k.experimentsActive, id)
-      .exec();
+    await this.redis.eval(
+      REMOVE,
+      9,
+      k.experiment(id),
+      k.tenantUsage(tenant),
+      k.experimentIndex,
+      k.tenantExperiments(tenant),
+      k.experimentsActive,
+      k.experimentTrials(id),
+      k.experimentState(id),
+      k.experimentEvents(id),
+      k.experimentLock(id),
+      id,
+      ...USAGE_NAMES,
+    );
   }
 }

@@ -2,8 +2,8 @@ import type { z } from 'zod';
 import {
   type EpochReport,
   type JobErrorCode,
-  type JobRecord,
-  type JobSpec,
+  type StoredJobRecord,
+  type StoredSpec,
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
@@ -13,6 +13,7 @@ import {
   newJobEventSchema,
 } from '../spec/index.js';
 import type { AppendResult, JobStore } from './job-store.js';
+import type { Usage } from './tenant-store.js';
 
 /**
  * What a finished training reports. Every field goes into the `completed` event, and each one
@@ -57,14 +58,15 @@ const RECORD_FIELDS = new Set(Object.keys(jobRecordSchema.shape));
 export class JobLifecycle {
   constructor(private readonly store: JobStore) {}
 
-  /** Records a new job as queued, with its first event. */
+  /** Records a new job as queued, with its first event, charged `charge` (its stored inline data). */
   async create(input: {
     id: string;
     tenant: string;
     name: string | null;
-    spec: JobSpec;
+    spec: StoredSpec;
     cost?: ModelCost;
     experiment?: { id: string; trial: number };
+    charge?: Partial<Usage>;
   }): Promise<void> {
     const createdAt = new Date();
     await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
@@ -76,7 +78,7 @@ export class JobLifecycle {
    * attempt back (see requeue); a pick-up of a job still `running` (its worker died) begins one too,
    * unless that was its last one (of `maxAttempts`): then the job fails instead.
    */
-  async start(record: JobRecord, worker: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<StartResult> {
+  async start(record: StoredJobRecord, worker: string, maxAttempts = Number.POSITIVE_INFINITY): Promise<StartResult> {
     const attempt = record.attempts + 1;
     if (record.status === 'running' && attempt > maxAttempts) {
       const error = { code: 'worker_crashed' as const, message: `the job's worker died on its last attempt (${record.attempts} of ${maxAttempts})` };

@@ -5,12 +5,14 @@ import {
   type JobError,
   type JobEvent,
   type JobEventData,
-  type JobRecord,
+  type StoredJobRecord,
+  type StoredSpec,
   JOB_STATUSES,
   type JobListItem,
   type JobSpec,
   type ListedJobSpec,
   listedSpec,
+  referencedInlineBytes,
   type JobStatus,
   type ModelCost,
   type NewJobEvent,
@@ -182,9 +184,21 @@ export class JobStore {
     private readonly maxlen: number,
   ) {}
 
-  /** Writes a new queued job and its first event (the job lifecycle's `create` says which). */
+  /**
+   * Writes a new queued job and its first event (the job lifecycle's `create` says which), and
+   * charges it and its tenant `charge` (its inline data, already stored) in the same step.
+   */
   async create(
-    input: { id: string; tenant: string; name: string | null; spec: JobSpec; createdAt: Date; cost?: ModelCost; experiment?: { id: string; trial: number } },
+    input: {
+      id: string;
+      tenant: string;
+      name: string | null;
+      spec: StoredSpec;
+      createdAt: Date;
+      cost?: ModelCost;
+      experiment?: { id: string; trial: number };
+      charge?: Partial<Usage>;
+    },
     event: NewJobEvent & { type: 'status' },
   ): Promise<void> {
     const createdAt = input.createdAt.toISOString();
@@ -194,7 +208,7 @@ export class JobStore {
       name: input.name ?? '',
       status: 'queued',
       spec: JSON.stringify(input.spec),
-      // Lists read this instead of the spec, whose inline data may be megabytes.
+      // Lists read this instead of the spec (records written before inline data moved to the artifact store hold it).
       listedSpec: JSON.stringify(listedSpec(input.spec)),
       createdAt,
       epoch: '0',
@@ -204,8 +218,11 @@ export class JobStore {
       ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
       ...(input.experiment ? { experimentId: input.experiment.id, trial: String(input.experiment.trial) } : {}),
     };
-    await this.redis
-      .multi()
+    const charged = USAGE_NAMES.filter((name) => input.charge?.[name]);
+    for (const name of charged) record[name] = String(input.charge![name]);
+    const multi = this.redis.multi();
+    for (const name of charged) multi.hincrby(this.keys.tenantUsage(input.tenant), name, input.charge![name]!);
+    await multi
       .hset(this.keys.job(input.id), record)
       .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
       .zadd(this.keys.tenantJobs(input.tenant), 0, indexMember(input.createdAt, input.id))
@@ -278,7 +295,8 @@ export class JobStore {
     return ((await this.redis.hget(this.keys.job(id), 'status')) as JobStatus | null) ?? undefined;
   }
 
-  async get(id: string): Promise<JobRecord | undefined> {
+  /** The record as stored: inline data as references (the jobs service reads the data back). */
+  async get(id: string): Promise<StoredJobRecord | undefined> {
     const [hash, history] = await Promise.all([this.redis.hgetall(this.keys.job(id)), this.redis.lrange(this.keys.history(id), 0, -1)]);
     if (!hash.id) return undefined;
     return toRecord(hash, history);
@@ -286,9 +304,9 @@ export class JobStore {
 
   /** Newest first; `cursor` is the `next` of the previous page. */
   async list(options: ListOptions & { view?: 'slim' }): Promise<{ items: JobListItem[]; next: string | null }>;
-  async list(options: ListOptions & { view: 'full' }): Promise<{ items: JobRecord[]; next: string | null }>;
-  async list(options: ListOptions): Promise<{ items: (JobRecord | JobListItem)[]; next: string | null }> {
-    const items: (JobRecord | JobListItem)[] = [];
+  async list(options: ListOptions & { view: 'full' }): Promise<{ items: StoredJobRecord[]; next: string | null }>;
+  async list(options: ListOptions): Promise<{ items: (StoredJobRecord | JobListItem)[]; next: string | null }> {
+    const items: (StoredJobRecord | JobListItem)[] = [];
     const maxBytes = options.maxBytes ?? Infinity;
     let bytes = 0;
     let max = options.cursor ? `(${decodeCursor(options.cursor)}` : '+';
@@ -340,11 +358,13 @@ export class JobStore {
     return (!options.status || status === options.status) && (!options.experimentId || experimentId === options.experimentId);
   }
 
-  private async loadFull(id: string): Promise<{ item: JobRecord; bytes: number } | undefined> {
+  private async loadFull(id: string): Promise<{ item: StoredJobRecord; bytes: number } | undefined> {
     const [hash, history] = await Promise.all([this.redis.hgetall(this.keys.job(id)), this.redis.lrange(this.keys.history(id), 0, -1)]);
     if (!hash.id) return undefined;
-    const bytes = Object.values(hash).reduce((n, v) => n + v.length, 0) + history.reduce((n, v) => n + v.length + 1, 0);
-    return { item: toRecord(hash, history), bytes };
+    const item = toRecord(hash, history);
+    // Its inline data is read back into the response too.
+    const bytes = Object.values(hash).reduce((n, v) => n + v.length, 0) + history.reduce((n, v) => n + v.length + 1, 0) + referencedInlineBytes(item.spec);
+    return { item, bytes };
   }
 
   private async loadSlim(id: string): Promise<{ item: JobListItem; bytes: number } | undefined> {
@@ -385,12 +405,7 @@ export class JobStore {
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
   }
 
-  /** The experiment scheduler that asked this trial to stop, if one did. */
-  async stopRequest(id: string): Promise<StoppedBy | undefined> {
-    return ((await this.redis.hget(this.keys.job(id), 'stopRequested')) as StoppedBy | null) ?? undefined;
-  }
-
-  /** Asks a running trial to stop after its current epoch (its worker reads this after each epoch). */
+  /** Notes on a trial's record that its experiment's scheduler stopped it (its worker hears it in the verdict it waits for). */
   async requestStop(id: string, by: StoppedBy): Promise<void> {
     await this.setFields(id, { stopRequested: by });
   }
@@ -454,13 +469,13 @@ function decodeCursor(cursor: string): string {
 }
 export class InvalidCursorError extends Error {}
 
-function toRecord(h: Record<string, string>, history: string[]): JobRecord {
+function toRecord(h: Record<string, string>, history: string[]): StoredJobRecord {
   const json = <T>(v: string | undefined): T | null => (v ? (JSON.parse(v) as T) : null);
   return {
     id: h.id!,
     name: h.name || null,
     status: h.status as JobStatus,
-    spec: JSON.parse(h.spec!) as JobSpec,
+    spec: JSON.parse(h.spec!) as StoredSpec,
     cost: json<ModelCost>(h.cost),
     preprocessing: json<PreprocessingState>(h.preprocessing),
     createdAt: h.createdAt!,
@@ -469,7 +484,7 @@ function toRecord(h: Record<string, string>, history: string[]): JobRecord {
     epoch: Number(h.epoch ?? 0),
     epochs: Number(h.epochs ?? 0),
     history: history.map((e) => JSON.parse(e) as EpochMetrics),
-    backend: (h.backend || null) as JobRecord['backend'],
+    backend: (h.backend || null) as StoredJobRecord['backend'],
     engine: json<EngineRun>(h.engine),
     versions: json<Record<string, string>>(h.versions),
     attempts: Number(h.attempts ?? 0),

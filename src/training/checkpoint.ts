@@ -19,7 +19,7 @@ export interface TrainingState {
 
 type Named = { name: string; tensor: tf.Tensor };
 
-/** An optimizer's state as either engine keeps it (the eager TorchOptimizer, the GraphTrainer). */
+/** An optimizer's state as either engine keeps it (the eager TorchOptimizer, the GraphTrainer); getWeights' tensors are the caller's. */
 export type OptimizerState = Pick<TorchOptimizer, 'getWeights' | 'setWeights'>;
 
 /**
@@ -45,6 +45,7 @@ export async function captureState(
     ...(best ?? []).map((tensor, i) => ({ name: `best/${i}`, tensor })),
   ];
   const { data, specs } = await tf.io.encodeWeights(named);
+  tf.dispose(slots.map((s) => s.tensor));
   return { epoch, history: [...history], specs, data: new Uint8Array(data) };
 }
 

@@ -164,11 +164,12 @@ export class TorchOptimizer extends tf.Optimizer {
     return s;
   }
 
+  /** The step count and slots, as tensors the caller owns (and disposes). */
   override async getWeights(): Promise<NamedTensor[]> {
     const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.step, 'int32') }];
     for (const varName of [...this.slots.keys()].sort()) {
       const s = this.slots.get(varName)!;
-      for (const slot of Object.keys(s).sort()) out.push({ name: `${varName}/${slot}`, tensor: s[slot]! });
+      for (const slot of Object.keys(s).sort()) out.push({ name: `${varName}/${slot}`, tensor: s[slot]!.clone() });
     }
     return out;
   }

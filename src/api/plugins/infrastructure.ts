@@ -96,7 +96,10 @@ async function infrastructure(app: FastifyInstance, opts: { config: Config }) {
     tenants: quotas.tenants,
     quotaDefaults: quotas.defaults(),
   });
-  app.decorate('experiments', new ExperimentsService({ config, store: experimentStore, jobStore: store, jobs, events, controller, quotas, replicated }));
+  app.decorate(
+    'experiments',
+    new ExperimentsService({ config, artifacts, store: experimentStore, jobStore: store, jobs, events, controller, quotas, replicated }),
+  );
 
   app.addHook('onReady', async () => {
     await Promise.all([redis, bull].map((c) => waitReady(c, config.REDIS_CONNECT_TIMEOUT_MS)));

@@ -57,7 +57,8 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'An experiment: its trials (parameters, status, objective, epochs, scheduler decisions), leaderboard and per-optimizer summary',
         params: jobIdParamsSchema,
-        response: { 200: experimentRecordSchema, ...errors },
+        // 410: its inline data is gone from the artifact store.
+        response: { 200: experimentRecordSchema, ...errorResponses(410), ...errors },
       },
     },
     async (request) => app.experiments.get(request.params.id),
@@ -130,7 +131,8 @@ export async function experimentRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'Cancel an experiment and its queued and running trials',
         params: jobIdParamsSchema,
-        response: { 200: experimentRecordSchema, ...errors },
+        // 410: its inline data is gone from the artifact store.
+        response: { 200: experimentRecordSchema, ...errorResponses(410), ...errors },
       },
     },
     async (request) => app.experiments.cancel(request.params.id),

@@ -60,14 +60,22 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
   r.get(
     '/v1/jobs',
     {
-      schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: listJobsQuerySchema, response: { 200: jobListSchema, ...errors } },
+      schema: {
+        tags: ['jobs'],
+        summary: 'List jobs, newest first',
+        querystring: listJobsQuerySchema,
+        // 410 (view=full): a job's inline data is gone from the artifact store.
+        response: { 200: jobListSchema, ...errorResponses(410), ...errors },
+      },
     },
     async (request) => app.jobs.list(request.query, visibleTenant(request.principal)),
   );
 
   r.get(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'A job record', params: jobIdParamsSchema, response: { 200: jobRecordSchema, ...errors } } },
+    {
+      schema: { tags: ['jobs'], summary: 'A job record', params: jobIdParamsSchema, response: { 200: jobRecordSchema, ...errorResponses(410), ...errors } },
+    },
     async (request) => app.jobs.get(request.params.id),
   );
 
@@ -78,7 +86,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
         tags: ['jobs'],
         summary: 'Cancel a queued or running job',
         params: jobIdParamsSchema,
-        response: { 200: jobRecordSchema, ...errors },
+        response: { 200: jobRecordSchema, ...errorResponses(410), ...errors },
       },
     },
     async (request) => app.jobs.cancel(request.params.id),

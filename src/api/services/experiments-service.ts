@@ -7,14 +7,24 @@ import {
   type ExperimentRecord,
   type ExperimentSpec,
   type LeaderboardEntry,
+  type ResolvedJobSpec,
+  type StoredExperimentSpec,
+  type StoredJobSpec,
+  type StoredSpec,
+  type StoredDatasetSpec,
+  DATA_SLOTS,
+  mapDatasets,
   type Trial,
   type TrialWait,
   EXPERIMENT_TERMINAL_EVENTS,
   experimentListItemSchema,
 } from '../../spec/index.js';
-import { type ExperimentMeta, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
+import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
-import { BadRequestError, ConflictError, InvalidSpecError, LimitExceededError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { experimentArtifacts } from '../../storage/artifact-keys.js';
+import { InlineDataMissingError, InlineDataWriter, restoreInlineData } from '../../storage/inline-data.js';
 import { type EventSink, type EventsService, type FollowedStream, startAfter } from './events-service.js';
 import type { JobsService } from './jobs-service.js';
 import type { QuotaService } from './quota-service.js';
@@ -22,6 +32,7 @@ import type { z } from 'zod';
 
 export interface ExperimentsDeps {
   config: Config;
+  artifacts: ArtifactStore;
   store: ExperimentStore;
   jobStore: JobStore;
   jobs: JobsService;
@@ -31,6 +42,9 @@ export interface ExperimentsDeps {
   /** Waits until this process's writes reach REDIS_WAIT_REPLICAS replicas. */
   replicated: () => Promise<void>;
 }
+
+/** A planned trial, checked and resolved, before its inline data is stored. */
+type ResolvedTrial = Omit<TrialDef, 'spec'> & { spec: ResolvedJobSpec };
 
 /** At most this many trial problems are listed in one 400. */
 const MAX_DETAILS = 50;
@@ -58,7 +72,7 @@ export class ExperimentsService {
     const id = randomUUID();
     const problems: { trial: number; params: Record<string, unknown>; path: (string | number)[]; message: string }[] = [...issues];
     const over: ConstructorParameters<typeof LimitExceededError>[0] = [];
-    const trials: TrialDef[] = [];
+    const trials: ResolvedTrial[] = [];
     // Every trial passes the job preflight (the same checks and limits as POST /v1/jobs).
     for (const t of plan.trials) {
       if (problems.length >= MAX_DETAILS) break;
@@ -86,17 +100,63 @@ export class ExperimentsService {
     const createdAt = new Date().toISOString();
     const phase = plan.protocol === 'optimizer-comparison' ? 'tune' : 'search';
     const max = (await this.d.quotas.limits(tenant)).experiments;
-    const meta = { id, tenant, name: spec.name ?? null, status: 'running' as const, spec, plan: rest, createdAt, finishedAt: null };
-    const { created, held } = await this.d.store.create(meta, trials, emptyState(phase), max);
-    if (!created) throw new QuotaExceededError('experiments', held, max);
+    await this.create(
+      { id, tenant, name: spec.name ?? null, status: 'running', spec, plan: rest, createdAt, finishedAt: null },
+      trials,
+      emptyState(phase),
+      max,
+    );
     // Queues the first trials; were this process to die first, any worker's sweep would.
     await this.d.controller.reconcile(id, { waitMs: 5_000 });
     // A failover before the experiment and its first trials reach a replica would lose what the client was told is running.
     await this.d.replicated();
-    return this.get(id);
+    return { ...(await this.load(id)), spec };
   }
 
+  /**
+   * Records the experiment (while its tenant holds fewer than `max`) with its inline data stored
+   * once, under the experiment, for all its trials to reference; the record is charged for it in
+   * the same step. Over the tenant's storage quota nothing is stored; a failure to record removes
+   * what was.
+   */
+  private async create(
+    meta: Omit<ExperimentMeta, 'spec'> & { spec: ExperimentSpec },
+    resolved: ResolvedTrial[],
+    state: ExperimentState,
+    max: number,
+  ): Promise<void> {
+    const inline = new InlineDataWriter(experimentArtifacts(meta.id));
+    const spec = { ...meta.spec, base: await inline.store(meta.spec.base) } as StoredExperimentSpec;
+    const trials = await Promise.all(resolved.map(async (t): Promise<TrialDef> => ({ ...t, spec: await trialData(inline, t, spec.base) })));
+    const charge = { datasetBytes: inline.bytes, artifactBytes: inline.bytes };
+    if (inline.bytes > 0) await this.d.quotas.assertStorageRoom(meta.tenant, charge);
+    try {
+      await inline.write(this.d.artifacts);
+      const { created, held } = await this.d.store.create({ ...meta, spec }, trials, state, max, charge);
+      if (!created) throw new QuotaExceededError('experiments', held, max);
+    } catch (err) {
+      // Not recorded, so not charged: what was stored goes too.
+      await inline.discard(this.d.artifacts).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The experiment with its base's inline data read back (a 410 when that data is gone). */
   async get(id: string): Promise<ExperimentRecord> {
+    const record = await this.load(id);
+    try {
+      return { ...record, spec: { ...record.spec, base: await restoreInlineData(this.d.artifacts, record.spec.base) } as ExperimentSpec };
+    } catch (err) {
+      if (!(err instanceof InlineDataMissingError)) throw err;
+      throw new GoneError(
+        'inline_data_missing',
+        `the inline data of experiment ${id} is gone from the artifact store (${err.ref.artifact}); DELETE removes the experiment`,
+      );
+    }
+  }
+
+  /** The experiment as stored: its base's inline data as references. */
+  private async load(id: string): Promise<Omit<ExperimentRecord, 'spec'> & { spec: StoredExperimentSpec }> {
     const meta = await this.d.store.getMeta(id);
     if (!meta) throw new NotFoundError('experiment', id);
     const [defs, state] = await Promise.all([this.d.store.getTrials(id), this.d.store.getState(id)]);
@@ -147,7 +207,7 @@ export class ExperimentsService {
     const page = await this.d.store.list({ ...query, ...(tenant === undefined ? {} : { tenant }) });
     const items = await Promise.all(
       page.items.map(async (m) => {
-        const record = await this.get(m.id).catch(() => undefined);
+        const record = await this.load(m.id).catch(() => undefined);
         return record ? experimentListItemSchema.parse(record) : undefined;
       }),
     );
@@ -171,7 +231,10 @@ export class ExperimentsService {
     }
   }
 
-  /** Deletes an experiment and its trials' jobs (a running experiment is cancelled first). */
+  /**
+   * Deletes an experiment, its trials' jobs and its inline data, and gives the bytes back to its
+   * tenant (a running experiment is cancelled first).
+   */
   async remove(id: string): Promise<void> {
     const status = await this.d.store.getStatus(id);
     if (!status) throw new NotFoundError('experiment', id);
@@ -180,11 +243,12 @@ export class ExperimentsService {
       if (await this.d.jobStore.exists(t.jobId)) await this.d.jobs.remove(t.jobId).catch(() => undefined);
     }
     await this.d.store.remove(id);
+    await this.d.artifacts.delete(experimentArtifacts(id));
   }
 
   /** One metric per epoch for every trial, aligned on epochs 1..the longest run (null where a trial has none). */
   async curves(id: string, metric: string): Promise<ExperimentCurves> {
-    const experiment = await this.get(id);
+    const experiment = await this.load(id);
     const rows = await Promise.all(
       experiment.trials.map(async (t) => {
         const job = await this.d.jobStore.get(t.jobId);
@@ -214,7 +278,7 @@ export class ExperimentsService {
   }
 
   async leaderboardCsv(id: string): Promise<string> {
-    const { leaderboard: rows, objective } = await this.get(id);
+    const { leaderboard: rows, objective } = await this.load(id);
     return toCsv(rows, objective.metric);
   }
 
@@ -244,6 +308,18 @@ export class ExperimentsService {
       isTerminal: (e) => (EXPERIMENT_TERMINAL_EVENTS as readonly string[]).includes(e.type),
     };
   }
+}
+
+/**
+ * A trial's spec with its inline data stored: the base's reference when no parameter of the
+ * trial reaches into its datasets (the usual case: one copy for all trials, and no trial's copy
+ * of the arrays is serialised again), else its own data, stored beside (identical data once).
+ */
+async function trialData(inline: InlineDataWriter, t: { params: Record<string, unknown>; spec: ResolvedJobSpec }, base: StoredSpec): Promise<StoredJobSpec> {
+  const reaches = (path: string) => DATA_SLOTS.some((slot) => path === slot || path.startsWith(`${slot}.`) || slot.startsWith(`${path}.`));
+  if (Object.keys(t.params).some(reaches)) return inline.store(t.spec);
+  const shared = { dataset: base.dataset.inline, 'training.validationData': base.training.validationData?.inline };
+  return mapDatasets(t.spec, (d, slot) => (d.inline ? { ...d, inline: shared[slot]! } : (d as StoredDatasetSpec)));
 }
 
 const CSV_COLUMNS = [

@@ -16,6 +16,7 @@ import {
   type JobSpec,
   type JobStatus,
   type ResolvedJobSpec,
+  type StoredJobRecord,
   type ModelCost,
   type SpecIssue,
   describeDataset,
@@ -45,6 +46,7 @@ import {
   UnprocessableError,
 } from '../../shared/errors.js';
 import { jobArtifacts } from '../../storage/artifact-keys.js';
+import { InlineDataMissingError, InlineDataWriter, restoreInlineData } from '../../storage/inline-data.js';
 import type { QuotaService } from './quota-service.js';
 
 export interface JobsDeps {
@@ -120,7 +122,7 @@ export class JobsService {
     }
     const record = await this.d.store.get(previous.id!);
     if (!record) throw new GoneError('job_deleted', `the job this Idempotency-Key created (${previous.id}) was deleted`);
-    return { record, replayed: true };
+    return { record: await this.withData(record), replayed: true };
   }
 
   /**
@@ -192,39 +194,77 @@ export class JobsService {
   }
 
   /**
-   * Records and queues a spec that has passed every check, within the tenant's job quota, at the
-   * tenant's next turn of the training queue (fair scheduling, see TenantStore.nextTurn).
+   * Records and queues a spec that has passed every check, within the tenant's job and storage
+   * quotas, at the tenant's next turn of the training queue (fair scheduling, see
+   * TenantStore.nextTurn). Its inline data goes to the artifact store under the job's prefix
+   * first; the record, charged for it, and the queue entry carry only references.
    */
   async enqueue(resolved: ResolvedJobSpec, tenant: string, id: string = randomUUID(), cost?: ModelCost, requestId?: string): Promise<JobRecord> {
     // A job writes a model (and checkpoints) to the artifact store: none starts once the tenant's artifacts fill its quota.
     await this.d.quotas.assertArtifactRoom(tenant);
+    const inline = new InlineDataWriter(jobArtifacts(id));
+    const spec = await inline.store(resolved);
+    const charge = inline.bytes > 0 ? { datasetBytes: inline.bytes, artifactBytes: inline.bytes } : undefined;
+    if (charge) await this.d.quotas.assertStorageRoom(tenant, charge);
     await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
     try {
+      await inline.write(this.d.artifacts);
       await enqueueTraining(
         { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS, tenants: this.d.quotas.tenants },
-        { id, tenant, spec: resolved, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}) },
+        { id, tenant, spec, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}), ...(charge ? { charge } : {}) },
       );
     } catch (err) {
       // A job that was never recorded leaves the tenant's count; one whose queueing failed has failed and leaves it too.
       await this.d.quotas.tenants.releaseJob(tenant, id).catch(() => undefined);
+      // Data no record names (and no charge: the record carries it) is removed; a failed job keeps its own.
+      if (!(await this.d.store.exists(id).catch(() => true))) await inline.discard(this.d.artifacts).catch(() => undefined);
       throw err;
     }
     // A failover before the record and the queue entry reach a replica would lose a job the client was told is queued.
     await this.d.replicated();
-    return (await this.d.store.get(id))!;
+    return { ...(await this.d.store.get(id))!, spec: resolved };
   }
 
   async get(id: string): Promise<JobRecord> {
     const record = await this.d.store.get(id);
     if (!record) throw new NotFoundError('job', id);
-    return record;
+    return this.withData(record);
+  }
+
+  /**
+   * The record with its inline data read back from the artifact store: the spec as it was posted.
+   * Data that is gone while the job is not is a 410 saying so.
+   */
+  private async withData(record: StoredJobRecord): Promise<JobRecord> {
+    try {
+      return { ...record, spec: await restoreInlineData(this.d.artifacts, record.spec) };
+    } catch (err) {
+      if (!(err instanceof InlineDataMissingError)) throw err;
+      if (!(await this.d.store.exists(record.id))) throw new NotFoundError('job', record.id);
+      throw new GoneError(
+        'inline_data_missing',
+        `the inline data of job ${record.id} is gone from the artifact store (${err.ref.artifact}); ` +
+          'GET /v1/jobs lists the job without it, DELETE removes the job',
+      );
+    }
   }
 
   /** Newest first; `tenant` undefined lists every tenant's (admin). */
   async list(query: { status?: JobStatus; experimentId?: string; limit: number; cursor?: string; view: 'slim' | 'full' }, tenant: string | undefined) {
     try {
       const options = { ...query, maxBytes: this.d.config.MAX_LIST_RESPONSE_BYTES, ...(tenant === undefined ? {} : { tenant }) };
-      return query.view === 'full' ? await this.d.store.list({ ...options, view: 'full' }) : await this.d.store.list({ ...options, view: 'slim' });
+      if (query.view !== 'full') return await this.d.store.list({ ...options, view: 'slim' });
+      const page = await this.d.store.list({ ...options, view: 'full' });
+      const items: JobRecord[] = [];
+      for (const record of page.items) {
+        try {
+          items.push(await this.withData(record));
+        } catch (err) {
+          // A job deleted since the page was read leaves it.
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+      return { items, next: page.next };
     } catch (err) {
       if (err instanceof InvalidCursorError) throw new BadRequestError('invalid_cursor', 'the cursor is not one this API returned');
       throw err;
@@ -258,7 +298,9 @@ export class JobsService {
   }
 
   async predict(id: string, inputs: unknown[]): Promise<PredictResult> {
-    const record = await this.get(id);
+    // The model is all it needs: the inline data stays in the store.
+    const record = await this.d.store.get(id);
+    if (!record) throw new NotFoundError('job', id);
     if (record.status !== 'completed') {
       throw new ConflictError('job_not_completed', `job ${id} is ${record.status}; predictions need a completed job`);
     }

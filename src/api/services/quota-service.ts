@@ -3,7 +3,7 @@ import type { JobStatus } from '../../spec/index.js';
 import { QuotaExceededError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { tenantSchema } from '../../shared/access.js';
-import { type Quotas, quotaDefaults, quotasSchema, type TenantStore } from '../../store/tenant-store.js';
+import { type Quotas, quotaDefaults, quotasSchema, type TenantStore, USAGE_NAMES, type Usage } from '../../store/tenant-store.js';
 
 export const tenantViewSchema = z
   .object({
@@ -58,6 +58,15 @@ export class QuotaService {
     if (usage.datasetBytes >= limits.datasetBytes) throw new QuotaExceededError('datasetBytes', usage.datasetBytes, limits.datasetBytes);
     if (usage.artifactBytes >= limits.artifactBytes) throw new QuotaExceededError('artifactBytes', usage.artifactBytes, limits.artifactBytes);
     return limits.datasetBytes - usage.datasetBytes;
+  }
+
+  /** Refuses to store `bytes` more when they would take the tenant past a quota (a 422 naming it, datasetBytes first). */
+  async assertStorageRoom(tenant: string, bytes: Partial<Usage>): Promise<void> {
+    const [limits, usage] = await Promise.all([this.limits(tenant), this.tenants.usage(tenant)]);
+    for (const name of USAGE_NAMES) {
+      const after = usage[name] + (bytes[name] ?? 0);
+      if (after > usage[name] && after > limits[name]) throw new QuotaExceededError(name, after, limits[name]);
+    }
   }
 
   /** Refuses a new experiment once the tenant holds its quota of them (`held`: how many it has). */
