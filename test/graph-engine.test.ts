@@ -374,6 +374,26 @@ describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
     expect(a.losses).not.toEqual(c.losses);
   });
 
+  it('lets the event loop in while its synchronous steps run: an abort from a timer stops the epoch it lands in', async () => {
+    // One epoch of 20,000 single-sample steps (seconds); the abort can only be seen mid-epoch
+    // if the engine yields between steps.
+    const input = mlp([{ type: 'dense', units: 8, activation: 'relu' }], {
+      dataset: { inline: { x: table(20_000, 5), y: oneHot(20_000, 3) } },
+      training: { epochs: 1, batchSize: 1 },
+    });
+    const controller = new AbortController();
+    let epochs = 0;
+    await expect(
+      train(spec(input, 'graph'), {
+        signal: controller.signal,
+        // Called just before the first epoch starts, with nothing in between that waits on a timer.
+        onEngine: () => void setTimeout(() => controller.abort(), 0),
+        onEpochEnd: () => void (epochs += 1),
+      }),
+    ).rejects.toThrow('aborted');
+    expect(epochs).toBe(0);
+  });
+
   it('resumes from a checkpoint exactly as an uninterrupted run continues (weights and optimizer slots)', async () => {
     const input = mlp(
       [

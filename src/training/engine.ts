@@ -19,13 +19,18 @@ export class EngineUnavailableError extends TrainingError {
 }
 
 /**
- * Session thread pools of the graph engine: as many intra- and inter-op threads as cores, what
- * TensorFlow (and so Keras in the bench) takes by default. On the shared 2-core machine, 1/1,
- * 2/1 and 2/2 measured within noise of each other (best of 3: MLP b32 24k/19k/28k samples/s,
- * b128 60k/51k/56k; CNN b32 7.1k/7.1k/7.3k, b128 10.5k/8.9k/8.9k), 2/2 best at batch 32.
- * tfjs' own pools sit idle while a graph step runs, so the two never compete for the cores.
+ * Session thread pools of the graph engine: as many intra-op threads as cores (what TensorFlow,
+ * and so Keras in the bench, takes by default), and the ops run one after another in the thread
+ * that calls the session (interOp -1) instead of hopping to an inter-op pool and back: a step's
+ * ops form a chain with little to run side by side, and every hop to a woken thread costs most
+ * on a loaded machine. Measured on the shared 2-core machine, one process, the MNIST MLP at
+ * batch 32, interleaved (p25 / median µs per step): a libuv-pool run on 2 inter-op threads
+ * 1,062 / 1,286; a synchronous run on them 901 / 920; synchronous in the calling thread 898 /
+ * 911 (1 intra-op thread: 934 / 947). The CNN at batch 128 measured the same with 2 inter-op
+ * threads or none. tfjs' own pools sit idle while a graph step runs, so the two never compete
+ * for the cores.
  */
-export const GRAPH_THREADS = { intraOp: Math.max(1, availableParallelism()), interOp: Math.max(1, availableParallelism()) };
+export const GRAPH_THREADS = { intraOp: Math.max(1, availableParallelism()), interOp: -1 };
 
 /** Whether this process can run the graph engine at all (the addon built and the native backend). */
 export function graphAvailability(): { available: boolean; reason?: string; addon?: GraphAddon } {

@@ -19,7 +19,7 @@ export interface TrainOptions {
   onEpochEnd?: (report: EpochReport, model: tf.LayersModel) => void | 'stop' | Promise<void | 'stop'>;
   /** Runs once on the built model before training (e.g. to set known initial weights). */
   prepareModel?: (model: tf.LayersModel) => void;
-  /** Checked between batches: training stops within one batch of an abort. */
+  /** Checked between batches: training stops within one batch of an abort (the graph engine: within a few ms more). */
   signal?: AbortSignal;
   /** The data, already loaded (an uploaded dataset); default: loadDataset(spec.dataset). */
   data?: Dataset;
@@ -83,8 +83,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
           loss: spec.loss,
           metrics: spec.metrics,
           optimizer: spec.optimizer,
-          sampleShape: prepared.train.inputShape,
-          targetShape: prepared.train.targetShape,
+          data: prepared.train,
           seed,
           threads: GRAPH_THREADS,
         });
@@ -129,7 +128,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       const nanGuard = t.terminateOnNaN ? epoch : 0;
       const sums = await firstContact(first, async () => {
         if (!graph) return runEpoch(model, masks, split.train!.x, split.train!.y, order, batchSize, options.signal, nanGuard);
-        const s = await runGraphEpoch(graph, prepared.train, order, batchSize, optimizer.learningRate, options.signal, nanGuard);
+        const s = await runGraphEpoch(graph, n, order, batchSize, optimizer.learningRate, options.signal, nanGuard);
         graph.writeBack();
         return s;
       });
@@ -236,31 +235,33 @@ async function runEpoch(
   return sums.map((s) => s / n);
 }
 
-/** runEpoch on the graph engine: each batch is one session call fed rows of the data. */
+/**
+ * How long the graph engine runs steps back to back before it lets the event loop in (control
+ * messages such as cancel): a few ms, so an abort lands within that and the yields cost nothing.
+ */
+const GRAPH_YIELD_MS = 5;
+
+/** runEpoch on the graph engine: each batch is one synchronous session call fed the indices of its rows. */
 async function runGraphEpoch(
   graph: GraphTrainer,
-  data: Dataset,
+  n: number,
   order: Int32Array | undefined,
   batchSize: number,
   learningRate: number,
   signal: AbortSignal | undefined,
   nanGuardEpoch: number,
 ): Promise<number[]> {
-  const n = data.samples;
-  const xWidth = data.x.length / n;
-  const yWidth = data.y.length / n;
-  const xb = new Float32Array(Math.min(batchSize, n) * xWidth);
-  const yb = new Float32Array(Math.min(batchSize, n) * yWidth);
+  const rows = order ?? Int32Array.from({ length: n }, (_, i) => i);
   const sums: number[] = [];
+  let yielded = performance.now();
   for (let start = 0; start < n; start += batchSize) {
+    if (performance.now() - yielded >= GRAPH_YIELD_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yielded = performance.now();
+    }
     if (signal?.aborted) throw new TrainingAbortedError();
     const size = Math.min(batchSize, n - start);
-    for (let k = 0; k < size; k++) {
-      const row = order ? order[start + k]! : start + k;
-      xb.set(data.x.subarray(row * xWidth, (row + 1) * xWidth), k * xWidth);
-      yb.set(data.y.subarray(row * yWidth, (row + 1) * yWidth), k * yWidth);
-    }
-    const values = await graph.trainBatch(xb.subarray(0, size * xWidth), yb.subarray(0, size * yWidth), size, learningRate);
+    const values = graph.trainBatch(rows.subarray(start, start + size), learningRate);
     if (nanGuardEpoch > 0 && !Number.isFinite(values[0]!)) {
       throw new DivergedError(`the loss became ${values[0]} in epoch ${nanGuardEpoch}, batch ${start / batchSize + 1}`);
     }

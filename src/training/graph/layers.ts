@@ -206,7 +206,7 @@ const builders: Record<string, Builder> = {
   },
   Embedding: (ctx, [x], c) => {
     regularize(ctx, c, [['embeddingsRegularizer', 0]]);
-    return ctx.g.out('GatherV2', [ctx.weight(0), ctx.g.cast(x!, DType.int32), ctx.g.ints([0], [])]);
+    return ctx.g.rows(ctx.weight(0), ctx.g.cast(x!, DType.int32));
   },
   Add: (ctx, xs) => ctx.g.addN(xs),
   Multiply: (ctx, xs) => xs.slice(1).reduce((a, b) => ctx.g.mul(a, b), xs[0]!),

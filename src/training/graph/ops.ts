@@ -126,6 +126,8 @@ export class GraphBuilder {
   reshape = (x: Output, shape: number[]) => this.out('Reshape', [x, this.ints(shape)]);
   expandDims = (x: Output, axis: number) => this.out('ExpandDims', [x, this.ints([axis], [])]);
   squeeze = (x: Output, axis: number) => this.out('Squeeze', [x], [['squeeze_dims', 'ints', [axis]]]);
+  /** The rows of x at int32 indices, along axis 0. */
+  rows = (x: Output, indices: Output) => this.out('GatherV2', [x, indices, this.ints([0], [])]);
   /** Rows of a 2-D tensor's columns [begin, begin + size). */
   columns = (x: Output, begin: number, size: number) => this.out('Slice', [x, this.ints([0, begin]), this.ints([-1, size])]);
 

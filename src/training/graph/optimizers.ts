@@ -19,7 +19,7 @@ export interface OptimizerContext {
   slot(name: string, init?: number): Output;
   /** A scalar fed every step, computed in double precision from the step state. */
   scalar(name: string, value: (s: StepState) => number): Output;
-  /** Ops every update waits for (every forward read of the weights). */
+  /** Ops every update waits for (every read of the weights, every gradient). */
   after: Operation[];
 }
 
