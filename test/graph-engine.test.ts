@@ -90,6 +90,20 @@ const mlp = (layers: unknown[], extra: SpecInput = {}): SpecInput => ({
   ...extra,
 });
 
+/** A graph model of two inputs, `a` (3 features) and `b` (4), whose layers end in one linear unit. */
+const twoInputs = (layers: unknown[], optimizer: Record<string, unknown>): SpecInput => ({
+  dataset: { inline: { x: table(40, 7), y: table(40, 1) } },
+  model: {
+    inputs: [
+      { name: 'a', shape: [3] },
+      { name: 'b', shape: [4] },
+    ],
+    layers: [...layers, { type: 'dense', units: 1 }],
+  },
+  loss: 'meanSquaredError',
+  optimizer,
+});
+
 const ACTIVATIONS = [
   'linear',
   'relu',
@@ -229,23 +243,16 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
   });
 
   it.each(['add', 'multiply', 'average', 'concatenate'])('a graph model with two inputs merged by %s', async (merge) => {
-    await expectParity({
-      dataset: { inline: { x: table(40, 7), y: table(40, 1) } },
-      model: {
-        inputs: [
-          { name: 'a', shape: [3] },
-          { name: 'b', shape: [4] },
-        ],
-        layers: [
+    await expectParity(
+      twoInputs(
+        [
           { type: 'dense', name: 'da', inputs: ['a'], units: 6, activation: 'tanh' },
           { type: 'dense', name: 'db', inputs: ['b'], units: 6, activation: 'sigmoid' },
           { type: merge, name: 'm', inputs: ['da', 'db'] },
-          { type: 'dense', units: 1 },
         ],
-      },
-      loss: 'meanSquaredError',
-      optimizer: { name: 'rmsprop', learningRate: 0.01 },
-    });
+        { name: 'rmsprop', learningRate: 0.01 },
+      ),
+    );
   });
 
   it('dropout: both engines draw the same masks (the seed, the step, the order of the layers)', async () => {
@@ -260,14 +267,9 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
   });
 
   it('dropout on two branches of a graph model: the masks are drawn in the same order', async () => {
-    await expectParity({
-      dataset: { inline: { x: table(40, 7), y: table(40, 1) } },
-      model: {
-        inputs: [
-          { name: 'a', shape: [3] },
-          { name: 'b', shape: [4] },
-        ],
-        layers: [
+    await expectParity(
+      twoInputs(
+        [
           { type: 'dense', name: 'da', inputs: ['a'], units: 8, activation: 'tanh' },
           { type: 'dropout', name: 'xa', inputs: ['da'], rate: 0.4 },
           { type: 'dense', name: 'db', inputs: ['b'], units: 8, activation: 'relu' },
@@ -275,12 +277,10 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
           { type: 'dropout', name: 'xb', inputs: ['db2'], rate: 0.2 },
           { type: 'concatenate', name: 'm', inputs: ['xa', 'xb'] },
           { type: 'dropout', rate: 0.1 },
-          { type: 'dense', units: 1 },
         ],
-      },
-      loss: 'meanSquaredError',
-      optimizer: { name: 'adam', learningRate: 0.01 },
-    });
+        { name: 'adam', learningRate: 0.01 },
+      ),
+    );
   });
 
   it('kernel, bias and activity regularizers, clipValue and clipNorm', async () => {
