@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * What separates the seeds of two masks drawn in one step: the n-th mask of a step comes from the
- * seed pair [jobSeed + n * MASK_SITE_STRIDE, step], on either engine (the graph engine adds it in
- * its graph).
+ * What separates the mask seeds of two layers: the n-th layer that draws masks draws its first
+ * mask of a step from the seed pair [jobSeed + n * MASK_SITE_STRIDE, step], on either engine (the
+ * graph engine adds it in its graph).
  */
 export const MASK_SITE_STRIDE = 7919;
 
