@@ -90,6 +90,20 @@ const mlp = (layers: unknown[], extra: SpecInput = {}): SpecInput => ({
   ...extra,
 });
 
+/** A graph model of two inputs, `a` (3 features) and `b` (4), whose layers end in one linear unit. */
+const twoInputs = (layers: unknown[], optimizer: Record<string, unknown>): SpecInput => ({
+  dataset: { inline: { x: table(40, 7), y: table(40, 1) } },
+  model: {
+    inputs: [
+      { name: 'a', shape: [3] },
+      { name: 'b', shape: [4] },
+    ],
+    layers: [...layers, { type: 'dense', units: 1 }],
+  },
+  loss: 'meanSquaredError',
+  optimizer,
+});
+
 const ACTIVATIONS = [
   'linear',
   'relu',
@@ -229,23 +243,44 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
   });
 
   it.each(['add', 'multiply', 'average', 'concatenate'])('a graph model with two inputs merged by %s', async (merge) => {
-    await expectParity({
-      dataset: { inline: { x: table(40, 7), y: table(40, 1) } },
-      model: {
-        inputs: [
-          { name: 'a', shape: [3] },
-          { name: 'b', shape: [4] },
-        ],
-        layers: [
+    await expectParity(
+      twoInputs(
+        [
           { type: 'dense', name: 'da', inputs: ['a'], units: 6, activation: 'tanh' },
           { type: 'dense', name: 'db', inputs: ['b'], units: 6, activation: 'sigmoid' },
           { type: merge, name: 'm', inputs: ['da', 'db'] },
-          { type: 'dense', units: 1 },
         ],
-      },
-      loss: 'meanSquaredError',
-      optimizer: { name: 'rmsprop', learningRate: 0.01 },
-    });
+        { name: 'rmsprop', learningRate: 0.01 },
+      ),
+    );
+  });
+
+  it('dropout: both engines draw the same masks (the seed, the step, the order of the layers)', async () => {
+    await expectParity(
+      mlp([
+        { type: 'dense', units: 16, activation: 'relu' },
+        { type: 'dropout', rate: 0.5 },
+        { type: 'dense', units: 8, activation: 'tanh' },
+        { type: 'dropout', rate: 0.3 },
+      ]),
+    );
+  });
+
+  it('dropout on two branches of a graph model: the masks are drawn in the same order', async () => {
+    await expectParity(
+      twoInputs(
+        [
+          { type: 'dense', name: 'da', inputs: ['a'], units: 8, activation: 'tanh' },
+          { type: 'dropout', name: 'xa', inputs: ['da'], rate: 0.4 },
+          { type: 'dense', name: 'db', inputs: ['b'], units: 8, activation: 'relu' },
+          { type: 'dense', name: 'db2', inputs: ['db'], units: 8, activation: 'relu' },
+          { type: 'dropout', name: 'xb', inputs: ['db2'], rate: 0.2 },
+          { type: 'concatenate', name: 'm', inputs: ['xa', 'xb'] },
+          { type: 'dropout', rate: 0.1 },
+        ],
+        { name: 'adam', learningRate: 0.01 },
+      ),
+    );
   });
 
   it('kernel, bias and activity regularizers, clipValue and clipNorm', async () => {
@@ -375,8 +410,14 @@ describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
     expect(resumed.history.map((h) => h.loss)).toEqual(full.history.map((h) => h.loss));
   });
 
-  it('resumes a checkpoint the other engine wrote: the same state under the same names', async () => {
-    const input = mlp([{ type: 'dense', units: 8, activation: 'tanh' }], { optimizer: { name: 'amsgrad', learningRate: 0.01 }, training: { epochs: 6 } });
+  it('resumes a checkpoint the other engine wrote: the same state under the same names, the same masks', async () => {
+    const input = mlp(
+      [
+        { type: 'dense', units: 8, activation: 'tanh' },
+        { type: 'dropout', rate: 0.3 },
+      ],
+      { optimizer: { name: 'amsgrad', learningRate: 0.01 }, training: { epochs: 6 } },
+    );
     const states: TrainingState[] = [];
     const eager = await train(spec(input, 'eager'), { checkpoint: { every: 1, save: async (s) => void states.push(s) } });
     eager.model.dispose();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/shared/logger.js';
-import type { JobRecord } from '../src/spec/index.js';
+import type { JobRecord, JobSpecInput } from '../src/spec/index.js';
 import { startWorker } from '../workers/worker-app.js';
 import { type SseEvent, epochsOf, eventsUntilEnd, readLive, recoverableSpec, spawnWorker, startStack, submit, testConfig } from './helpers.js';
 
@@ -9,18 +9,35 @@ const faultConfig = () => testConfig({ CHECKPOINT_MIN_INTERVAL_MS: '0', LOCK_DUR
 
 const EPOCHS = 40;
 const spec = recoverableSpec(EPOCHS);
+/** The same job on the eager engine with dropout: its masks too must come out the same after a resume. */
+const dropoutSpec: JobSpecInput = {
+  ...spec,
+  dataset: { builtin: 'spirals', samples: 128 },
+  model: {
+    inputShape: [2],
+    layers: [
+      { type: 'dense', units: 16, activation: 'tanh' },
+      { type: 'dropout', rate: 0.3 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+  },
+  training: { ...spec.training, engine: 'eager' },
+};
 
 const losses = (events: SseEvent[]) => events.filter((e) => e.event === 'epoch').map((e) => e.data.loss);
 const allEpochs = Array.from({ length: EPOCHS }, (_, i) => i + 1);
 
 describe('recovery from faults (checkpoints, exact resume)', () => {
-  it('resumes a job whose training process was killed, with no gap, no duplicate and the same results', async () => {
+  it.each([
+    ['the default engine', spec],
+    ['the eager engine, with dropout', dropoutSpec],
+  ])('resumes a job whose training process was killed (%s), with no gap, no duplicate and the same results', async (_engine, jobSpec) => {
     const stack = await startStack({ config: faultConfig() });
     try {
-      const reference = await eventsUntilEnd(stack.app, await submit(stack.app, spec));
+      const reference = await eventsUntilEnd(stack.app, await submit(stack.app, jobSpec));
       expect(epochsOf(reference)).toEqual(allEpochs);
 
-      const id = await submit(stack.app, spec);
+      const id = await submit(stack.app, jobSpec);
       const base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
       await readLive(base, id, (e) => e.event === 'epoch' && e.data.epoch === 10);
       process.kill(stack.worker!.trainingPid(id)!, 'SIGKILL');
@@ -37,6 +54,7 @@ describe('recovery from faults (checkpoints, exact resume)', () => {
       const record = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
       expect(record.attempts).toBe(2);
       expect(record.history.map((h) => h.loss)).toEqual(losses(reference));
+      if (jobSpec.training?.engine) expect(record.engine?.name).toBe(jobSpec.training.engine);
     } finally {
       await stack.close();
     }

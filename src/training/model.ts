@@ -12,6 +12,7 @@ import {
 import { SeededOrthogonal } from './orthogonal.js';
 import { layerNormalization } from './layer-normalization.js';
 import { deriveSeed } from './rng.js';
+import { type DropoutMasks, SeededDropout, attachMasks } from './dropout.js';
 import { InvalidModelError } from './errors.js';
 
 /** Keras' defaults for the parameterised initializers; every random one takes the layer's seed. */
@@ -176,8 +177,7 @@ function buildLayers(spec: LayerSpec | InnerLayerSpec, seed: number, name?: stri
       return [layer, ...after];
     }
     case 'dropout':
-      // Unseeded on purpose: a seeded tfjs dropout draws the same mask on every batch.
-      return [tf.layers.dropout({ ...base, rate: spec.rate })];
+      return [new SeededDropout({ ...base, rate: spec.rate })];
     case 'activation':
       return [
         spec.activation === 'leakyRelu'
@@ -304,9 +304,10 @@ function reseedBackward(layer: tf.layers.Layer, inner: RecurrentSpec, seed: numb
 /**
  * A fresh, uncompiled model whose initial weights depend only on the spec and seed: layer i
  * draws from deriveSeed(seed, 100 + i), so adding a layer at the end leaves the others' weights
- * as they were.
+ * as they were. Training passes `masks`, the source of every dropout mask (dropout layers, the
+ * recurrent layers' input and recurrent dropout).
  */
-export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
+export function buildModel(model: ModelSpec, seed: number, masks?: DropoutMasks): tf.LayersModel {
   const { graph, issues } = resolveGraph(model);
   if (!graph) throw new InvalidModelError(issues.map((i) => i.message).join('; '));
   const tensors = new Map<string, tf.SymbolicTensor>();
@@ -325,7 +326,9 @@ export function buildModel(model: ModelSpec, seed: number): tf.LayersModel {
     }
     tensors.set(node.name, out as tf.SymbolicTensor);
   }
-  return tf.model({ inputs, outputs: tensors.get(graph.output)! });
+  const built = tf.model({ inputs, outputs: tensors.get(graph.output)! });
+  attachMasks(built, masks);
+  return built;
 }
 
 /**

@@ -12,6 +12,7 @@ import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
 import { type EngineChoice, EngineUnavailableError, GRAPH_THREADS, chooseEngine } from './engine.js';
 import { GraphTrainer } from './graph/graph-trainer.js';
+import { DropoutMasks } from './dropout.js';
 
 export interface TrainOptions {
   /** Called after each epoch; answering 'stop' ends training there (an experiment's scheduler stopped the trial). */
@@ -54,8 +55,9 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
   const holdout = options.validationData ?? (spec.training.validationData && loadHoldout(spec.training.validationData, spec.dataset, seed));
   const prepared = prepareData(spec, data, holdout);
   let model: tf.LayersModel;
+  const masks = new DropoutMasks(seed);
   try {
-    model = buildModel(spec.model, seed);
+    model = buildModel(spec.model, seed, masks);
   } catch (err) {
     throw err instanceof InvalidModelError ? err : new InvalidModelError((err as Error).message);
   }
@@ -125,7 +127,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
       const first = epoch === firstEpoch;
       const nanGuard = t.terminateOnNaN ? epoch : 0;
       const sums = await firstContact(first, async () => {
-        if (!graph) return runEpoch(model, split.train!.x, split.train!.y, order, batchSize, options.signal, nanGuard);
+        if (!graph) return runEpoch(model, masks, split.train!.x, split.train!.y, order, batchSize, options.signal, nanGuard);
         const s = await runGraphEpoch(graph, n, order, batchSize, optimizer.learningRate, options.signal, nanGuard);
         graph.writeBack();
         return s;
@@ -187,6 +189,7 @@ async function firstContact<T>(first: boolean, step: () => Promise<T>): Promise<
 /** One pass over the data; returns sample-weighted means of [loss, ...metrics]. */
 async function runEpoch(
   model: tf.LayersModel,
+  masks: DropoutMasks,
   x: tf.Tensor,
   y: tf.Tensor,
   order: Int32Array | undefined,
@@ -211,6 +214,8 @@ async function runEpoch(
       const yb = ys.slice(start, size);
       const inputs = modelInputs(model, xb);
       let out: number | number[];
+      // The step's masks derive from the step number, which a checkpoint restores with the optimizer.
+      masks.begin(model.optimizer.iterations + 1);
       try {
         out = await model.trainOnBatch(inputs, yb);
       } finally {

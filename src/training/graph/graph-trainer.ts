@@ -7,6 +7,7 @@ import { type LayerView, buildLayer } from './layers.js';
 import { sampleLoss, sampleMetric } from './losses.js';
 import { type StepState, buildUpdate, clipGradients, nadamMu } from './optimizers.js';
 import { sessionConfig } from './session-config.js';
+import { MASK_SITE_STRIDE } from '../dropout.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -116,7 +117,7 @@ export class GraphTrainer {
           weight: (i: number) => this.reads[index.get(view.weights[i]!.id)!]!,
           addLoss: (term: Output) => penalties.push(term),
           update: (i: number, value: Output) => stateUpdates.push(g.assign(this.weights[index.get(view.weights[i]!.id)!]!.handle, value)),
-          seed: () => g.out('AddV2', [this.stepSeed, g.ints([++this.seedSites * 7919, 0])]),
+          seed: () => g.out('AddV2', [this.stepSeed, g.ints([++this.seedSites * MASK_SITE_STRIDE, 0])]),
         };
         const out = buildLayer(
           ctx,
