@@ -159,6 +159,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],
         ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
+        ['finish experiment reconciles', () => withTimeout(experiments.settled(), config.SHUTDOWN_TIMEOUT_MS)],
         ['deregister', () => registry.deregister(id)],
         ['close subscriber', () => subscriber.quit()],
         ['close training queue', () => trainingQueue.close()],
