@@ -417,6 +417,9 @@ describe('the dashboard with API keys required', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="job-count"]')?.textContent === '1', null, { timeout: 30_000 });
     expect(await page.locator('table.jobs tbody').textContent()).toContain('team-a-job');
     expect(await page.locator('table.jobs tbody').textContent()).not.toContain('team-b-job');
+    // The usage panel appears with the signed-in tenant's own count (team-b's job is not in it).
+    await page.locator('[data-testid="usage"]', { hasText: 'team-a' }).waitFor();
+    expect(await page.locator('[data-testid="usage-activeJobs"]').textContent()).toMatch(/^1 \/ /);
     // The key is in neither the page's storage nor its cookies: only the HttpOnly session is.
     const stored = await page.evaluate(() => {
       const g = globalThis as unknown as { localStorage: object; sessionStorage: object; document: { cookie: string } };
