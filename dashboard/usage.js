@@ -1,7 +1,8 @@
 /**
  * The tenant's quotas (GET /v1/tenant) under the header on every view: each as used / limit with
- * a bar, marked near full and full. It re-reads after every write the dashboard makes and every
- * few seconds while the page is visible (jobs finishing and checkpoints change it too).
+ * a bar, marked near full and full. It re-reads after every write the dashboard makes, when a
+ * view sees a job change state, and every few seconds while the page is visible (checkpoints and
+ * other clients change it too).
  */
 import { ApiError, WRITE_EVENT, api } from './api.js';
 import { bytes, fmt, h } from './dom.js';
@@ -9,6 +10,11 @@ import { bytes, fmt, h } from './dom.js';
 const REFRESH_MS = 5_000;
 /** From this share of a quota on, it shows as near full. */
 export const NEAR_FULL = 0.8;
+
+/** The window event views fire when they see a job change state (it frees or takes quota room): the panel re-reads. */
+const CHANGED_EVENT = 'descent:usage-changed';
+/** Tells the usage panel that what it shows may have changed (a job ended, started or was deleted). */
+export const usageMayHaveChanged = () => window.dispatchEvent(new Event(CHANGED_EVENT));
 
 /** Each quota of the tenant view, as a person reads its name and its amounts. */
 const QUOTAS = [
@@ -78,7 +84,7 @@ export function usagePanel(panel) {
       }
     }
   }
-  window.addEventListener(WRITE_EVENT, () => void refresh());
+  for (const type of [WRITE_EVENT, CHANGED_EVENT]) window.addEventListener(type, () => void refresh());
   setInterval(() => {
     if (!document.hidden) void refresh();
   }, REFRESH_MS);

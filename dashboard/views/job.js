@@ -2,6 +2,7 @@
 import { api, download, stream } from '../api.js';
 import { chartControls, lineChart, panels } from '../chart.js';
 import { badge, bytes, datasetLabel, errorBox, fmt, h, seriesColor, table } from '../dom.js';
+import { usageMayHaveChanged } from '../usage.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 
@@ -143,6 +144,7 @@ export async function jobView(main, id) {
         async () => {
           source.close();
           job = await api.get(path).catch(() => ({ ...job, status: t }));
+          usageMayHaveChanged();
           describe();
           predictCard();
         },

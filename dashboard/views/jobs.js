@@ -1,6 +1,7 @@
 /** The job list: every job, live (status, epoch, last metrics), with filters and a pick for comparing. */
 import { api, listAll } from '../api.js';
 import { bytes, datasetLabel, esc, fmt, h } from '../dom.js';
+import { usageMayHaveChanged } from '../usage.js';
 
 const REFRESH_MS = 2_000;
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
@@ -95,11 +96,14 @@ export async function jobsView(main) {
   /** @param {any[]} items */
   const merge = (items) => {
     let changed = false;
+    let moved = false;
     for (const j of items) {
       const old = jobs.get(j.id);
       if (!old || old.status !== j.status || old.epoch !== j.epoch || old.storedBytes?.artifactBytes !== j.storedBytes?.artifactBytes) changed = true;
+      if (old && old.status !== j.status) moved = true;
       jobs.set(j.id, j);
     }
+    if (moved) usageMayHaveChanged();
     return changed;
   };
 
