@@ -63,6 +63,16 @@ function replayEveryEpoch(events: SseEvent[], scheduler: ResolvedScheduler, metr
   return { decisions, ends };
 }
 
+/** Five trials: sgd at three learning rates, adam at two. */
+const sgdAndAdam = {
+  optimizer: {
+    choices: [
+      { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
+      { name: 'adam', learningRate: { values: [0.003, 0.1] } },
+    ],
+  },
+} satisfies Extract<ExperimentSpecInput, { space?: unknown }>['space'];
+
 /** An experiment of 24 trials takes a while on a busy machine. */
 const LONG = 300_000;
 
@@ -178,14 +188,7 @@ describe('experiments', () => {
         const scheduler = { type: 'median', gracePeriod: 3, minTrials: 1 } as const;
         const submitted = await start(stack.app, {
           base: xorSpec({ training: { epochs, batchSize: 4, seed: 1 } }),
-          space: {
-            optimizer: {
-              choices: [
-                { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
-                { name: 'adam', learningRate: { values: [0.003, 0.1] } },
-              ],
-            },
-          },
+          space: sgdAndAdam,
           objective: { metric: 'loss' },
           scheduler,
           maxConcurrentTrials: 2,
@@ -217,14 +220,7 @@ describe('experiments', () => {
         // ASHA waits at the rungs 1 and 3; a trial that goes on trains epochs 4 to 9 without waiting.
         const submitted = await start(stack.app, {
           base,
-          space: {
-            optimizer: {
-              choices: [
-                { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
-                { name: 'adam', learningRate: { values: [0.003, 0.1] } },
-              ],
-            },
-          },
+          space: sgdAndAdam,
           objective: { metric: 'loss' },
           scheduler: { type: 'asha', gracePeriod: 1, reductionFactor: 3 },
           maxConcurrentTrials: 2,
