@@ -42,6 +42,8 @@ export async function sweepFinishedJobs(store: JobStore, artifacts: ArtifactStor
   return deleted;
 }
 
+const ORPHAN_LOOKUP_BATCH = 200;
+
 /** Whether the record that owns artifacts exists, per kind of owner. */
 export type OwnerRecords = Record<ArtifactOwnerKind, (id: string) => Promise<boolean>>;
 
@@ -72,11 +74,19 @@ export async function sweepOrphanedArtifacts(artifacts: ArtifactStore, records: 
     const byOwner = new Map<string, string[]>();
     for (const key of await artifacts.list(ARTIFACT_OWNERS[kind])) {
       const id = key.split('/')[1]!;
-      byOwner.set(id, [...(byOwner.get(id) ?? []), key]);
+      if (byOwner.has(id)) byOwner.get(id)!.push(key);
+      else byOwner.set(id, [key]);
     }
-    for (const [id, keys] of byOwner) {
-      if (await records[kind](id)) continue;
-      const infos = await Promise.all(keys.map((key) => artifacts.stat(key)));
+    // Most owners have their record: look them up a batch at a time (sent together), then age only the rest.
+    const ids = [...byOwner.keys()];
+    const unowned: string[] = [];
+    for (let i = 0; i < ids.length; i += ORPHAN_LOOKUP_BATCH) {
+      const batch = ids.slice(i, i + ORPHAN_LOOKUP_BATCH);
+      const found = await Promise.all(batch.map((id) => records[kind](id)));
+      unowned.push(...batch.filter((_, j) => !found[j]));
+    }
+    for (const id of unowned) {
+      const infos = await Promise.all(byOwner.get(id)!.map((key) => artifacts.stat(key)));
       if (infos.some((info) => info && now - info.modifiedAt < graceMs)) continue;
       if (await records[kind](id)) continue;
       await artifacts.delete(ownerArtifacts(kind, id));
