@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.js';
 import { experimentArtifacts, jobArtifacts } from '../src/storage/artifact-keys.js';
+import { redisKeys } from '../src/store/keys.js';
 import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
 
 /** A job on 64 inline rows: what it is charged is the JSON text of its {x, y}. */
@@ -79,6 +80,17 @@ describe('quotas hold under concurrent submissions (real Redis, real artifact st
     const listed = (await stack.app.inject({ url: '/v1/jobs?status=queued', headers: as(key) })).json<{ items: JobRecord[] }>().items;
     expect(listed).toHaveLength(FITS);
     expect((await tenantView(key)).usage.activeJobs).toBe(FITS);
+  });
+
+  it('frees the slots of ids an older version left in the active set without a record', async () => {
+    await setQuotas('stale', { activeJobs: 1 });
+    const key = await tenantKey('stale');
+    // As versions that admitted a job before recording it left one whose process died in between.
+    await stack.app.redis.sadd(redisKeys(stack.config.REDIS_PREFIX).tenantActiveJobs('stale'), 'never-recorded');
+    const first = await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: as(key), payload: xorSpec() });
+    expect(first.statusCode).toBe(202);
+    expect((await tenantView(key)).usage.activeJobs).toBe(1);
+    expect((await stack.app.inject({ method: 'POST', url: '/v1/jobs', headers: as(key), payload: xorSpec() })).statusCode).toBe(429);
   });
 
   it('admits exactly the experiments whose shared inline copy fits datasetBytes', async () => {

@@ -165,6 +165,13 @@ export class TenantStore {
     return this.redis.scard(this.keys.tenantActiveJobs(tenant));
   }
 
+  /** The tenant's queued and running jobs, pruned (see pruneActive) when they seem to fill `max`: an early check before a job is created. */
+  async activeBelow(tenant: string, max: number, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<{ room: boolean; active: number }> {
+    let active = await this.activeCount(tenant);
+    if (active >= max) active = await this.pruneActive(tenant, statusOf);
+    return { room: active < max, active };
+  }
+
   /** The tenant's next scheduling turn given the queue's head turn (see NEXT_TURN). */
   async nextTurn(tenant: string, headTurn: number): Promise<number> {
     return Number(await this.redis.eval(NEXT_TURN, 2, this.keys.tenantTurn(tenant), this.keys.tenantActiveJobs(tenant), Math.max(1, headTurn), MAX_PRIORITY));

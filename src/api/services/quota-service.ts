@@ -56,9 +56,8 @@ export class QuotaService {
    */
   async assertJobRoom(tenant: string, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<void> {
     const max = (await this.limits(tenant)).activeJobs;
-    if ((await this.tenants.activeCount(tenant)) < max) return;
-    const active = await this.tenants.pruneActive(tenant, statusOf);
-    if (active >= max) throw this.refusal({ quota: 'activeJobs', used: active, limit: max });
+    const { room, active } = await this.tenants.activeBelow(tenant, max, statusOf);
+    if (!room) throw this.refusal({ quota: 'activeJobs', used: active, limit: max });
   }
 
   /** The error for a refusal by a quota: 429 with Retry-After for activeJobs (it frees by itself), 422 for the others. */
