@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.js';
+import type { DatasetRecord, JobRecord } from '../src/spec/index.js';
 import { uploadOptionsSchema } from '../src/spec/index.js';
 import { datasetKeys, experimentArtifacts, jobArtifacts } from '../src/storage/artifact-keys.js';
 import { InlineDataWriter } from '../src/storage/inline-data.js';
@@ -12,19 +12,9 @@ import { JobStore } from '../src/store/job-store.js';
 import { redisKeys } from '../src/store/keys.js';
 import { ingestUpload } from '../src/uploads/ingest.js';
 import { ownerRecords, sweepOrphanedArtifacts } from '../workers/retention.js';
-import { type Stack, resolveSpec, s3Settings, startStack, testConfig } from './helpers.js';
+import { type Stack, inlineXorSpec, labelledCsv, resolveSpec, s3Settings, startStack, testConfig } from './helpers.js';
 
-function inlineSpec(): JobSpecInput {
-  const x = Array.from({ length: 32 }, (_, i) => [i / 32, (i * 5) % 7]);
-  return {
-    dataset: { inline: { x, y: x.map(([a]) => [a! > 0.5 ? 1 : 0]) } },
-    model: { inputShape: [2], layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }] },
-    loss: 'binaryCrossentropy',
-    optimizer: { name: 'sgd', learningRate: 0.1 },
-    training: { epochs: 1, batchSize: 8, seed: 1 },
-  };
-}
-const csv = 'a,b,label\n' + Array.from({ length: 12 }, (_, i) => `${i},${i + 1},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n';
+const csv = labelledCsv(12);
 
 const stores: [string, () => Record<string, string>][] = [
   ['local directory', () => ({})],
@@ -51,7 +41,7 @@ describe.each(stores)('the retention sweep deletes orphaned artifacts (%s, real 
   afterAll(() => stack.close());
 
   it('deletes what a job, an experiment and an upload stored without ever being recorded, once past the grace period; never what a record owns', async () => {
-    const spec = inlineSpec();
+    const spec = inlineXorSpec(32);
     // Live owners, through the API.
     const job = (await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec })).json<JobRecord>();
     const experiment = await stack.app.inject({

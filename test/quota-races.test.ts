@@ -2,21 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetRecord, JobRecord, JobSpecInput } from '../src/spec/index.js';
 import { experimentArtifacts, jobArtifacts } from '../src/storage/artifact-keys.js';
 import { redisKeys } from '../src/store/keys.js';
-import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
+import { type Stack, inlineXorSpec, labelledCsv, startStack, testConfig, xorSpec } from './helpers.js';
 
-/** A job on 64 inline rows: what it is charged is the JSON text of its {x, y}. */
-function inlineSpec(): JobSpecInput {
-  const x = Array.from({ length: 64 }, (_, i) => [i / 64, (i * 7) % 13]);
-  return {
-    dataset: { inline: { x, y: x.map(([a]) => [a! > 0.5 ? 1 : 0]) } },
-    model: { inputShape: [2], layers: [{ type: 'dense', units: 1, activation: 'sigmoid' }] },
-    loss: 'binaryCrossentropy',
-    optimizer: { name: 'sgd', learningRate: 0.1 },
-    training: { epochs: 1, batchSize: 8, seed: 1 },
-  };
-}
 const inlineBytes = (spec: JobSpecInput) => Buffer.byteLength(JSON.stringify(spec.dataset.inline));
-const csv = (rows: number) => 'a,b,label\n' + Array.from({ length: rows }, (_, i) => `${i},${i + 1},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n';
 
 /** Many submissions at once, as many clients would send them: the quota must hold at the edge. */
 const CONCURRENT = 12;
@@ -39,7 +27,7 @@ describe('quotas hold under concurrent submissions (real Redis, real artifact st
   afterAll(() => stack.close());
 
   it('admits exactly the inline jobs that fit datasetBytes; the refused ones leave no files and no charge', async () => {
-    const spec = inlineSpec();
+    const spec = inlineXorSpec(64);
     const bytes = inlineBytes(spec);
     await setQuotas('inline-jobs', { datasetBytes: FITS * bytes });
     const key = await tenantKey('inline-jobs');
@@ -94,7 +82,7 @@ describe('quotas hold under concurrent submissions (real Redis, real artifact st
   });
 
   it('admits exactly the experiments whose shared inline copy fits datasetBytes', async () => {
-    const base = inlineSpec();
+    const base = inlineXorSpec(64);
     const bytes = inlineBytes(base);
     await setQuotas('inline-experiments', { datasetBytes: FITS * bytes });
     const key = await tenantKey('inline-experiments');
@@ -114,7 +102,7 @@ describe('quotas hold under concurrent submissions (real Redis, real artifact st
   });
 
   it('keeps exactly the uploads that fit datasetBytes; a refused one leaves no arrays', async () => {
-    const body = csv(20);
+    const body = labelledCsv(20);
     const upload = (key: string) =>
       stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(key), 'content-type': 'text/csv' }, payload: body });
     // One upload by another tenant measures what each one is charged.
