@@ -366,15 +366,12 @@ export class ExperimentController {
     const tag = { trial: t.index, jobId: t.jobId };
     const [limits, usage] = await Promise.all([this.d.tenants.limits(meta.tenant, this.d.quotaDefaults), this.d.tenants.usage(meta.tenant)]);
     if (usage.artifactBytes >= limits.artifactBytes) return { ...tag, quota: 'artifactBytes', used: usage.artifactBytes, limit: limits.artifactBytes };
-    const admission = await this.d.tenants.admitJob(meta.tenant, t.jobId, limits.activeJobs, (id) => this.d.jobs.getStatus(id));
-    if (!admission.admitted) return { ...tag, quota: 'activeJobs', used: admission.active, limit: limits.activeJobs };
-    try {
-      await enqueueTraining(this.d, { ...input, ...(t.cost ? { cost: t.cost } : {}) });
-    } catch (err) {
-      await this.d.tenants.releaseJob(meta.tenant, t.jobId).catch(() => undefined);
-      throw err;
-    }
-    return null;
+    const slots = await this.d.tenants.activeBelow(meta.tenant, limits.activeJobs, (id) => this.d.jobs.getStatus(id));
+    if (!slots.room) return { ...tag, quota: 'activeJobs', used: slots.active, limit: limits.activeJobs };
+    // The record is written only into a free slot, checked again in the same step (JobStore.create).
+    const refused = await enqueueTraining(this.d, { ...input, quotas: limits, ...(t.cost ? { cost: t.cost } : {}) });
+    // A trial's data is its experiment's (charged to it): only a full activeJobs refuses it here.
+    return refused ? { ...tag, quota: 'activeJobs', used: refused.used, limit: refused.limit } : null;
   }
 }
 
