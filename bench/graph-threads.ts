@@ -1,7 +1,8 @@
 /**
  * Part `threads`: the graph engine's session threading, per model and batch size, in one process.
- * Three variants train the same model on the same batches, one epoch each in turn (the order
- * rotating every round), so a swing in the machine's load hits them alike:
+ * Three variants train the same model on the same batches, an epoch each per round, taking
+ * turns of BENCH_THREADS_BLOCK steps (the first turn rotating), so a swing in the machine's
+ * load hits them alike:
  *  - `caller`: a synchronous session call, ops in the calling thread (inter-op -1);
  *  - `pool`: a synchronous session call into an inter-op pool of as many threads as cores;
  *  - `pool+async`: that pool, called on the libuv pool (the engine's threading before `7a35829`).
@@ -24,6 +25,8 @@ const ROUNDS = Number(env.BENCH_THREADS_ROUNDS ?? 6);
 const BATCHES = (env.BENCH_BATCHES ?? '32,128').split(',').map(Number);
 const MODEL_NAMES = (env.BENCH_MODELS ?? 'mlp,cnn').split(',') as ModelName[];
 const SAMPLES = Number(env.BENCH_SAMPLES ?? 10_000);
+/** Steps a variant runs before the next one takes a turn (default: a whole epoch). */
+const BLOCK = Number(env.BENCH_THREADS_BLOCK ?? Infinity);
 /** As train() does: the event loop gets a turn every few ms of synchronous steps. */
 const YIELD_MS = 5;
 
@@ -41,12 +44,13 @@ interface Epoch {
   loss: number;
 }
 
-async function epoch(trainer: GraphTrainer, order: Int32Array, batchSize: number, async: boolean): Promise<Epoch> {
+/** Steps start..start+steps of an epoch in `order`; adds their wall and CPU time and loss sum to `e`. */
+async function block(trainer: GraphTrainer, order: Int32Array, batchSize: number, async: boolean, from: number, steps: number, e: Epoch): Promise<number> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let yielded = t0;
-  let sum = 0;
-  for (let start = 0; start < order.length; start += batchSize) {
+  let start = from;
+  for (let s = 0; s < steps && start < order.length; s++, start += batchSize) {
     const rows = order.subarray(start, start + batchSize);
     let values: number[];
     if (async) values = await trainer.trainBatchAsync(rows, 1e-3);
@@ -57,11 +61,12 @@ async function epoch(trainer: GraphTrainer, order: Int32Array, batchSize: number
       }
       values = trainer.trainBatch(rows, 1e-3);
     }
-    sum += values[0]! * rows.length;
+    e.loss += values[0]! * rows.length;
   }
-  const wallMs = performance.now() - t0;
+  e.wallMs += performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, loss: sum / order.length };
+  e.cpuMs += (cpu.user + cpu.system) / 1000;
+  return start;
 }
 
 /** A seeded permutation of 0..n-1 (the same batches for every variant in a round). */
@@ -122,11 +127,15 @@ export async function runThreadsBench(log: (s: string) => void = console.log) {
         for (let round = 0; round <= ROUNDS; round++) {
           const order = permutation(samples, 1000 + round);
           loads.push(loadavg()[0]!);
-          for (let k = 0; k < VARIANTS.length; k++) {
-            const i = (k + round) % VARIANTS.length;
-            const e = await epoch(trainers[i]!, order, batchSize, VARIANTS[i]!.async);
-            if (round > 0) epochs.get(VARIANTS[i]!.name)!.push(e);
-          }
+          // One epoch per variant, in turns of BLOCK steps each (the first turn rotating).
+          const es = VARIANTS.map(() => ({ wallMs: 0, cpuMs: 0, loss: 0 }));
+          const next = VARIANTS.map(() => 0);
+          while (next.some((n) => n < samples))
+            for (let k = 0; k < VARIANTS.length; k++) {
+              const i = (k + round) % VARIANTS.length;
+              if (next[i]! < samples) next[i] = await block(trainers[i]!, order, batchSize, VARIANTS[i]!.async, next[i]!, BLOCK, es[i]!);
+            }
+          if (round > 0) VARIANTS.forEach((v, i) => epochs.get(v.name)!.push({ ...es[i]!, loss: es[i]!.loss / samples }));
         }
       } finally {
         trainers.forEach((t) => t.dispose());
@@ -152,7 +161,7 @@ export async function runThreadsBench(log: (s: string) => void = console.log) {
         );
       cases.push(c);
     }
-  return { cores, versions: info.versions, cases };
+  return { cores, block: BLOCK, versions: info.versions, cases };
 }
 
 const span = (xs: number[], digits = 0) => `${percentile(xs, 0).toFixed(digits)}–${percentile(xs, 100).toFixed(digits)}`;
@@ -170,5 +179,5 @@ export function threadsTable(r: Awaited<ReturnType<typeof runThreadsBench>>): st
       `${span(c.loadAverage, 1)}`,
     ]),
   );
-  return table(['model', 'batch', 'threading', 'epoch ms, median (min–max)', 'vs caller, paired', 'CPU ms/epoch', 'CPU vs caller', 'load avg'], rows);
+  return `turns of ${r.block} steps; paired: each round's epoch over the caller variant's\n\n${table(['model', 'batch', 'threading', 'epoch ms, median (min–max)', 'vs caller, paired', 'CPU ms/epoch', 'CPU vs caller', 'load avg'], rows)}`;
 }
