@@ -31,12 +31,15 @@ const BLOCK = Number(env.BENCH_THREADS_BLOCK ?? Infinity);
 const YIELD_MS = 5;
 
 const cores = Math.max(1, availableParallelism());
-const VARIANTS = [
+const ALL_VARIANTS = [
   { name: 'caller', interOp: -1, async: false },
   { name: 'pool', interOp: cores, async: false },
   { name: 'pool+async', interOp: cores, async: true },
 ] as const;
-type VariantName = (typeof VARIANTS)[number]['name'];
+type VariantName = (typeof ALL_VARIANTS)[number]['name'];
+/** BENCH_THREADS_VARIANTS picks some (one per process, to compare separate runs); ratios are to the first. */
+const picked = env.BENCH_THREADS_VARIANTS?.split(',');
+const VARIANTS = picked ? picked.map((n) => ALL_VARIANTS.find((v) => v.name === n)!).filter(Boolean) : ALL_VARIANTS;
 
 interface Epoch {
   wallMs: number;
@@ -141,14 +144,14 @@ export async function runThreadsBench(log: (s: string) => void = console.log) {
         trainers.forEach((t) => t.dispose());
         model.dispose();
       }
-      const caller = epochs.get('caller')!;
+      const caller = epochs.get(VARIANTS[0]!.name)!;
       const variants = VARIANTS.map(({ name }) => {
         const es = epochs.get(name)!;
         return {
           name,
           wallMs: es.map((e) => e.wallMs),
           cpuMs: es.map((e) => e.cpuMs),
-          /** This variant's epoch / the caller variant's in the same round. */
+          /** This variant's epoch / the first variant's (caller unless BENCH_THREADS_VARIANTS says otherwise) in the same round. */
           wallRatio: es.map((e, r) => e.wallMs / caller[r]!.wallMs),
           cpuRatio: es.map((e, r) => e.cpuMs / caller[r]!.cpuMs),
           lastLoss: es.at(-1)!.loss,
@@ -179,5 +182,5 @@ export function threadsTable(r: Awaited<ReturnType<typeof runThreadsBench>>): st
       `${span(c.loadAverage, 1)}`,
     ]),
   );
-  return `turns of ${r.block} steps; paired: each round's epoch over the caller variant's\n\n${table(['model', 'batch', 'threading', 'epoch ms, median (min–max)', 'vs caller, paired', 'CPU ms/epoch', 'CPU vs caller', 'load avg'], rows)}`;
+  return `turns of ${r.block} steps; paired: each round's epoch over the first variant's\n\n${table(['model', 'batch', 'threading', 'epoch ms, median (min–max)', 'vs first, paired', 'CPU ms/epoch', 'CPU vs first', 'load avg'], rows)}`;
 }
