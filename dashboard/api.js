@@ -9,14 +9,25 @@
 let csrfToken = null;
 
 export class ApiError extends Error {
-  /** @param {number} status @param {{error?: {code?: string, message?: string, details?: unknown}} | null} body */
-  constructor(status, body) {
+  /**
+   * @param {number} status
+   * @param {{error?: {code?: string, message?: string, details?: unknown}} | null} body
+   * @param {string | null} [retryAfter] the Retry-After header (seconds) of a 429
+   */
+  constructor(status, body, retryAfter = null) {
     super(body?.error?.message ?? `HTTP ${status}`);
     this.status = status;
     this.code = body?.error?.code ?? 'http_error';
     this.details = body?.error?.details;
+    const seconds = retryAfter === null ? NaN : Number(retryAfter);
+    /** When to retry, from Retry-After (null: the API did not say). */
+    this.retryAt = Number.isFinite(seconds) ? new Date(Date.now() + seconds * 1000) : null;
+    this.retryAfterSeconds = Number.isFinite(seconds) ? seconds : null;
   }
 }
+
+/** The window event fired after every write the dashboard makes (refused or not), so views showing usage re-read it. */
+export const WRITE_EVENT = 'descent:write';
 
 /**
  * Who this browser is signed in as (null: not signed in, the API asks for a key); picks up the
@@ -62,6 +73,7 @@ function headers(method, extra = {}) {
 export async function request(method, path, body) {
   const init = body === undefined ? { method, headers: headers(method) } : { method, headers: headers(method, { 'content-type': 'application/json' }), body: JSON.stringify(body) };
   const res = await fetch(path, init);
+  if (method !== 'GET') window.dispatchEvent(new Event(WRITE_EVENT));
   if (res.status === 204) return null;
   const text = await res.text();
   let data = null;
@@ -70,7 +82,7 @@ export async function request(method, path, body) {
   } catch {
     data = { error: { code: 'not_json', message: text.slice(0, 200) } };
   }
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (!res.ok) throw new ApiError(res.status, data, res.headers.get('retry-after'));
   return data;
 }
 
@@ -108,7 +120,7 @@ export async function listAll(path, { limit = 100, onPage } = {}) {
  */
 export async function download(path, filename) {
   const res = await fetch(path, { headers: headers('GET') });
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null), res.headers.get('retry-after'));
   const href = URL.createObjectURL(await res.blob());
   const a = Object.assign(document.createElement('a'), { href, download: filename });
   document.body.append(a);

@@ -7,6 +7,7 @@ import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { newJobView } from './views/new-job.js';
 import { optimizersView } from './views/optimizers.js';
+import { usagePanel } from './usage.js';
 
 /** @typedef {(main: HTMLElement, params: URLSearchParams, id?: string) => (void | (() => void)) | Promise<void | (() => void)>} View */
 
@@ -49,6 +50,8 @@ async function route() {
   }
 }
 
+const usage = usagePanel(/** @type {HTMLElement} */ (document.getElementById('usage')));
+
 const keyInput = /** @type {HTMLInputElement} */ (document.getElementById('api-key'));
 /** @param {{auth: string, tenant: string, scope: string} | null} session */
 const showSession = (session) => {
@@ -60,7 +63,10 @@ keyInput.addEventListener('change', () => {
   keyInput.value = '';
   signIn(key).then(showSession, (/** @type {Error} */ err) => {
     keyInput.placeholder = err.message;
-  }).finally(route);
+  }).finally(() => {
+    route();
+    void usage.refresh();
+  });
 });
 
 // Optimizer colours follow the catalogue's order on every view.

@@ -70,11 +70,24 @@ export function optimizerColor(name) {
 /** A colour for the n-th series of one chart. @param {number} i */
 export const seriesColor = (i) => PALETTE[i % PALETTE.length];
 
+/**
+ * When a refused request may be tried again: the API's Retry-After as a wait and a clock time, or
+ * for a quota refusal without one (a 422: only deleting frees room), that.
+ * @param {any} e
+ */
+function retryHint(e) {
+  if (e?.retryAt instanceof Date) {
+    return h('p', { 'data-testid': 'retry-after' }, `Retry in ${fmt(e.retryAfterSeconds)} s (after ${e.retryAt.toLocaleTimeString()}).`);
+  }
+  if (e?.code === 'quota_exceeded') return h('p', { 'data-testid': 'retry-after' }, 'Retrying will not help until something is deleted or the quota is raised.');
+  return null;
+}
+
 /** An error shown in place. @param {unknown} err */
 export function errorBox(err) {
   const e = /** @type {any} */ (err);
   const details = e?.details ? h('pre', null, JSON.stringify(e.details, null, 2)) : null;
-  return h('div', { class: 'error', role: 'alert' }, h('strong', null, e?.code ?? 'error'), ': ', e?.message ?? String(err), details);
+  return h('div', { class: 'error', role: 'alert', 'data-code': e?.code ?? 'error' }, h('strong', null, e?.code ?? 'error'), ': ', e?.message ?? String(err), retryHint(e), details);
 }
 
 /**

@@ -6,10 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_QUOTA_RETRY_AFTER_S, type TenantView } from '../src/api/services/quota-service.js';
+import { DEFAULT_TENANT } from '../src/shared/access.js';
+import type { ExperimentRecord, JobRecord } from '../src/spec/index.js';
 import { type Stack, longSpec, startStack, submit, tempDir, testConfig, xorSpec } from './helpers.js';
 
 /** The page's document, as the predicates passed to waitForFunction see it (they run in the browser, under its CSP: functions, not strings to eval). */
-declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+declare const document: { querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null };
 
 /**
  * The dashboard driven in a real headless Chromium (Debian's `chromium`; `.ci/run` installs
@@ -414,6 +417,9 @@ describe('the dashboard with API keys required', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="job-count"]')?.textContent === '1', null, { timeout: 30_000 });
     expect(await page.locator('table.jobs tbody').textContent()).toContain('team-a-job');
     expect(await page.locator('table.jobs tbody').textContent()).not.toContain('team-b-job');
+    // The usage panel appears with the signed-in tenant's own count (team-b's job is not in it).
+    await page.locator('[data-testid="usage"]', { hasText: 'team-a' }).waitFor();
+    expect(await page.locator('[data-testid="usage-activeJobs"]').textContent()).toMatch(/^1 \/ /);
     // The key is in neither the page's storage nor its cookies: only the HttpOnly session is.
     const stored = await page.evaluate(() => {
       const g = globalThis as unknown as { localStorage: object; sessionStorage: object; document: { cookie: string } };
@@ -428,6 +434,151 @@ describe('the dashboard with API keys required', () => {
     await page.click('button:has-text("Cancel")');
     await page.locator('h1 [data-status="cancelled"]').waitFor();
     expect((await stack.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${key}` } })).json().status).toBe('cancelled');
+    await closePage(page);
+  });
+});
+
+describe("the dashboard at a tenant's quotas", () => {
+  let stack: Stack;
+  let base: string;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  const ACTIVE_JOBS = 5;
+  beforeAll(async () => {
+    stack = await startStack({ config: testConfig({ QUOTA_ACTIVE_JOBS: String(ACTIVE_JOBS), QUOTA_DATASET_BYTES: '4096', QUOTA_EXPERIMENTS: '1' }) });
+    base = await stack.app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const tenant = async () => (await stack.app.inject({ method: 'GET', url: '/v1/tenant' })).json<TenantView>();
+  const record = async <T = JobRecord>(url: string) => (await stack.app.inject({ method: 'GET', url })).json<T>();
+  const quota = (page: Page, name: string) => page.locator(`[data-testid="usage"] [data-quota="${name}"]`);
+  /** Waits until the usage panel shows `used` of the quota `name` (it re-reads by itself: no reload). */
+  const waitUsage = (page: Page, name: string, used: number) =>
+    page.waitForFunction(
+      ({ name, used }) => document.querySelector(`[data-testid="usage"] [data-quota="${name}"] [role="meter"]`)?.getAttribute('aria-valuenow') === String(used),
+      { name, used },
+      { timeout: 30_000 },
+    );
+  const inlineXor = (samples: number) => {
+    const x = Array.from({ length: samples }, (_, i) => [i % 2, (i >> 1) % 2]);
+    return xorSpec({ name: `inline-${samples}`, dataset: { inline: { x, y: x.map(([a, b]) => [a! ^ b!]) } }, training: { epochs: 5, batchSize: 4, seed: 1 } });
+  };
+
+  it("shows each quota as used / limit, live, and each job's stored bytes in its detail and the list", async () => {
+    const id = await submit(stack.app, inlineXor(8));
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/#/jobs`);
+    await loaded(page);
+    await page.locator(`table.jobs tr[data-id="${id}"][data-status="completed"]`).waitFor({ timeout: 60_000 });
+    const job = await record(`/v1/jobs/${id}`);
+    expect(job.storedBytes.artifactBytes).toBeGreaterThan(0);
+    expect(job.storedBytes.datasetBytes).toBeGreaterThan(0);
+    // Every quota the API reports is shown with its usage and limit.
+    const view = await tenant();
+    for (const [name, used] of Object.entries(view.usage)) {
+      await waitUsage(page, name, used);
+      expect(await quota(page, name).locator('[role="meter"]').getAttribute('aria-valuemax'), name).toBe(
+        String(view.quotas[name as keyof TenantView['quotas']]),
+      );
+    }
+    expect(await page.locator('[data-testid="usage"]').textContent()).toContain(DEFAULT_TENANT);
+    // Sizes as a person reads them.
+    expect(await page.locator('[data-testid="usage-datasetBytes"]').textContent()).toBe(`${job.storedBytes.datasetBytes} B / 4 KB`);
+    expect(await page.locator('[data-testid="usage-experiments"]').textContent()).toBe('0 / 1');
+    expect(await quota(page, 'activeJobs').getAttribute('data-state')).toBe('ok');
+    // The list's stored column and the job's detail show what the record says it holds.
+    expect(await page.locator(`table.jobs tr[data-id="${id}"] td[data-stored]`).getAttribute('data-stored')).toBe(String(job.storedBytes.artifactBytes));
+    await page.goto(`${base}/#/jobs/${id}`);
+    await loaded(page);
+    expect(await page.locator('[data-testid="stored-bytes"]').textContent()).toMatch(/^ · stores [\d.]+ [KMG]?B of artifacts, \d+ B of dataset$/);
+    expect(await page.locator('[data-testid="stored-bytes"]').getAttribute('data-artifact-bytes')).toBe(String(job.storedBytes.artifactBytes));
+
+    // Jobs submitted elsewhere fill the active-jobs quota: the panel follows, near full, then full.
+    await page.goto(`${base}/#/jobs`);
+    await loaded(page);
+    for (let i = 0; i < ACTIVE_JOBS - 1; i++) await submit(stack.app, longSpec(10_000));
+    await waitUsage(page, 'activeJobs', ACTIVE_JOBS - 1);
+    expect(await quota(page, 'activeJobs').getAttribute('data-state')).toBe('near');
+    await submit(stack.app, longSpec(10_000));
+    await waitUsage(page, 'activeJobs', ACTIVE_JOBS);
+    expect(await quota(page, 'activeJobs').getAttribute('data-state')).toBe('full');
+    expect(await page.locator('[data-testid="usage-activeJobs"]').textContent()).toBe(`${ACTIVE_JOBS} / ${ACTIVE_JOBS}`);
+    await closePage(page);
+  });
+
+  it("shows the API's message and when to retry when its own submission is refused (422 dataset quota, 429 active jobs)", async () => {
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/#/new`);
+    await loaded(page);
+    // Over the dataset quota: a 422 that no wait cures.
+    const big = inlineXor(400);
+    const refused = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: big });
+    expect(refused.statusCode).toBe(422);
+    await page.fill('[data-testid="spec-json"]', JSON.stringify(big));
+    await page.click('[data-testid="submit-job"]');
+    const error = page.locator('.error[data-code="quota_exceeded"]');
+    await error.waitFor();
+    expect(await error.textContent()).toContain(refused.json<{ error: { message: string } }>().error.message);
+    expect(await error.locator('[data-testid="retry-after"]').textContent()).toContain('until something is deleted or the quota is raised');
+
+    // At the active-jobs quota: a 429 whose Retry-After the page turns into a wait.
+    const small = inlineXor(4);
+    const busy = await stack.app.inject({ method: 'POST', url: '/v1/jobs', payload: small });
+    expect(busy.statusCode).toBe(429);
+    await page.fill('[data-testid="spec-json"]', JSON.stringify(small));
+    await page.click('[data-testid="submit-job"]');
+    await page.locator('.error[data-code="quota_exceeded"]', { hasText: 'activeJobs' }).waitFor();
+    expect(await error.textContent()).toContain(busy.json<{ error: { message: string } }>().error.message);
+    expect(await error.locator('[data-testid="retry-after"]').textContent()).toMatch(new RegExp(`^Retry in ${JOB_QUOTA_RETRY_AFTER_S} s \\(after .+\\)\\.$`));
+    expect(page.url()).toMatch(/#\/new$/);
+    await page.screenshot({ path: join(IMAGES, 'dashboard-quota-refused.png') });
+    await closePage(page);
+  });
+
+  it('shows a trial waiting for quota room as waiting, with the quota, until room frees', async () => {
+    const created = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      payload: {
+        name: 'waits-for-room',
+        base: xorSpec({ training: { epochs: 5, batchSize: 4 } }),
+        space: { optimizer: { choices: [{ name: 'adam', learningRate: { values: [0.05] } }] } },
+        search: { type: 'grid' },
+        seeds: 1,
+        objective: { metric: 'loss', mode: 'min' },
+      },
+    });
+    expect(created.statusCode, created.body).toBe(202);
+    const exp = created.json<ExperimentRecord>();
+    expect(exp.waitingFor).toMatchObject({ trial: 0, quota: 'activeJobs', used: ACTIVE_JOBS, limit: ACTIVE_JOBS });
+
+    const page = await openPage(browser.context);
+    await page.goto(`${base}/#/experiments`);
+    await loaded(page);
+    expect(await page.locator(`[data-testid="experiments"] tr[data-waiting-for="activeJobs"]`).textContent()).toContain('waits for activeJobs');
+    // The experiments quota (1) is now full too.
+    await waitUsage(page, 'experiments', 1);
+    expect(await quota(page, 'experiments').getAttribute('data-state')).toBe('full');
+
+    await page.goto(`${base}/#/experiments/${exp.id}`);
+    await loaded(page);
+    const notice = page.locator('[data-testid="trial-waiting"]');
+    expect(await notice.getAttribute('data-quota')).toBe('activeJobs');
+    expect(await notice.textContent()).toContain(`active jobs (activeJobs): ${ACTIVE_JOBS} used of ${ACTIVE_JOBS}`);
+    const row = page.locator('[data-testid="trials"] tr[data-waiting-for="activeJobs"]');
+    expect(await row.locator('[data-status="waiting"]').count()).toBe(1);
+    await page.screenshot({ path: join(IMAGES, 'dashboard-trial-waiting.png'), fullPage: true });
+
+    // A slot frees (a job cancelled): the trial is queued and the page says so without a reload.
+    const running = (await stack.app.inject({ method: 'GET', url: '/v1/jobs?status=running' })).json<{ items: { id: string }[] }>().items;
+    expect((await stack.app.inject({ method: 'POST', url: `/v1/jobs/${running[0]!.id}/cancel` })).statusCode).toBe(200);
+    await notice.waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await page.locator('[data-testid="trials"] tr[data-waiting-for]').count()).toBe(0);
+    expect((await record<ExperimentRecord>(`/v1/experiments/${exp.id}`)).waitingFor).toBeNull();
     await closePage(page);
   });
 });

@@ -7,6 +7,7 @@ import { ApiError, api } from '../api.js';
 import { chartControls, lineChart } from '../chart.js';
 import { jobLabel, metricKeys, overlay } from '../curves.js';
 import { badge, errorBox, fmt, h, optimizerColor } from '../dom.js';
+import { quotaAmount, quotaLabel } from '../usage.js';
 
 const REFRESH_MS = 3_000;
 
@@ -42,12 +43,36 @@ function cell(/** @type {string} */ key, /** @type {any} */ v) {
 function objectTable(rows, testid, omit = []) {
   const list = Array.isArray(rows) ? rows : Object.entries(rows ?? {}).map(([name, r]) => ({ name, ...(typeof r === 'object' ? r : { value: r }) }));
   if (list.length === 0) return h('p', { class: 'muted', 'data-testid': testid }, 'None yet.');
-  const keys = [...new Set(list.flatMap((r) => Object.keys(r)))].filter((k) => !omit.includes(k));
+  const keys = [...new Set(list.flatMap((r) => Object.keys(r)))].filter((k) => !omit.includes(k) && k !== 'waitingQuota'); // waitingQuota marks a row, it is no column
   return h(
     'table',
     { 'data-testid': testid },
     h('thead', null, h('tr', null, ...keys.map((k) => h('th', null, k)))),
-    h('tbody', null, ...list.map((r) => h('tr', { class: r.stoppedBy ? 'stopped' : '', 'data-stopped-by': r.stoppedBy ?? null }, ...keys.map((k) => h('td', null, cell(k, r[k])))))),
+    h(
+      'tbody',
+      null,
+      ...list.map((r) =>
+        h(
+          'tr',
+          { class: r.stoppedBy ? 'stopped' : '', 'data-stopped-by': r.stoppedBy ?? null, 'data-waiting-for': r.waitingQuota ?? null },
+          ...keys.map((k) => h('td', null, cell(k, r[k]))),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A trial waiting for quota room (an experiment's `waitingFor`) in words. @param {any} w */
+const waitText = (w) => `${quotaLabel(w.quota)}: ${quotaAmount(w.quota, w.used)} used of ${quotaAmount(w.quota, w.limit)}`;
+
+/** The notice of an experiment whose next trial waits for room in a tenant quota (null: none waits). @param {any} exp */
+function waitingNotice(exp) {
+  const w = exp.waitingFor;
+  if (!w) return null;
+  return h(
+    'p',
+    { class: 'notice', 'data-testid': 'trial-waiting', 'data-quota': w.quota },
+    `Trial ${w.trial} waits for room in the tenant's quota ${waitText(w)}. It is queued once room frees (a job ends or is deleted, or the quota is raised).`,
   );
 }
 
@@ -73,7 +98,19 @@ export async function experimentsView(main) {
             'tbody',
             null,
             ...items.map((/** @type {any} */ e) =>
-              h('tr', null, h('td', null, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}` }, e.name ?? e.id)), h('td', null, badge(e.status ?? '')), h('td', null, fmt(e.counts ? Object.values(e.counts).reduce((a, b) => a + b, 0) : e.trials?.length)), h('td', { class: 'muted' }, e.createdAt ? new Date(e.createdAt).toLocaleString() : '')),
+              h(
+                'tr',
+                { 'data-waiting-for': e.waitingFor?.quota ?? null },
+                h('td', null, h('a', { href: `#/experiments/${encodeURIComponent(e.id)}` }, e.name ?? e.id)),
+                h(
+                  'td',
+                  null,
+                  badge(e.status ?? ''),
+                  e.waitingFor ? h('span', { class: 'muted', title: waitText(e.waitingFor) }, ` a trial waits for ${e.waitingFor.quota}`) : null,
+                ),
+                h('td', null, fmt(e.counts ? Object.values(e.counts).reduce((a, b) => a + b, 0) : e.trials?.length)),
+                h('td', { class: 'muted' }, e.createdAt ? new Date(e.createdAt).toLocaleString() : ''),
+              ),
             ),
           ),
         ),
@@ -119,6 +156,7 @@ export async function experimentView(main, id, params) {
   const view = { smoothing: 0, log: false };
   let metric = params.get('metric') ?? exp.objective?.metric ?? 'loss';
   const head = h('h1');
+  const waitingBox = h('div');
   const summaryBox = h('div');
   const leaderboardBox = h('div');
   const trialsBox = h('div');
@@ -127,6 +165,7 @@ export async function experimentView(main, id, params) {
   const chart = lineChart(chartBox, 'trials');
   main.append(
     head,
+    waitingBox,
     h('h2', null, 'Per optimizer'),
     summaryBox,
     h('h2', null, 'Leaderboard'),
@@ -147,12 +186,16 @@ export async function experimentView(main, id, params) {
       trialJobs = (await Promise.all(ids.map((/** @type {string} */ t) => api.get(`/v1/jobs/${encodeURIComponent(t)}`).catch(() => null)))).filter(Boolean);
     }
     head.replaceChildren(exp.name ?? 'experiment', ' ', badge(exp.status ?? ''), h('code', { class: 'muted' }, exp.id));
+    waitingBox.replaceChildren(waitingNotice(exp) ?? '');
     summaryBox.replaceChildren(objectTable(exp.summary ?? exp.optimizers ?? [], 'experiment-summary'));
     leaderboardBox.replaceChildren(objectTable(exp.leaderboard ?? [], 'leaderboard'));
     // A trial's scheduler decisions in one cell: the stop, if any, with the value and the bar it missed.
     const trials = (exp.trials ?? []).map((/** @type {any} */ t) => {
       const stop = (t.decisions ?? []).find((/** @type {any} */ d) => d.action === 'stop');
-      return { ...t, decision: stop ? `stopped at epoch ${stop.epoch}: ${fmt(stop.value)} vs ${fmt(stop.cutoff)}` : '' };
+      const decision = stop ? `stopped at epoch ${stop.epoch}: ${fmt(stop.value)} vs ${fmt(stop.cutoff)}` : '';
+      // The trial held back by a quota shows as waiting, with the quota, rather than as one more pending trial.
+      const w = exp.waitingFor?.trial === t.index && t.status === 'pending' ? exp.waitingFor : null;
+      return w ? { ...t, status: 'waiting', decision: `waits for ${waitText(w)}`, waitingQuota: w.quota } : { ...t, decision };
     });
     trialsBox.replaceChildren(objectTable(trials, 'trials', ['decisions']));
     const keys = metricKeys(trialJobs);

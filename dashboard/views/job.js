@@ -2,6 +2,7 @@
 import { api, download, stream } from '../api.js';
 import { chartControls, lineChart, panels } from '../chart.js';
 import { badge, bytes, datasetLabel, errorBox, fmt, h, seriesColor, table } from '../dom.js';
+import { usageMayHaveChanged } from '../usage.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 
@@ -70,6 +71,7 @@ export async function jobView(main, id) {
     info.replaceChildren(
       `${s.optimizer?.name ?? ''} (learning rate ${fmt(s.optimizer?.learningRate)}) · ${datasetLabel(s.dataset)} · epoch ${job.epoch}/${job.epochs}`,
       job.backend ? ` · ${job.backend}` : '',
+      job.storedBytes ? h('span', { 'data-testid': 'stored-bytes', 'data-artifact-bytes': job.storedBytes.artifactBytes, title: "counted in the tenant's quotas of the same names; deleting the job gives it back" }, ` · stores ${bytes(job.storedBytes.artifactBytes)} of artifacts, ${bytes(job.storedBytes.datasetBytes)} of dataset`) : '',
       job.error ? h('span', { class: 'error' }, ` ${job.error.code}: ${job.error.message}`) : '',
     );
     status.replaceChildren(badge(job.status));
@@ -142,6 +144,7 @@ export async function jobView(main, id) {
         async () => {
           source.close();
           job = await api.get(path).catch(() => ({ ...job, status: t }));
+          usageMayHaveChanged();
           describe();
           predictCard();
         },

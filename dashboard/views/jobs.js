@@ -1,6 +1,7 @@
 /** The job list: every job, live (status, epoch, last metrics), with filters and a pick for comparing. */
 import { api, listAll } from '../api.js';
-import { datasetLabel, esc, fmt, h } from '../dom.js';
+import { bytes, datasetLabel, esc, fmt, h } from '../dom.js';
+import { usageMayHaveChanged } from '../usage.js';
 
 const REFRESH_MS = 2_000;
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
@@ -15,6 +16,13 @@ export function lastMetrics(job) {
     .join(' · ');
 }
 
+/** What a job holds in the artifact store, as a cell (its dataset bytes in the tooltip). @param {any} job */
+function storedCell(job) {
+  const s = job.storedBytes;
+  if (!s) return '<td class="num"></td>';
+  return `<td class="num" data-stored="${s.artifactBytes}" title="${esc(`${bytes(s.artifactBytes)} of artifacts, ${bytes(s.datasetBytes)} of dataset`)}">${esc(bytes(s.artifactBytes))}</td>`;
+}
+
 /** @param {any} job @param {Set<string>} picked */
 function rowHtml(job, picked) {
   const name = job.name ?? job.id.slice(0, 8);
@@ -27,6 +35,7 @@ function rowHtml(job, picked) {
     `<td>${esc(optimizer)}</td><td>${esc(datasetLabel(job.spec?.dataset))}</td>` +
     `<td class="num">${job.epoch}/${job.epochs}</td>` +
     `<td>${esc(lastMetrics(job))}</td>` +
+    storedCell(job) +
     `<td class="muted">${esc(new Date(job.createdAt).toLocaleString())}</td></tr>`
   );
 }
@@ -56,7 +65,7 @@ export async function jobsView(main) {
     h(
       'table',
       { class: 'jobs' },
-      h('thead', null, h('tr', null, ...['', 'name', 'status', 'optimizer', 'dataset', 'epoch', 'last metrics', 'created'].map((c) => h('th', null, c)))),
+      h('thead', null, h('tr', null, ...['', 'name', 'status', 'optimizer', 'dataset', 'epoch', 'last metrics', 'stored', 'created'].map((c) => h('th', { class: c === 'stored' || c === 'epoch' ? 'num' : null }, c)))),
       body,
     ),
   );
@@ -87,11 +96,14 @@ export async function jobsView(main) {
   /** @param {any[]} items */
   const merge = (items) => {
     let changed = false;
+    let moved = false;
     for (const j of items) {
       const old = jobs.get(j.id);
-      if (!old || old.status !== j.status || old.epoch !== j.epoch) changed = true;
+      if (!old || old.status !== j.status || old.epoch !== j.epoch || old.storedBytes?.artifactBytes !== j.storedBytes?.artifactBytes) changed = true;
+      if (old && old.status !== j.status) moved = true;
       jobs.set(j.id, j);
     }
+    if (moved) usageMayHaveChanged();
     return changed;
   };
 
