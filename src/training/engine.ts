@@ -30,8 +30,8 @@ const CONVOLUTIONS = new Set<LayerSpec['type']>(['conv1d', 'conv2d', 'depthwiseC
  * ops (a convolution's filter and input gradients) can run side by side; any other model runs
  * its ops one after another in the calling thread (inter-op -1), which the MLP measured the same
  * as with the pool. `npm run bench -- threads` on the shared 2-core machine (load average 8-13):
- * the CNN at batch 128 in separate processes, median epoch 1,090 ms in the calling thread (9
- * runs, CPU 857 ms) against 740 ms with the pool (4 runs, CPU 734 ms); interleaved in one
+ * the CNN at batch 128 in separate processes, median epoch 997 ms in the calling thread (14
+ * runs) against 757 ms with the pool (9 runs), the same CPU time (798 and 808 ms); interleaved in one
  * process 0.96x (batch 32: 1.0x). See docs/performance.md, "Session threading per model".
  */
 export function graphThreads(model: Pick<ModelSpec, 'layers'>): { intraOp: number; interOp: number } {
