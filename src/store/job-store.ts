@@ -72,7 +72,8 @@ return {1, cur}
 `;
 
 /**
- * Records one finished epoch, once, and advances the checkpoint pointer, fenced by the BullMQ
+ * Records one finished epoch, once (in the history, and as the record's `lastEpoch`, which job
+ * lists show without reading the history), and advances the checkpoint pointer, fenced by the BullMQ
  * job lock: a worker that lost the job (its lock expired and another worker took over) can
  * neither append events nor move the checkpoint.
  * KEYS: job hash, event stream, history list, lock key. ARGV: maxlen, epoch, metrics JSON,
@@ -90,7 +91,7 @@ end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if epoch <= cur then return 2 end
 if epoch ~= cur + 1 then return redis.error_reply('epoch ' .. epoch .. ' after ' .. cur) end
-redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'lastEpoch', ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
 return 1
@@ -164,9 +165,10 @@ export interface ListOptions {
   maxBytes?: number;
 }
 
-/** The record fields a slim list item is made of (the spec and the history stay in Redis). */
+/** The record fields a slim list item is made of (the spec and the history stay in Redis; the last epoch is in `lastEpoch`). */
 const SLIM_FIELDS = [
   'id',
+  'lastEpoch',
   'name',
   'status',
   'listedSpec',
@@ -387,9 +389,15 @@ export class JobStore {
     SLIM_FIELDS.forEach((f, i) => values[i] !== null && (h[f] = values[i]!));
     // Records written before lists had their own spec field: slim the full one once here.
     h.listedSpec ??= JSON.stringify(listedSpec(JSON.parse((await this.redis.hget(this.keys.job(id), 'spec')) ?? '{}') as JobSpec));
+    // And before they kept their last epoch: the history's tail, one entry.
+    if (h.lastEpoch === undefined && Number(h.epoch ?? 0) > 0) {
+      const tail = await this.redis.lindex(this.keys.history(id), -1);
+      if (tail !== null) h.lastEpoch = tail;
+    }
     const { spec: _spec, history: _history, ...rest } = toRecord({ ...h, spec: 'null' }, []);
     const bytes = Object.values(h).reduce((n, v) => n + v.length, 0);
-    return { item: { ...rest, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
+    const lastEpoch = h.lastEpoch ? (JSON.parse(h.lastEpoch) as EpochMetrics) : null;
+    return { item: { ...rest, lastEpoch, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
   }
 
   async transition(
