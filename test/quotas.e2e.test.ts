@@ -47,6 +47,14 @@ describe('quotas with a real worker training', () => {
     return { bytes: size(paths), modelBytes: size(paths.filter((p) => p.includes('/model/'))), checkpoints: checkpoints.length };
   };
 
+  /** The job holds its model alone (on disk, in its record, in the tenant's usage, then `used`); then it is deleted. */
+  const expectModelAloneThenDelete = async (id: string, used: number, modelBytes: number) => {
+    expect(onDisk(id)).toEqual({ bytes: modelBytes, modelBytes, checkpoints: 0 });
+    expect((await record(id)).storedBytes.artifactBytes).toBe(modelBytes);
+    expect((await usage()).artifactBytes).toBe(used);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+  };
+
   beforeAll(async () => {
     stack = await startStack({ config: testConfig({ EXPERIMENT_SWEEP_MS: '200', CHECKPOINT_MIN_INTERVAL_MS: '0', JOB_ATTEMPTS: '3' }) });
     connection = createBlockingRedis(stack.config);
@@ -96,10 +104,7 @@ describe('quotas with a real worker training', () => {
     expect(used.artifactBytes).toBe(before + modelBytes);
     // Once the worker is done the checkpoints are gone and nothing changed.
     await processed(id);
-    expect(onDisk(id)).toEqual({ bytes: modelBytes, modelBytes, checkpoints: 0 });
-    expect((await record(id)).storedBytes.artifactBytes).toBe(modelBytes);
-    expect((await usage()).artifactBytes).toBe(before + modelBytes);
-    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+    await expectModelAloneThenDelete(id, before + modelBytes, modelBytes);
   });
 
   it('deletes and uncounts the checkpoints a worker that died right after completing a job left, when BullMQ hands that job out again', async () => {
@@ -123,10 +128,7 @@ describe('quotas with a real worker training', () => {
     } finally {
       await queue.close();
     }
-    expect(onDisk(id)).toEqual({ bytes: modelBytes, modelBytes, checkpoints: 0 });
-    expect((await record(id)).storedBytes.artifactBytes).toBe(modelBytes);
-    expect((await usage()).artifactBytes).toBe(before + modelBytes);
-    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
+    await expectModelAloneThenDelete(id, before + modelBytes, modelBytes);
   });
 
   it("counts a cancelled job's checkpoints while it keeps them, and refuses new work (422) once they fill the quota", async () => {
