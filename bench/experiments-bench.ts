@@ -12,8 +12,13 @@ import { freePort, startRedisServer } from '../src/cli/redis-server.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { CLASSIC_OPTIMIZERS, type ExperimentRecord, type ExperimentSpecInput } from '../src/spec/index.js';
+import { ExperimentStore } from '../src/store/experiment-store.js';
+import { JobStore } from '../src/store/job-store.js';
+import { redisKeys } from '../src/store/keys.js';
+import { createRedis } from '../src/store/redis.js';
+import type { StreamEvent } from '../src/store/streams.js';
 import { startWorker } from '../workers/worker-app.js';
-import { table } from './stats.js';
+import { stat, table } from './stats.js';
 
 const RATES = Number(process.env.BENCH_EXP_RATES ?? 6);
 const EPOCHS = Number(process.env.BENCH_EXP_EPOCHS ?? 9);
@@ -60,6 +65,33 @@ export interface ExperimentsBenchRun {
   winner: string | undefined;
   tuned: Record<string, number | null>;
   summary: ExperimentRecord['summary'];
+  /** Milliseconds from a trial's job `epoch` event to its `trial_epoch` in the experiment's stream (their stream ids' times). */
+  epochLagMs: { median: number; max: number; n: number };
+}
+
+/** Every event of a stream, page by page. */
+async function readAll(read: (after: string) => Promise<StreamEvent[]>): Promise<StreamEvent[]> {
+  const all: StreamEvent[] = [];
+  for (let page = await read('0'); page.length > 0; page = await read(page.at(-1)!.id)) all.push(...page);
+  return all;
+}
+
+const idMs = (id: string) => Number(id.split('-')[0]);
+
+/**
+ * How long each trial epoch took to reach the experiment's stream: the k-th `epoch` event of a
+ * trial's job against the k-th `trial_epoch` of that job in the experiment's stream.
+ */
+async function epochLag(jobs: JobStore, experiments: ExperimentStore, x: ExperimentRecord): Promise<ExperimentsBenchRun['epochLagMs']> {
+  const seen = (await readAll((after) => experiments.readEvents(x.id, after))).filter((e) => e.type === 'trial_epoch');
+  const lags: number[] = [];
+  for (const t of x.trials) {
+    const recorded = (await readAll((after) => jobs.readEvents(t.jobId, after))).filter((e) => e.type === 'epoch');
+    const told = seen.filter((e) => e.data.jobId === t.jobId);
+    for (const [k, e] of told.entries()) if (recorded[k]) lags.push(idMs(e.id) - idMs(recorded[k].id));
+  }
+  const s = stat(lags);
+  return { median: s.median, max: s.max, n: s.n };
 }
 
 export async function runExperimentsBench(log: (s: string) => void = console.log) {
@@ -74,6 +106,10 @@ export async function runExperimentsBench(log: (s: string) => void = console.log
   });
   const app = await buildApp(config, { logger: false });
   await app.ready();
+  const redisClient = createRedis(config);
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const jobStore = new JobStore(redisClient, keys, config.EVENT_STREAM_MAXLEN);
+  const experimentStore = new ExperimentStore(redisClient, keys);
   const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startWorker(config, createLogger('warn', `bench-worker-${i}`))));
   const finish = async (spec: ExperimentSpecInput) => {
     const res = await app.inject({ method: 'POST', url: '/v1/experiments', payload: spec });
@@ -109,9 +145,13 @@ export async function runExperimentsBench(log: (s: string) => void = console.log
         winner: x.summary[0]?.optimizer,
         tuned: Object.fromEntries(x.summary.map((s) => [s.optimizer, s.learningRate])),
         summary: x.summary,
+        epochLagMs: await epochLag(jobStore, experimentStore, x),
       };
       run.trialsPerMin = Math.round((run.trials / run.seconds) * 60 * 10) / 10;
-      log(`${scheduler}: ${run.seconds} s, ${run.tuningEpochs} tuning epochs, winner ${run.winner}`);
+      log(
+        `${scheduler}: ${run.seconds} s, ${run.tuningEpochs} tuning epochs, winner ${run.winner}; ` +
+          `epoch to experiment stream ${run.epochLagMs.median} ms median, ${run.epochLagMs.max} ms max`,
+      );
       runs.push(run);
     }
     const [asha, full] = runs as [ExperimentsBenchRun, ExperimentsBenchRun];
@@ -129,6 +169,7 @@ export async function runExperimentsBench(log: (s: string) => void = console.log
     };
   } finally {
     await app.close();
+    redisClient.disconnect();
     for (const w of workers) await w.close();
     await redis.stop();
   }
@@ -142,7 +183,7 @@ export function experimentsTable(r: Awaited<ReturnType<typeof runExperimentsBenc
     `${s.optimizers} optimizers x ${s.rates} learning rates (log-uniform 1e-4..1) on ${s.samples} MNIST digits, ${s.epochs} epochs, ` +
     `then each best x ${s.seeds} seeds; ${s.workers} workers\n\n`;
   const runs = table(
-    ['scheduler', 'wall s', 'trials', 'trials/min', 'tuning epochs', 'rerun epochs', 'stopped', 'winner'],
+    ['scheduler', 'wall s', 'trials', 'trials/min', 'tuning epochs', 'rerun epochs', 'stopped', 'winner', 'epoch to stream ms (median, max)'],
     r.runs.map((x) => [
       x.scheduler,
       String(x.seconds),
@@ -152,6 +193,7 @@ export function experimentsTable(r: Awaited<ReturnType<typeof runExperimentsBenc
       String(x.rerunEpochs),
       String(x.stopped),
       x.winner ?? '–',
+      `${x.epochLagMs.median}, ${x.epochLagMs.max}`,
     ]),
   );
   const summary = table(

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- part ...]`: parts `training`, `accuracy`, `service`, `api`, `sse`, `profile`, `storage`, `failover`, `experiments`; no part
+ * `npm run bench [-- part ...]`: parts `training`, `accuracy`, `service`, `api`, `sse`, `profile`, `storage`, `failover`, `experiments`, `threads`; no part
  * runs all of them. Prints a table per part and writes everything to bench/results/<timestamp>.json.
  * Knobs are BENCH_* environment variables (see README.md, "Performance").
  */
@@ -15,8 +15,9 @@ import { runSseBench, sseTable } from './sse-bench.js';
 import { runStorageBench, storageTable } from './storage-bench.js';
 import { failoverTable, runFailoverBench } from './failover-bench.js';
 import { runTrainingBench, trainingTable } from './training-bench.js';
+import { runThreadsBench, threadsTable } from './graph-threads.js';
 
-const PARTS = ['training', 'accuracy', 'service', 'api', 'sse', 'profile', 'storage', 'failover', 'experiments'] as const;
+const PARTS = ['training', 'accuracy', 'service', 'api', 'sse', 'profile', 'storage', 'failover', 'experiments', 'threads'] as const;
 type Part = (typeof PARTS)[number];
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
@@ -75,5 +76,7 @@ for (const p of parts) {
   if (p === 'storage') await part(p, () => runStorageBench(), storageTable);
   if (p === 'failover') await part(p, () => runFailoverBench(), failoverTable);
   if (p === 'experiments') await part(p, () => runExperimentsBench(), experimentsTable);
+  // Last: it loads the native backend into this process.
+  if (p === 'threads') await part(p, () => runThreadsBench(), threadsTable);
 }
 console.log(`\nwrote ${file} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`);

@@ -51,6 +51,9 @@ describe.each(implementations)('artifact store contract: %s', (_name, open) => {
     expect(first!.size).toBe(5);
     expect(second!.size).toBe(14);
     expect(second!.version).not.toBe(first!.version);
+    // When it was written, by the store's clock (the orphan sweep ages files by it): this host's, give or take skew.
+    expect(Math.abs(first!.modifiedAt - Date.now())).toBeLessThan(10 * 60_000);
+    expect(second!.modifiedAt).toBeGreaterThanOrEqual(first!.modifiedAt);
     expect((await store.get('jobs/j2/checkpoints/1.json'))!.toString()).toBe('second, longer');
   });
 

@@ -11,7 +11,7 @@ import {
   objectiveValue,
   observeEpoch,
 } from '../src/planning/index.js';
-import { type SseEvent, experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
+import { type SseEvent, eventsUntilEnd, experimentEventCheck, parseSse, startStack, testConfig, xorSpec } from './helpers.js';
 
 const EPOCHS = 9;
 const base = xorSpec({ training: { epochs: EPOCHS, batchSize: 4, seed: 1 } });
@@ -62,6 +62,16 @@ function replayEveryEpoch(events: SseEvent[], scheduler: ResolvedScheduler, metr
   }
   return { decisions, ends };
 }
+
+/** Five trials: sgd at three learning rates, adam at two. */
+const sgdAndAdam = {
+  optimizer: {
+    choices: [
+      { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
+      { name: 'adam', learningRate: { values: [0.003, 0.1] } },
+    ],
+  },
+} satisfies Extract<ExperimentSpecInput, { space?: unknown }>['space'];
 
 /** An experiment of 24 trials takes a while on a busy machine. */
 const LONG = 300_000;
@@ -178,14 +188,7 @@ describe('experiments', () => {
         const scheduler = { type: 'median', gracePeriod: 3, minTrials: 1 } as const;
         const submitted = await start(stack.app, {
           base: xorSpec({ training: { epochs, batchSize: 4, seed: 1 } }),
-          space: {
-            optimizer: {
-              choices: [
-                { name: 'sgd', learningRate: { values: [0.01, 0.3, 1] } },
-                { name: 'adam', learningRate: { values: [0.003, 0.1] } },
-              ],
-            },
-          },
+          space: sgdAndAdam,
           objective: { metric: 'loss' },
           scheduler,
           maxConcurrentTrials: 2,
@@ -201,6 +204,50 @@ describe('experiments', () => {
           expect((await job(stack.app, t.jobId)).epoch).toBe(t.epochs);
           expect(t.stoppedBy).toBe(t.epochs < epochs ? 'median' : null);
         }
+      } finally {
+        await stack.close();
+      }
+    },
+    LONG,
+  );
+
+  it(
+    "a trial's epochs reach the experiment's stream before its next decision epoch's verdict and before its end, not at the next sweep",
+    async () => {
+      // No sweep: what reaches the experiment comes from the trials' own workers.
+      const stack = await startStack({ config: testConfig({ WORKER_CONCURRENCY: '2', EXPERIMENT_SWEEP_MS: '600000' }) });
+      try {
+        // ASHA waits at the rungs 1 and 3; a trial that goes on trains epochs 4 to 9 without waiting.
+        const submitted = await start(stack.app, {
+          base,
+          space: sgdAndAdam,
+          objective: { metric: 'loss' },
+          scheduler: { type: 'asha', gracePeriod: 1, reductionFactor: 3 },
+          maxConcurrentTrials: 2,
+        });
+        const events = await experimentEvents(stack.app, submitted.id);
+        expect(events.at(-1)!.event).toBe('completed');
+        const x = (await stack.app.inject(`/v1/experiments/${submitted.id}`)).json<ExperimentRecord>();
+        // Stream ids carry the time Redis appended the event: one clock orders both streams' appends.
+        const appended = (e: SseEvent) => Number(e.id.split('-')[0]);
+        let beforeEnd = 0;
+        for (const t of x.trials) {
+          const own = await eventsUntilEnd(stack.app, t.jobId);
+          const told = events.filter((e) => e.event === 'trial_epoch' && e.data.trial === t.index);
+          expect(told.map((e) => e.data.epoch)).toEqual(own.filter((e) => e.event === 'epoch').map((e) => e.data.epoch));
+          // The epochs it waited at for a verdict; whatever it did after one came after the verdict.
+          const waits = t.decisions.map((d) => d.epoch).filter((epoch) => epoch < EPOCHS);
+          for (const e of told) {
+            const wait = waits.find((w) => w >= (e.data.epoch as number));
+            const after = own.find(
+              (j) => ['completed', 'failed', 'cancelled'].includes(j.event) || (j.event === 'epoch' && wait !== undefined && (j.data.epoch as number) > wait),
+            );
+            expect(appended(e), `trial ${t.index} epoch ${String(e.data.epoch)}`).toBeLessThanOrEqual(appended(after!));
+            if (wait === undefined) beforeEnd++;
+          }
+        }
+        // Trials that trained on past their last rung: those epochs were told without any wait.
+        expect(beforeEnd).toBeGreaterThan(0);
       } finally {
         await stack.close();
       }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { type TrainResult, EngineUnavailableError, train } from '../src/training/train.js';
 import type { TrainingState } from '../src/training/checkpoint.js';
-import { graphAvailability } from '../src/training/engine.js';
+import { graphAvailability, graphThreads } from '../src/training/engine.js';
 import { OPTIMIZER_NAMES, type ResolvedJobSpec } from '../src/spec/index.js';
 import { initTestBackend, resolveSpec } from './helpers.js';
 
@@ -360,6 +360,16 @@ describe.skipIf(!availability.available)(`graph engine matches the eager engine$
 });
 
 describe.skipIf(!availability.available)(`graph engine${skipReason}`, () => {
+  it('takes an inter-op pool for a model with a convolution and runs any other in the calling thread', () => {
+    const cnn = resolveSpec({
+      dataset: { inline: { x: images(4, 6, 6, 2), y: oneHot(4, 3) } },
+      model: { inputShape: [6, 6, 2], layers: [{ type: 'conv2d', filters: 2, kernelSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 3 }] },
+    });
+    const dense = resolveSpec(mlp([{ type: 'dense', units: 4 }]));
+    expect(graphThreads(cnn.model).interOp).toBeGreaterThan(0);
+    expect(graphThreads(dense.model).interOp).toBe(-1);
+  });
+
   it('draws dropout masks from the job seed: the same seed trains the same, another seed differently', async () => {
     const input = (seed: number) =>
       mlp(

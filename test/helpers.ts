@@ -127,6 +127,15 @@ export const xorSpec = (overrides: Partial<LayeredSpecInput> = {}): LayeredSpecI
   ...overrides,
 });
 
+/** An upload body: `rows` rows of two numbers and a label, x or y. */
+export const labelledCsv = (rows: number) => 'a,b,label\n' + Array.from({ length: rows }, (_, i) => `${i},${i + 1},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n';
+
+/** xorSpec on `rows` inline samples instead of the builtin data, one epoch. */
+export function inlineXorSpec(rows: number): LayeredSpecInput {
+  const x = Array.from({ length: rows }, (_, i) => [i / rows, (i * 7) % 13]);
+  return xorSpec({ name: 'inline-xor', dataset: { inline: { x, y: x.map(([a]) => [a! > 0.5 ? 1 : 0]) } }, training: { epochs: 1, batchSize: 8, seed: 1 } });
+}
+
 /**
  * A job that checkpoints and resumes in the fault tests: spirals, a small tanh net, seeded; 64
  * steps an epoch, long enough that a kill at epoch 10 lands mid-run on the graph engine too.

@@ -200,10 +200,16 @@ describe('job lifecycle', () => {
     const tenant = `t-${randomUUID()}`;
     const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
     const ids = Array.from({ length: 6 }, () => randomUUID());
-    for (const id of ids) {
-      await lifecycle.create({ id, tenant, name: null, spec });
-      expect((await tenants.admitJob(tenant, id, 10, (other) => store.getStatus(other))).admitted).toBe(true);
-    }
+    for (const id of ids)
+      expect(await lifecycle.create({ id, tenant, name: null, spec, quotas: { activeJobs: 10, datasetBytes: 0, artifactBytes: 0 } })).toBeUndefined();
+    // A seventh finds no free slot and is not recorded.
+    const over = randomUUID();
+    expect(await lifecycle.create({ id: over, tenant, name: null, spec, quotas: { activeJobs: 6, datasetBytes: 0, artifactBytes: 0 } })).toEqual({
+      quota: 'activeJobs',
+      used: 6,
+      limit: 6,
+    });
+    expect(await store.exists(over)).toBe(false);
     const [done, failed, cancelledQueued, cancelledRunning, unqueued, deleted] = ids as [string, string, string, string, string, string];
     for (const id of [done, failed, cancelledRunning]) expect((await lifecycle.start((await store.get(id))!, 'w')).started).toBe(true);
     // Starting and requeueing keep a job counted.

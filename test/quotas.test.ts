@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack, testConfig, xorSpec } from './helpers.js';
-
-const csv = (rows: number) => 'a,b,label\n' + Array.from({ length: rows }, (_, i) => `${i},${i + 1},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n';
+import { type Stack, labelledCsv, startStack, testConfig, xorSpec } from './helpers.js';
 
 describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
   let stack: Stack;
@@ -133,10 +131,10 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
   it('counts dataset bytes after decompression: an upload past the quota is a 422 naming it, a delete frees its bytes', async () => {
     const upload = (body: string) =>
       stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(b), 'content-type': 'text/csv' }, payload: body });
-    const small = await upload(csv(8));
+    const small = await upload(labelledCsv(8));
     expect(small.statusCode).toBe(201);
     const used = small.json<{ bytes: { decompressed: number } }>().bytes.decompressed;
-    const big = await upload(csv(40));
+    const big = await upload(labelledCsv(40));
     expect(big.statusCode).toBe(422);
     expect(big.headers['retry-after']).toBeUndefined();
     expect(big.json().error.code).toBe('quota_exceeded');
@@ -144,7 +142,7 @@ describe('quotas per tenant (real Redis, no worker: jobs stay queued)', () => {
     expect((await stack.app.inject({ url: '/v1/tenant', headers: as(b) })).json()).toMatchObject({ usage: { datasetBytes: used } });
     // Tenant a's bytes are its own.
     expect(
-      (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(a), 'content-type': 'text/csv' }, payload: csv(8) })).statusCode,
+      (await stack.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...as(a), 'content-type': 'text/csv' }, payload: labelledCsv(8) })).statusCode,
     ).toBe(201);
 
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/datasets/${small.json().id}`, headers: as(b) })).statusCode).toBe(204);

@@ -172,6 +172,8 @@ export class TrainingRunner {
         throw new JobStartError(err);
       });
       if (!claim) return { status: 'skipped' };
+      // Its trial_started reaches the experiment's stream now, not with its first decision.
+      this.tellExperiment(experimentId);
       try {
         // What an earlier attempt, killed, left in the store is counted before this one adds to it.
         await this.settleStored(claim);
@@ -279,6 +281,7 @@ export class TrainingRunner {
             }
             // Not running any more: cancelled, and the broadcast did not reach this worker.
             if (outcome === 'not_running') this.cancel(jobId);
+            if (outcome === 'appended' && !waiting) this.tellExperiment(experimentId);
             if (waiting) {
               // The trial waits for this: its experiment's scheduler decides about the epoch first.
               // An epoch recorded before (recomputed after a resume) was decided about then: wait again after the next.
@@ -333,6 +336,8 @@ export class TrainingRunner {
     clearInterval(memoryWatch);
     this.active.delete(jobId);
     await writes;
+    // Every epoch is in the experiment's stream before the trial's end is recorded.
+    if (experimentId) await this.experiments?.settled(experimentId);
     child.off('message', onMessage);
     if (ending !== 'reusable' || !this.keep(child, entry, writeError)) {
       if (ending === 'reusable') child.kill('SIGKILL');
@@ -371,6 +376,13 @@ export class TrainingRunner {
   private async dropCheckpoints(jobId: string, log: Logger): Promise<void> {
     await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
     await this.settleStored({ jobId, log });
+  }
+
+  /** Starts a background reconcile of a trial's experiment (none when one runs: it is asked again after it), without waiting for it. */
+  private tellExperiment(experimentId: string | undefined): void {
+    if (!experimentId || !this.experiments) return;
+    // A failure here loses nothing: the next reconcile (the trial's next wait, its end, the sweep) reads the same events.
+    this.experiments.reconcileSoon(experimentId, (err) => this.logger.warn({ err, experimentId }, 'experiment reconcile failed'));
   }
 
   /** The first epoch at which a trial waits for its experiment's verdict (when that cannot be read: its first epoch). */

@@ -4,6 +4,7 @@ import { Worker } from 'bullmq';
 import { applyNativeEnvironment, type Config } from '../src/config/config.js';
 import { JobStore } from '../src/store/job-store.js';
 import { ExperimentStore } from '../src/store/experiment-store.js';
+import { DatasetStore } from '../src/store/dataset-store.js';
 import { TenantStore, quotaDefaults } from '../src/store/tenant-store.js';
 import { trainingBytes } from '../src/storage/artifact-sizes.js';
 import { JobLifecycle } from '../src/store/job-lifecycle.js';
@@ -21,7 +22,7 @@ import { graphAvailability } from '../src/training/engine.js';
 import { writeHeartbeatNote } from './heartbeat-note.js';
 import { PredictRunner } from './predict-runner.js';
 import { WorkerMetrics } from './worker-metrics.js';
-import { scheduleRetention, sweepFinishedJobs } from './retention.js';
+import { ownerRecords, scheduleRetention, sweepFinishedJobs, sweepOrphanedArtifacts } from './retention.js';
 import { JobStartError, type TrainingOutcome, TrainingRunner } from './training-runner.js';
 
 export interface RunningWorker {
@@ -64,10 +65,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const trainingQueue = createTrainingQueue(queueConnection, keys);
   trainingQueue.on('error', (err) => log.debug({ err: err.message }, 'queue error'));
   const lifecycle = new JobLifecycle(store);
+  const experimentStore = new ExperimentStore(redis, keys);
   const experiments = new ExperimentController({
     jobs: store,
     lifecycle,
-    experiments: new ExperimentStore(redis, keys),
+    experiments: experimentStore,
     trainingQueue,
     attempts: config.JOB_ATTEMPTS,
     tenants: new TenantStore(redis, keys),
@@ -136,7 +138,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const stopRetention = scheduleRetention(
     redis,
     keys,
-    () => sweepFinishedJobs(store, artifacts, { maxAgeMs: config.JOB_RETENTION_HOURS * 3_600_000, maxCount: config.JOB_RETENTION_COUNT }),
+    async () => {
+      await sweepFinishedJobs(store, artifacts, { maxAgeMs: config.JOB_RETENTION_HOURS * 3_600_000, maxCount: config.JOB_RETENTION_COUNT });
+      const records = ownerRecords({ jobs: store, experiments: experimentStore, datasets: new DatasetStore(redis, keys) });
+      const orphans = await sweepOrphanedArtifacts(artifacts, records, config.ORPHAN_GRACE_MINUTES * 60_000);
+      if (orphans.length > 0) log.info({ orphans }, 'deleted artifacts no record owns');
+    },
     60_000,
     (err) => log.warn({ err }, 'retention sweep failed'),
   );
@@ -159,6 +166,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         ['stop training', async () => training.stopAll(config.SHUTDOWN_TIMEOUT_MS)],
         ['close training worker', () => withTimeout(trainingWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
         ['close predict worker', () => withTimeout(predictWorker.close(), config.SHUTDOWN_TIMEOUT_MS)],
+        ['finish experiment reconciles', () => withTimeout(experiments.settled(), config.SHUTDOWN_TIMEOUT_MS)],
         ['deregister', () => registry.deregister(id)],
         ['close subscriber', () => subscriber.quit()],
         ['close training queue', () => trainingQueue.close()],

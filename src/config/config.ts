@@ -103,6 +103,9 @@ export const configSchema = z
     ),
     JOB_RETENTION_HOURS: int(168, 0).describe('Finished jobs (record, events, model) older than this are deleted (0: kept forever).'),
     JOB_RETENTION_COUNT: int(10_000, 0).describe('At most this many finished jobs are kept, the newest (0: no limit).'),
+    ORPHAN_GRACE_MINUTES: int(60, 1).describe(
+      'Artifacts of a job, experiment or uploaded dataset that has no record (its process died between storing them and recording it) are deleted by the retention sweep once the newest is this old. Longer than any upload takes to store its arrays, and than the clock skew between workers and an S3 store.',
+    ),
     MAX_EPOCHS: int(10_000, 1).describe('Largest `training.epochs` a job may ask for.'),
     MAX_LAYERS: int(64, 1).describe('Most layers one model may have.'),
     MAX_UNITS: int(4096, 1).describe('Most units (or filters) one layer may have.'),

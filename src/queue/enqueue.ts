@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { ModelCost, StoredJobSpec } from '../spec/index.js';
-import type { Usage } from '../store/tenant-store.js';
 import type { JobLifecycle } from '../store/job-lifecycle.js';
-import type { TenantStore } from '../store/tenant-store.js';
+import type { JobQuotas } from '../store/job-store.js';
+import type { QuotaUse, TenantStore, Usage } from '../store/tenant-store.js';
 import { type TrainingJobData, trainingJobOptions } from './queues.js';
 
 export interface EnqueueDeps {
@@ -15,8 +15,10 @@ export interface EnqueueDeps {
 
 /**
  * Records and queues a spec that has passed every check, at its tenant's next turn of the training
- * queue; the record is charged `charge` (its inline data, stored before). When queueing fails the
- * job fails (`enqueue_failed`, through the lifecycle) and the queue's error is rethrown.
+ * queue; the record is charged `charge` (its inline data, stored before). The record is written
+ * only within the tenant's `quotas` (checked in the same step): otherwise nothing is recorded or
+ * queued and the quota it would pass is returned. When queueing fails the job fails
+ * (`enqueue_failed`, through the lifecycle) and the queue's error is rethrown.
  */
 export async function enqueueTraining(
   d: EnqueueDeps,
@@ -28,9 +30,10 @@ export async function enqueueTraining(
     experiment?: { id: string; trial: number };
     requestId?: string;
     charge?: Partial<Usage>;
+    quotas: JobQuotas;
   },
-): Promise<void> {
-  await d.lifecycle.create({
+): Promise<QuotaUse | undefined> {
+  const refused = await d.lifecycle.create({
     id: input.id,
     tenant: input.tenant,
     name: input.spec.name ?? null,
@@ -38,7 +41,9 @@ export async function enqueueTraining(
     ...(input.cost ? { cost: input.cost } : {}),
     ...(input.experiment ? { experiment: input.experiment } : {}),
     ...(input.charge ? { charge: input.charge } : {}),
+    quotas: input.quotas,
   });
+  if (refused) return refused;
   try {
     await queueTraining(d, input);
   } catch (err) {
@@ -46,6 +51,7 @@ export async function enqueueTraining(
     await d.lifecycle.failToEnqueue(input.id, (err as Error).message).catch(() => undefined);
     throw err;
   }
+  return undefined;
 }
 
 /** Adds a recorded job to the training queue at its tenant's next turn (BullMQ dedupes the job id). */

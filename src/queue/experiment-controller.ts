@@ -50,7 +50,47 @@ const ended = (s: string) => s === 'completed' || s === 'failed' || s === 'cance
  * anywhere, repeats what did not land.
  */
 export class ExperimentController {
+  /** The background reconciles of this process, one chain per experiment (reconcileSoon). */
+  private readonly soon = new Map<string, { again: boolean; done: Promise<void> }>();
+
   constructor(private readonly d: ControllerDeps) {}
+
+  /**
+   * Reconciles the experiment in the background, so what its trials just did (an epoch between
+   * two of its decision epochs, a start) reaches its stream at once, while the trial trains on.
+   * One reconcile per experiment at a time in this process: asks made while one runs are answered
+   * by a single reconcile after it, which reads everything recorded meanwhile. Decisions are the
+   * ones any reconcile makes (in event order, under the lock), so these change when, not what.
+   */
+  reconcileSoon(id: string, onError: (err: unknown) => void): void {
+    const running = this.soon.get(id);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const chain = { again: true, done: Promise.resolve() };
+    this.soon.set(id, chain);
+    chain.done = (async () => {
+      while (chain.again) {
+        chain.again = false;
+        try {
+          const status = await this.reconcile(id, { waitMs: 5_000 });
+          if (status === 'absent' || status === 'finished') break;
+        } catch (err) {
+          onError(err);
+        }
+      }
+      this.soon.delete(id);
+    })();
+  }
+
+  /**
+   * Resolves once this process's background reconciles of the experiment (of every experiment
+   * without an id) have run: what was asked before is in its stream then.
+   */
+  async settled(id?: string): Promise<void> {
+    await Promise.all([...this.soon].filter(([key]) => id === undefined || key === id).map(([, chain]) => chain.done));
+  }
 
   /** Reconciles one experiment; 'busy' when another process held its lock for all of `waitMs`. */
   async reconcile(id: string, options: { waitMs?: number } = {}): Promise<'ok' | 'busy' | 'absent' | 'finished'> {
@@ -326,15 +366,12 @@ export class ExperimentController {
     const tag = { trial: t.index, jobId: t.jobId };
     const [limits, usage] = await Promise.all([this.d.tenants.limits(meta.tenant, this.d.quotaDefaults), this.d.tenants.usage(meta.tenant)]);
     if (usage.artifactBytes >= limits.artifactBytes) return { ...tag, quota: 'artifactBytes', used: usage.artifactBytes, limit: limits.artifactBytes };
-    const admission = await this.d.tenants.admitJob(meta.tenant, t.jobId, limits.activeJobs, (id) => this.d.jobs.getStatus(id));
-    if (!admission.admitted) return { ...tag, quota: 'activeJobs', used: admission.active, limit: limits.activeJobs };
-    try {
-      await enqueueTraining(this.d, { ...input, ...(t.cost ? { cost: t.cost } : {}) });
-    } catch (err) {
-      await this.d.tenants.releaseJob(meta.tenant, t.jobId).catch(() => undefined);
-      throw err;
-    }
-    return null;
+    const slots = await this.d.tenants.activeBelow(meta.tenant, limits.activeJobs, (id) => this.d.jobs.getStatus(id));
+    if (!slots.room) return { ...tag, quota: 'activeJobs', used: slots.active, limit: limits.activeJobs };
+    // The record is written only into a free slot, checked again in the same step (JobStore.create).
+    const refused = await enqueueTraining(this.d, { ...input, quotas: limits, ...(t.cost ? { cost: t.cost } : {}) });
+    // A trial's data is its experiment's (charged to it): only a full activeJobs refuses it here.
+    return refused ? { ...tag, quota: 'activeJobs', used: refused.used, limit: refused.limit } : null;
   }
 }
 

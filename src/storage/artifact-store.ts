@@ -29,6 +29,8 @@ export interface ArtifactStore {
 export interface ArtifactInfo {
   size: number;
   version: string;
+  /** When the object was last written (epoch milliseconds, by the store's clock). */
+  modifiedAt: number;
 }
 
 const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -95,7 +97,7 @@ export class LocalArtifactStore implements ArtifactStore {
     try {
       const info = await stat(this.path(key));
       if (!info.isFile()) return undefined;
-      return { size: info.size, version: `${info.ino}-${info.mtimeMs}-${info.size}` };
+      return { size: info.size, version: `${info.ino}-${info.mtimeMs}-${info.size}`, modifiedAt: info.mtimeMs };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;

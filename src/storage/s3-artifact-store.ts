@@ -104,7 +104,8 @@ export class S3ArtifactStore implements ArtifactStore {
   async stat(key: string): Promise<ArtifactInfo | undefined> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return { size: res.ContentLength ?? 0, version: `${res.ETag ?? ''}-${res.LastModified?.getTime() ?? 0}` };
+      const modifiedAt = res.LastModified?.getTime() ?? 0;
+      return { size: res.ContentLength ?? 0, version: `${res.ETag ?? ''}-${modifiedAt}`, modifiedAt };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -2,6 +2,23 @@ import type { Redis } from 'ioredis';
 import { datasetRecordSchema, type DatasetPage, type DatasetRecord } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
+import { type QuotaUse, type StorageCharge, refusedUse, storageChargeLua, storageRoomArgs, storageRoomLua } from './tenant-store.js';
+
+/**
+ * Records an uploaded dataset and charges its tenant for it, in one step and only if the charge
+ * fits the tenant's storage quotas (concurrent uploads cannot together pass them).
+ * KEYS: record, index, tenant's index, tenant usage, tenants set. ARGV: record JSON, score
+ * (creation time), id, tenant, then (usage name, bytes, limit) triples. Returns {1} or the
+ * refusal {0, quota, used, limit}.
+ */
+const CREATE = `${storageRoomLua('KEYS[4]', 5)}
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+${storageChargeLua('KEYS[4]', 5)}
+redis.call('SADD', KEYS[5], ARGV[4])
+return {1}
+`;
 
 /**
  * Records of uploaded datasets in Redis: what the API lists and what a job's `{"id"}` is checked
@@ -14,13 +31,30 @@ export class DatasetStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  async create(record: DatasetRecord, tenant: string): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.keys.dataset(record.id), JSON.stringify({ ...record, tenant }))
-      .zadd(this.keys.datasetIndex, Date.parse(record.createdAt), record.id)
-      .zadd(this.keys.tenantDatasets(tenant), Date.parse(record.createdAt), record.id)
-      .exec();
+  /**
+   * Makes the record visible and charges its tenant `storage.charge`, unless that would pass the
+   * tenant's storage quotas: then nothing is written and the refusal is returned.
+   */
+  async create(record: DatasetRecord, tenant: string, storage: StorageCharge): Promise<QuotaUse | undefined> {
+    const reply = (await this.redis.eval(
+      CREATE,
+      5,
+      this.keys.dataset(record.id),
+      this.keys.datasetIndex,
+      this.keys.tenantDatasets(tenant),
+      this.keys.tenantUsage(tenant),
+      this.keys.tenants,
+      JSON.stringify({ ...record, tenant }),
+      Date.parse(record.createdAt),
+      record.id,
+      tenant,
+      ...storageRoomArgs(storage),
+    )) as unknown[];
+    return refusedUse(reply);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.dataset(id))) === 1;
   }
 
   async get(id: string): Promise<DatasetRecord | undefined> {

@@ -13,7 +13,17 @@ import type {
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
-import { USAGE_NAMES, type Usage, usageFrom } from './tenant-store.js';
+import {
+  type QuotaUse,
+  type StorageCharge,
+  USAGE_NAMES,
+  type Usage,
+  refusedUse,
+  storageChargeLua,
+  storageRoomArgs,
+  storageRoomLua,
+  usageFrom,
+} from './tenant-store.js';
 import { type StreamEvent, readStream } from './streams.js';
 
 /** A trial as stored: its plan, resolved spec and cost, and the id of the job that trains it. */
@@ -97,23 +107,25 @@ return 1
 `;
 
 /**
- * Creates an experiment if its tenant holds fewer than the most it may: the count and the writes
- * in one step, charging the tenant what the record says it holds (its stored inline data). KEYS:
- * record, trials, state, index, tenant's index, active set, tenant usage. ARGV: the most
- * experiments, id, score (creation time), record JSON, trials JSON (number -> definition JSON),
- * state JSON, then usage name, bytes, .... Returns {created (1/0), experiments held before}.
+ * Creates an experiment if its tenant holds fewer than the most it may and its stored inline data
+ * fits the tenant's storage quotas: the checks and the writes in one step, charging the tenant what
+ * the record says it holds. KEYS: record, trials, state, index, tenant's index, active set, tenant
+ * usage. ARGV: the most experiments, id, score (creation time), record JSON, trials JSON (number ->
+ * definition JSON), state JSON, then (usage name, bytes, limit) triples. Returns {1} or the refusal
+ * {0, quota, used, limit}.
  */
 const CREATE = `
 local held = redis.call('ZCARD', KEYS[5])
-if held >= tonumber(ARGV[1]) then return {0, held} end
+if held >= tonumber(ARGV[1]) then return {0, 'experiments', held, tonumber(ARGV[1])} end
+${storageRoomLua('KEYS[7]', 7)}
 for k, v in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], k, v) end
 for k, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[2], k, v) end
 redis.call('SET', KEYS[3], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[2])
-for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
-return {1, held}
+${storageChargeLua('KEYS[7]', 7)}
+return {1}
 `;
 
 /** Releases a lock only when it still holds the caller's token. */
@@ -131,20 +143,14 @@ export class ExperimentStore {
   ) {}
 
   /**
-   * Creates the experiment only while its tenant holds fewer than `max` experiments, checked and
-   * written in one step (concurrent submissions cannot overshoot), and charges it and its tenant
-   * `charge` (its stored inline data) in the same step. Returns whether it was created, and how
-   * many the tenant held before.
+   * Creates the experiment only while its tenant holds fewer than `max` experiments and `storage`
+   * (its stored inline data) fits the tenant's storage quotas, checked and written in one step
+   * (concurrent submissions cannot overshoot), charging it and its tenant in the same step.
+   * Returns the quota that refused it, if one did (then nothing is written).
    */
-  async create(
-    meta: ExperimentMeta,
-    trials: TrialDef[],
-    state: ExperimentState,
-    max: number,
-    charge: Partial<Usage> = {},
-  ): Promise<{ created: boolean; held: number }> {
+  async create(meta: ExperimentMeta, trials: TrialDef[], state: ExperimentState, max: number, storage: StorageCharge): Promise<QuotaUse | undefined> {
     const k = this.keys;
-    const charged = USAGE_NAMES.filter((name) => charge[name]);
+    const charged = USAGE_NAMES.filter((name) => storage.charge[name]);
     const record = {
       id: meta.id,
       tenant: meta.tenant,
@@ -153,9 +159,9 @@ export class ExperimentStore {
       spec: JSON.stringify(meta.spec),
       plan: JSON.stringify(meta.plan),
       createdAt: meta.createdAt,
-      ...Object.fromEntries(charged.map((name) => [name, String(charge[name])])),
+      ...Object.fromEntries(charged.map((name) => [name, String(storage.charge[name])])),
     };
-    const [created, held] = (await this.redis.eval(
+    const reply = (await this.redis.eval(
       CREATE,
       7,
       k.experiment(meta.id),
@@ -171,9 +177,9 @@ export class ExperimentStore {
       JSON.stringify(record),
       JSON.stringify(Object.fromEntries(trials.map((t) => [String(t.index), JSON.stringify(t)]))),
       JSON.stringify(state),
-      ...charged.flatMap((name) => [name, String(charge[name])]),
-    )) as [number, number];
-    return { created: created === 1, held };
+      ...storageRoomArgs(storage),
+    )) as unknown[];
+    return refusedUse(reply);
   }
 
   async getMeta(id: string): Promise<ExperimentMeta | undefined> {

@@ -12,8 +12,8 @@ import {
   jobRecordSchema,
   newJobEventSchema,
 } from '../spec/index.js';
-import type { AppendResult, JobStore } from './job-store.js';
-import type { Usage } from './tenant-store.js';
+import type { AppendResult, JobQuotas, JobStore } from './job-store.js';
+import type { QuotaUse, Usage } from './tenant-store.js';
 
 /**
  * What a finished training reports. Every field goes into the `completed` event, and each one
@@ -58,7 +58,11 @@ const RECORD_FIELDS = new Set(Object.keys(jobRecordSchema.shape));
 export class JobLifecycle {
   constructor(private readonly store: JobStore) {}
 
-  /** Records a new job as queued, with its first event, charged `charge` (its stored inline data). */
+  /**
+   * Records a new job as queued, with its first event, counted among its tenant's active jobs and
+   * charged `charge` (its stored inline data); within `quotas` when given, else refused with the
+   * quota it would pass and nothing written (see JobStore.create).
+   */
   async create(input: {
     id: string;
     tenant: string;
@@ -67,9 +71,10 @@ export class JobLifecycle {
     cost?: ModelCost;
     experiment?: { id: string; trial: number };
     charge?: Partial<Usage>;
-  }): Promise<void> {
+    quotas?: JobQuotas;
+  }): Promise<QuotaUse | undefined> {
     const createdAt = new Date();
-    await this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
+    return this.store.create({ ...input, createdAt }, checked({ type: 'status', data: { status: 'queued', at: createdAt.toISOString() } }));
   }
 
   /**

@@ -22,7 +22,17 @@ import {
 } from '../spec/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
-import { USAGE_NAMES, type Usage, usageFrom } from './tenant-store.js';
+import {
+  type QuotaUse,
+  type Quotas,
+  USAGE_NAMES,
+  type Usage,
+  refusedUse,
+  storageChargeLua,
+  storageRoomArgs,
+  storageRoomLua,
+  usageFrom,
+} from './tenant-store.js';
 import { readStream } from './streams.js';
 
 export type { JobEvent };
@@ -129,6 +139,33 @@ return 1
 `;
 
 /**
+ * Creates a job within its tenant's quotas, all in one step: its inline data (already stored)
+ * must fit the storage quotas, and it must find a free queued-plus-running slot; then the record,
+ * its index entries and first event are written, the job enters the tenant's active set and it
+ * and its tenant are charged. Concurrent creations are thus admitted one at a time against the
+ * counts, and a job is never in the active set without its record.
+ * KEYS: job hash, event stream, job index, tenant's job index, tenant usage, tenant's active set,
+ * tenants set. ARGV: maxlen, index member, job id, tenant, record JSON, event type, event data,
+ * most active jobs ('' = no limit), then (usage name, bytes, limit) triples.
+ * Returns {1} or the refusal {0, quota, used, limit}.
+ */
+const CREATE = `${storageRoomLua('KEYS[5]', 9)}
+local active = redis.call('SCARD', KEYS[6])
+if ARGV[8] ~= '' and active >= tonumber(ARGV[8]) then return {0, 'activeJobs', active, tonumber(ARGV[8])} end
+for k, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[1], k, v) end
+${storageChargeLua('KEYS[5]', 9, 'KEYS[1]')}
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ARGV[6], 'data', ARGV[7])
+redis.call('SADD', KEYS[6], ARGV[3])
+redis.call('SADD', KEYS[7], ARGV[4])
+return {1}
+`;
+
+/** The quotas a new job is admitted against (JobStore.create). */
+export type JobQuotas = Pick<Quotas, 'activeJobs' | 'datasetBytes' | 'artifactBytes'>;
+
+/**
  * Removes a job's keys and gives its stored bytes back to its tenant, in one step (and takes
  * it out of the tenant's active set, should it still be there).
  * KEYS: job hash, history, events, job index, tenant's job index, tenant usage hash, tenant's
@@ -200,8 +237,11 @@ export class JobStore {
   ) {}
 
   /**
-   * Writes a new queued job and its first event (the job lifecycle's `create` says which), and
-   * charges it and its tenant `charge` (its inline data, already stored) in the same step.
+   * Writes a new queued job and its first event (the job lifecycle's `create` says which), admits
+   * it into its tenant's queued-plus-running count and charges it and its tenant `charge` (its
+   * inline data, already stored), all in one step (see CREATE). With `quotas`, refuses instead when
+   * the charge would pass a storage quota or no slot is free, and writes nothing: the refusal is
+   * returned.
    */
   async create(
     input: {
@@ -213,9 +253,10 @@ export class JobStore {
       cost?: ModelCost;
       experiment?: { id: string; trial: number };
       charge?: Partial<Usage>;
+      quotas?: JobQuotas;
     },
     event: NewJobEvent & { type: 'status' },
-  ): Promise<void> {
+  ): Promise<QuotaUse | undefined> {
     const createdAt = input.createdAt.toISOString();
     const record: Record<string, string> = {
       id: input.id,
@@ -233,16 +274,29 @@ export class JobStore {
       ...(input.cost ? { cost: JSON.stringify(input.cost) } : {}),
       ...(input.experiment ? { experimentId: input.experiment.id, trial: String(input.experiment.trial) } : {}),
     };
-    const charged = USAGE_NAMES.filter((name) => input.charge?.[name]);
-    for (const name of charged) record[name] = String(input.charge![name]);
-    const multi = this.redis.multi();
-    for (const name of charged) multi.hincrby(this.keys.tenantUsage(input.tenant), name, input.charge![name]!);
-    await multi
-      .hset(this.keys.job(input.id), record)
-      .zadd(this.keys.jobIndex, 0, indexMember(input.createdAt, input.id))
-      .zadd(this.keys.tenantJobs(input.tenant), 0, indexMember(input.createdAt, input.id))
-      .xadd(this.keys.events(input.id), 'MAXLEN', '~', this.maxlen, '*', 'type', event.type, 'data', JSON.stringify(event.data))
-      .exec();
+    const unlimited = { activeJobs: Number.MAX_SAFE_INTEGER, datasetBytes: Number.MAX_SAFE_INTEGER, artifactBytes: Number.MAX_SAFE_INTEGER };
+    const quotas = input.quotas ?? unlimited;
+    const reply = (await this.redis.eval(
+      CREATE,
+      7,
+      this.keys.job(input.id),
+      this.keys.events(input.id),
+      this.keys.jobIndex,
+      this.keys.tenantJobs(input.tenant),
+      this.keys.tenantUsage(input.tenant),
+      this.keys.tenantActiveJobs(input.tenant),
+      this.keys.tenants,
+      this.maxlen,
+      indexMember(input.createdAt, input.id),
+      input.id,
+      input.tenant,
+      JSON.stringify(record),
+      event.type,
+      JSON.stringify(event.data),
+      input.quotas ? input.quotas.activeJobs : '',
+      ...storageRoomArgs({ charge: input.charge ?? {}, limits: quotas }),
+    )) as unknown[];
+    return refusedUse(reply);
   }
 
   /**

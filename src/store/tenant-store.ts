@@ -39,6 +39,46 @@ export interface QuotaUse {
   limit: number;
 }
 
+/** The most a tenant may store of each usage, and what one write would add (see storageRoomLua). */
+export type StorageCharge = { charge: Partial<Usage>; limits: Usage };
+
+/** ARGV for storageRoomLua: name, bytes, limit for each usage the charge adds to. */
+export function storageRoomArgs({ charge, limits }: StorageCharge): string[] {
+  return USAGE_NAMES.filter((name) => charge[name]).flatMap((name) => [name, String(charge[name]), String(limits[name])]);
+}
+
+/**
+ * Lua that refuses a write whose bytes would take the tenant past a storage quota, for the scripts
+ * that record something and charge it in the same step (so concurrent writes cannot both pass the
+ * check and together go over). Reads (name, bytes, limit) triples from ARGV[first] on; returns
+ * {0, name, used after the write, limit} for the first quota the write would pass.
+ */
+export const storageRoomLua = (usageKey: string, first: number) => `
+for i = ${first}, #ARGV, 3 do
+  local bytes = tonumber(ARGV[i + 1])
+  local after = tonumber(redis.call('HGET', ${usageKey}, ARGV[i]) or '0') + bytes
+  if bytes > 0 and after > tonumber(ARGV[i + 2]) then return {0, ARGV[i], after, tonumber(ARGV[i + 2])} end
+end
+`;
+
+/** Lua that charges the (name, bytes, limit) triples from ARGV[first] on to the usage hash (and the record's hash, when given). */
+export const storageChargeLua = (usageKey: string, first: number, recordKey?: string) => `
+for i = ${first}, #ARGV, 3 do
+  redis.call('HINCRBY', ${usageKey}, ARGV[i], ARGV[i + 1])${
+    recordKey
+      ? `
+  redis.call('HSET', ${recordKey}, ARGV[i], ARGV[i + 1])`
+      : ''
+  }
+end
+`;
+
+/** The quota a script refused with ({0, name, used, limit}), or undefined when it went ahead. */
+export function refusedUse(reply: unknown[]): QuotaUse | undefined {
+  if (Number(reply[0]) === 1) return undefined;
+  return { quota: String(reply[1]) as QuotaName, used: Number(reply[2]), limit: Number(reply[3]) };
+}
+
 /** BullMQ's largest priority; fair-scheduling turns are capped at it. */
 export const MAX_PRIORITY = 2 ** 21;
 
@@ -106,31 +146,18 @@ export class TenantStore {
   }
 
   /**
-   * Counts the tenant's queued and running jobs with `jobId` among them, if that keeps the
-   * count within `max`. A job leaves the set as it ends (JobStore.transition); ids of finished
-   * or deleted jobs still there (records older than that) are pruned on the way. Returns the count
-   * before, and whether `jobId` was admitted. Two concurrent submits can both be refused at the
-   * edge, never both admitted over it.
+   * Takes out of the tenant's active set the ids whose job is finished or gone. A job enters the
+   * set in the step that writes its record (JobStore.create) and leaves it in the step that ends or
+   * deletes it, so only ids written by versions that admitted a job before recording it are ever
+   * pruned; a job being created is never in the set without its record. Returns the count after.
    */
-  async admitJob(
-    tenant: string,
-    jobId: string,
-    max: number,
-    statusOf: (id: string) => Promise<JobStatus | undefined>,
-  ): Promise<{ admitted: boolean; active: number }> {
+  async pruneActive(tenant: string, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<number> {
     const key = this.keys.tenantActiveJobs(tenant);
     const ids = await this.redis.smembers(key);
     const statuses = await Promise.all(ids.map(statusOf));
     const done = ids.filter((_, i) => statuses[i] === undefined || isTerminal(statuses[i]!));
     if (done.length > 0) await this.redis.srem(key, ...done);
-    const [, count] = (await this.redis.multi().sadd(key, jobId).scard(key).exec())!;
-    const active = Number(count![1]) - 1;
-    if (active < max) {
-      await this.redis.sadd(this.keys.tenants, tenant);
-      return { admitted: true, active };
-    }
-    await this.redis.srem(key, jobId);
-    return { admitted: false, active };
+    return ids.length - done.length;
   }
 
   /** The tenant's queued and running jobs. */
@@ -138,9 +165,11 @@ export class TenantStore {
     return this.redis.scard(this.keys.tenantActiveJobs(tenant));
   }
 
-  /** Takes back a job admitted by admitJob that was never queued. */
-  async releaseJob(tenant: string, jobId: string): Promise<void> {
-    await this.redis.srem(this.keys.tenantActiveJobs(tenant), jobId);
+  /** The tenant's queued and running jobs, pruned (see pruneActive) when they seem to fill `max`: an early check before a job is created. */
+  async activeBelow(tenant: string, max: number, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<{ room: boolean; active: number }> {
+    let active = await this.activeCount(tenant);
+    if (active >= max) active = await this.pruneActive(tenant, statusOf);
+    return { room: active < max, active };
   }
 
   /** The tenant's next scheduling turn given the queue's head turn (see NEXT_TURN). */

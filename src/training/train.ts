@@ -10,7 +10,7 @@ import { compiledMetrics } from './metrics.js';
 import { createRng, deriveSeed, permutation } from './rng.js';
 import { EarlyStopper, LrScheduler } from './schedule.js';
 import { type TrainingState, captureState, restoreState } from './checkpoint.js';
-import { type EngineChoice, EngineUnavailableError, GRAPH_THREADS, chooseEngine } from './engine.js';
+import { type EngineChoice, EngineUnavailableError, chooseEngine, graphThreads } from './engine.js';
 import { GraphTrainer } from './graph/graph-trainer.js';
 import { DropoutMasks } from './dropout.js';
 
@@ -85,7 +85,7 @@ export async function train(spec: ResolvedJobSpec, options: TrainOptions = {}): 
           optimizer: spec.optimizer,
           data: prepared.train,
           seed,
-          threads: GRAPH_THREADS,
+          threads: graphThreads(spec.model),
         });
       } catch (err) {
         const reason = `the graph did not build: ${(err as Error).message.split('\n')[0]}`;

@@ -70,12 +70,15 @@ export class DatasetsService {
       }
       throw err;
     }
+    // The quota left capped the ingestion, but concurrent uploads each saw it whole: the record is
+    // written and charged only if it still fits, in one step.
+    const charge = { datasetBytes: record.bytes.decompressed, artifactBytes: record.bytes.stored };
     try {
-      await this.d.store.create(record, tenant);
-      await this.d.quotas.tenants.addUsage(tenant, { datasetBytes: record.bytes.decompressed, artifactBytes: record.bytes.stored });
+      const refused = await this.d.store.create(record, tenant, { charge, limits: await this.d.quotas.limits(tenant) });
+      if (refused) throw this.d.quotas.refusal(refused);
     } catch (err) {
-      await this.d.store.remove(id).catch(() => undefined);
-      await this.d.artifacts.delete(datasetKeys(id).dir).catch(() => undefined);
+      // Arrays no record names go; a record that was written keeps them (and its charge).
+      if (!(await this.d.store.exists(id).catch(() => true))) await this.d.artifacts.delete(datasetKeys(id).dir).catch(() => undefined);
       throw err;
     }
     await this.d.replicated();

@@ -21,7 +21,7 @@ import {
 } from '../../spec/index.js';
 import { type ExperimentMeta, type ExperimentState, type ExperimentStore, type TrialDef, emptyState } from '../../store/experiment-store.js';
 import type { JobStore } from '../../store/job-store.js';
-import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError, QuotaExceededError } from '../../shared/errors.js';
+import { BadRequestError, ConflictError, GoneError, InvalidSpecError, LimitExceededError, NotFoundError } from '../../shared/errors.js';
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { experimentArtifacts } from '../../storage/artifact-keys.js';
 import { InlineDataMissingError, InlineDataWriter, restoreInlineData } from '../../storage/inline-data.js';
@@ -129,11 +129,13 @@ export class ExperimentsService {
     const spec = { ...meta.spec, base: await inline.store(meta.spec.base) } as StoredExperimentSpec;
     const trials = await Promise.all(resolved.map(async (t): Promise<TrialDef> => ({ ...t, spec: await trialData(inline, t, spec.base) })));
     const charge = { datasetBytes: inline.bytes, artifactBytes: inline.bytes };
+    // An early refusal before anything is stored; the creation checks it again, atomically.
     if (inline.bytes > 0) await this.d.quotas.assertStorageRoom(meta.tenant, charge);
+    const limits = await this.d.quotas.limits(meta.tenant);
     try {
       await inline.write(this.d.artifacts);
-      const { created, held } = await this.d.store.create({ ...meta, spec }, trials, state, max, charge);
-      if (!created) throw new QuotaExceededError('experiments', held, max);
+      const refused = await this.d.store.create({ ...meta, spec }, trials, state, max, { charge, limits });
+      if (refused) throw this.d.quotas.refusal(refused);
     } catch (err) {
       // Not recorded, so not charged: what was stored goes too.
       await inline.discard(this.d.artifacts).catch(() => undefined);

@@ -205,17 +205,18 @@ export class JobsService {
     const inline = new InlineDataWriter(jobArtifacts(id));
     const spec = await inline.store(resolved);
     const charge = inline.bytes > 0 ? { datasetBytes: inline.bytes, artifactBytes: inline.bytes } : undefined;
+    // Early refusals, before anything is stored; the record's creation checks both again, atomically.
     if (charge) await this.d.quotas.assertStorageRoom(tenant, charge);
-    await this.d.quotas.admitJob(tenant, id, (other) => this.d.store.getStatus(other));
+    await this.d.quotas.assertJobRoom(tenant, (other) => this.d.store.getStatus(other));
+    const quotas = await this.d.quotas.limits(tenant);
     try {
       await inline.write(this.d.artifacts);
-      await enqueueTraining(
+      const refused = await enqueueTraining(
         { lifecycle: this.d.lifecycle, trainingQueue: this.d.trainingQueue, attempts: this.d.config.JOB_ATTEMPTS, tenants: this.d.quotas.tenants },
-        { id, tenant, spec, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}), ...(charge ? { charge } : {}) },
+        { id, tenant, spec, quotas, ...(cost ? { cost } : {}), ...(requestId ? { requestId } : {}), ...(charge ? { charge } : {}) },
       );
+      if (refused) throw this.d.quotas.refusal(refused);
     } catch (err) {
-      // A job that was never recorded leaves the tenant's count; one whose queueing failed has failed and leaves it too.
-      await this.d.quotas.tenants.releaseJob(tenant, id).catch(() => undefined);
       // Data no record names (and no charge: the record carries it) is removed; a failed job keeps its own.
       if (!(await this.d.store.exists(id).catch(() => true))) await inline.discard(this.d.artifacts).catch(() => undefined);
       throw err;

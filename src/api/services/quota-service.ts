@@ -4,7 +4,7 @@ import { QuotaExceededError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { tenantSchema } from '../../shared/access.js';
 import type { ExperimentStore } from '../../store/experiment-store.js';
-import { type Quotas, quotaDefaults, quotasSchema, type TenantStore, USAGE_NAMES, type Usage } from '../../store/tenant-store.js';
+import { type QuotaUse, type Quotas, quotaDefaults, quotasSchema, type TenantStore, USAGE_NAMES, type Usage } from '../../store/tenant-store.js';
 
 export const tenantViewSchema = z
   .object({
@@ -50,11 +50,19 @@ export class QuotaService {
     return { tenant, quotas, usage: { ...usage, activeJobs, experiments } };
   }
 
-  /** Admits a new job into the tenant's queued-plus-running count, or throws a 429 naming the quota. */
-  async admitJob(tenant: string, jobId: string, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<void> {
+  /**
+   * Refuses a new job early (a 429 naming the quota) while the tenant's queued and running jobs
+   * fill its quota, before anything is stored; JobStore.create admits it for good, atomically.
+   */
+  async assertJobRoom(tenant: string, statusOf: (id: string) => Promise<JobStatus | undefined>): Promise<void> {
     const max = (await this.limits(tenant)).activeJobs;
-    const { admitted, active } = await this.tenants.admitJob(tenant, jobId, max, statusOf);
-    if (!admitted) throw new QuotaExceededError('activeJobs', active, max, JOB_QUOTA_RETRY_AFTER_S);
+    const { room, active } = await this.tenants.activeBelow(tenant, max, statusOf);
+    if (!room) throw this.refusal({ quota: 'activeJobs', used: active, limit: max });
+  }
+
+  /** The error for a refusal by a quota: 429 with Retry-After for activeJobs (it frees by itself), 422 for the others. */
+  refusal(use: QuotaUse): QuotaExceededError {
+    return new QuotaExceededError(use.quota, use.used, use.limit, use.quota === 'activeJobs' ? JOB_QUOTA_RETRY_AFTER_S : undefined);
   }
 
   /**

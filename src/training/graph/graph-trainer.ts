@@ -219,6 +219,16 @@ export class GraphTrainer {
    * loop between steps as often as it needs to.
    */
   trainBatch(rows: Int32Array, lr: number): number[] {
+    return this.session.run(this.stepFeeds(rows, lr), this.fetches, [this.train]).map((t) => t.data[0]!);
+  }
+
+  /** trainBatch as a session call on the libuv pool (the main thread stays free while it runs). */
+  async trainBatchAsync(rows: Int32Array, lr: number): Promise<number[]> {
+    return (await this.session.runAsync(this.stepFeeds(rows, lr), this.fetches, [this.train])).map((t) => t.data[0]!);
+  }
+
+  /** Advances the step count and the optimizer's step state; the feeds of that step. */
+  private stepFeeds(rows: Int32Array, lr: number): Feed[] {
     this.step += 1;
     const o = this.options.optimizer;
     let mu = 0;
@@ -229,13 +239,11 @@ export class GraphTrainer {
       this.muProduct *= mu;
     }
     const state: StepState = { t: this.step, lr, mu, muNext, muProduct: this.muProduct };
-    const feeds: Feed[] = [
+    return [
       [this.rows, DType.int32, [rows.length], rows],
       [this.stepSeed, DType.int32, [2], new Int32Array([this.options.seed, this.step])],
       ...[...this.scalars.values()].map((s) => [s.input, DType.float32, [], new Float32Array([s.value(state)])] as Feed),
     ];
-    const out = this.session.run(feeds, this.fetches, [this.train]);
-    return out.map((t) => t.data[0]!);
   }
 
   /** Writes the trained variables into the model's weights. */
