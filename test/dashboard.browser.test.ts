@@ -492,6 +492,11 @@ describe("the dashboard at a tenant's quotas", () => {
     expect(await quota(page, 'activeJobs').getAttribute('data-state')).toBe('ok');
     // The list's stored column and the job's detail show what the record says it holds.
     expect(await page.locator(`table.jobs tr[data-id="${id}"] td[data-stored]`).getAttribute('data-stored')).toBe(String(job.storedBytes.artifactBytes));
+    // Its last metrics column shows the record's last epoch, each metric to 4 significant digits.
+    const { epoch: _epoch, ...last } = job.history.at(-1)!;
+    const shown = (await page.locator(`table.jobs tr[data-id="${id}"] td.metrics`).textContent())!.split(' · ').map((m) => m.split(' '));
+    expect(shown.map(([name]) => name)).toEqual(Object.keys(last));
+    for (const [name, value] of shown) expect(Number(value), name).toBeCloseTo(last[name!]!, 3);
     await page.goto(`${base}/#/jobs/${id}`);
     await loaded(page);
     expect(await page.locator('[data-testid="stored-bytes"]').textContent()).toMatch(/^ · stores [\d.]+ [KMG]?B of artifacts, \d+ B of dataset$/);

@@ -172,6 +172,30 @@ describe('job lifecycle', () => {
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 0 });
   });
 
+  it("settles what a completing job's training keeps in the complete step itself, and nothing when the job was not running", async () => {
+    const tenant = `t-${randomUUID()}`;
+    const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
+    const [done, cancelled] = [randomUUID(), randomUUID()];
+    for (const id of [done, cancelled]) {
+      await lifecycle.create({ id, tenant, name: null, spec });
+      await lifecycle.start((await store.get(id))!, 'w1');
+      // Model and checkpoints, as measured while it trained.
+      await store.settleTrained(id, 500);
+    }
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 1000 });
+    expect((await lifecycle.complete(done, { numTensors: 0 }, 120)).ok).toBe(true);
+    expect((await store.get(done))!.storedBytes).toEqual({ datasetBytes: 0, artifactBytes: 120 });
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 620 });
+    // Measuring the model again after the checkpoints are deleted changes nothing.
+    await store.settleTrained(done, 120);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 620 });
+    // A job cancelled meanwhile is not completed, and keeps what it holds.
+    await lifecycle.cancel(cancelled);
+    expect((await lifecycle.complete(cancelled, { numTensors: 0 }, 120)).ok).toBe(false);
+    expect((await store.get(cancelled))!.storedBytes.artifactBytes).toBe(500);
+    expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 620 });
+  });
+
   it("takes a job out of its tenant's active count in the same step as it completes, fails, is cancelled or cannot be queued", async () => {
     const tenant = `t-${randomUUID()}`;
     const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobListItem, JobRecord } from '../src/spec/index.js';
+import { JobLifecycle } from '../src/store/job-lifecycle.js';
+import { JobStore } from '../src/store/job-store.js';
+import { redisKeys } from '../src/store/keys.js';
 import { type Stack, expectHealthy, startStack, submit, testConfig, xorSpec } from './helpers.js';
 
 const FEATURES = 20;
@@ -63,6 +66,30 @@ describe('GET /v1/jobs with big inline datasets', () => {
     expect(seen).toEqual(ids);
     expect(pages).toBeGreaterThan(1);
     await expectHealthy(stack.app);
+  });
+
+  it("gives each slim item its last epoch's metrics, the full record's last history entry, also for a record written before items had it", async () => {
+    const keys = redisKeys(stack.config.REDIS_PREFIX);
+    const store = new JobStore(stack.app.redis, keys, 1000);
+    const lifecycle = new JobLifecycle(store);
+    const id = await submit(stack.app, xorSpec({ name: 'listed-metrics', training: { epochs: 3, batchSize: 4, seed: 1 } }));
+    const slim = async () => (await stack.app.inject('/v1/jobs?limit=100')).json<{ items: JobListItem[] }>().items.find((j) => j.id === id)!;
+    expect((await slim()).lastEpoch).toBeNull();
+    await lifecycle.start((await store.get(id))!, 'w1');
+    for (const [epoch, loss, accuracy] of [
+      [1, 0.69, 0.5],
+      [2, 0.41, 0.75],
+    ] as const) {
+      await lifecycle.recordEpoch(id, { epoch, loss, accuracy, learningRate: 0.05, durationMs: 3 }, 3, undefined);
+    }
+    const full = (await stack.app.inject(`/v1/jobs/${id}`)).json<JobRecord>();
+    expect(full.history.at(-1)).toEqual({ epoch: 2, loss: 0.41, accuracy: 0.75 });
+    expect((await slim()).lastEpoch).toEqual(full.history.at(-1));
+    // A record from before lists kept the last epoch: read from the history's tail.
+    await stack.app.redis.hdel(keys.job(id), 'lastEpoch');
+    expect((await slim()).lastEpoch).toEqual(full.history.at(-1));
+    await lifecycle.cancel(id);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
   });
 
   it('keeps the status filter and the cursor on slim pages', async () => {

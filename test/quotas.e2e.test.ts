@@ -4,7 +4,10 @@ import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT } from '../src/shared/access.js';
-import type { ExperimentRecord, JobRecord } from '../src/spec/index.js';
+import { trainingJobData } from '../src/queue/enqueue.js';
+import { createTrainingQueue } from '../src/queue/queues.js';
+import type { ExperimentRecord, JobRecord, StoredJobSpec } from '../src/spec/index.js';
+import { checkpointKeys } from '../src/storage/artifact-keys.js';
 import { TRAINING_QUEUE, redisKeys } from '../src/store/keys.js';
 import { createBlockingRedis } from '../src/store/redis.js';
 import { type Stack, experimentEventCheck, longSpec, parseSse, readLive, recoverableSpec, startStack, submit, testConfig, xorSpec } from './helpers.js';
@@ -39,7 +42,17 @@ describe('quotas with a real worker training', () => {
     const dir = join(stack.config.DATA_DIR, 'artifacts', 'jobs', id);
     const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.tmp'));
     const paths = files.map((e) => join(e.parentPath, e.name));
-    return { bytes: paths.reduce((n, p) => n + statSync(p).size, 0), checkpoints: paths.filter((p) => p.includes('/checkpoints/')).length };
+    const size = (list: string[]) => list.reduce((n, p) => n + statSync(p).size, 0);
+    const checkpoints = paths.filter((p) => p.includes('/checkpoints/'));
+    return { bytes: size(paths), modelBytes: size(paths.filter((p) => p.includes('/model/'))), checkpoints: checkpoints.length };
+  };
+
+  /** The job holds its model alone (on disk, in its record, in the tenant's usage, then `used`); then it is deleted. */
+  const expectModelAloneThenDelete = async (id: string, used: number, modelBytes: number) => {
+    expect(onDisk(id)).toEqual({ bytes: modelBytes, modelBytes, checkpoints: 0 });
+    expect((await record(id)).storedBytes.artifactBytes).toBe(modelBytes);
+    expect((await usage()).artifactBytes).toBe(used);
+    expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
   };
 
   beforeAll(async () => {
@@ -76,6 +89,46 @@ describe('quotas with a real worker training', () => {
 
     expect((await stack.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(204);
     expect((await usage()).artifactBytes).toBe(before);
+  });
+
+  it("has a job's stored bytes final when its completed event arrives: the model alone, in the record and in the tenant's usage", async () => {
+    const before = (await usage()).artifactBytes;
+    const id = await submit(stack.app, xorSpec({ training: { epochs: 4, batchSize: 4, seed: 1 } }));
+    await readLive(await baseUrl(), id, (e) => e.event === 'completed');
+    // Read as a client reacting to the event does: before the worker has handed the job back to BullMQ.
+    const [job, used] = await Promise.all([record(id), usage()]);
+    expect(job).toMatchObject({ status: 'completed', checkpointEpoch: 4 });
+    const { modelBytes } = onDisk(id);
+    expect(modelBytes).toBeGreaterThan(0);
+    expect(job.storedBytes).toEqual({ artifactBytes: modelBytes, datasetBytes: 0 });
+    expect(used.artifactBytes).toBe(before + modelBytes);
+    // Once the worker is done the checkpoints are gone and nothing changed.
+    await processed(id);
+    await expectModelAloneThenDelete(id, before + modelBytes, modelBytes);
+  });
+
+  it('deletes and uncounts the checkpoints a worker that died right after completing a job left, when BullMQ hands that job out again', async () => {
+    const before = (await usage()).artifactBytes;
+    const spec = xorSpec({ training: { epochs: 2, batchSize: 4, seed: 1 } });
+    const id = await submit(stack.app, spec);
+    await processed(id);
+    const { modelBytes } = onDisk(id);
+    // What such a worker leaves: the job completed (its bytes settled to the model) and a checkpoint still in the store.
+    const leftover = checkpointKeys(id);
+    await stack.app.artifacts.put(leftover.data(2), new Uint8Array(100));
+    await stack.app.artifacts.put(leftover.manifest(2), '{}');
+    expect(onDisk(id).checkpoints).toBe(2);
+    expect((await usage()).artifactBytes).toBe(before + modelBytes);
+    // BullMQ hands a stalled job out again; here the same job under a second BullMQ id, as its record is what the worker reads.
+    const queue = createTrainingQueue(connection, redisKeys(stack.config.REDIS_PREFIX));
+    try {
+      const again = `${id}-again`;
+      await queue.add('train', trainingJobData({ id, spec: (await record(id)).spec as StoredJobSpec }), { jobId: again });
+      await processed(again);
+    } finally {
+      await queue.close();
+    }
+    await expectModelAloneThenDelete(id, before + modelBytes, modelBytes);
   });
 
   it("counts a cancelled job's checkpoints while it keeps them, and refuses new work (422) once they fill the quota", async () => {

@@ -4,7 +4,7 @@ import type { RedisKeys } from '../src/store/keys.js';
 import type { ArtifactStore } from '../src/storage/artifact-store.js';
 import { artifactStoreSettings } from '../src/storage/open-artifact-store.js';
 import { deleteCheckpoints } from '../src/training/checkpoint.js';
-import { trainingBytes } from '../src/storage/artifact-sizes.js';
+import { modelBytes, trainingBytes } from '../src/storage/artifact-sizes.js';
 import type { Config } from '../src/config/config.js';
 import type { JobStore } from '../src/store/job-store.js';
 import { JobLifecycle, type LockFence } from '../src/store/job-lifecycle.js';
@@ -202,6 +202,8 @@ export class TrainingRunner {
     if (!start.started) {
       if (start.failed) this.logger.warn({ jobId, error: start.failed }, 'job failed: no attempt left');
       else this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
+      // Its worker died after completing it and before deleting its checkpoints (see apply).
+      if (start.previous === 'completed') await this.dropCheckpoints(jobId, this.logger.child({ jobId }));
       return undefined;
     }
     // The request id of the submission ties the job's logs to the API's.
@@ -362,12 +364,18 @@ export class TrainingRunner {
    * Charges the job (and its tenant's artifactBytes) with what its training holds in the store
    * now, measured (see trainingBytes); a failure is logged, and the next measure makes up for it.
    */
-  private async settleStored(claim: Claim): Promise<void> {
+  private async settleStored(claim: Pick<Claim, 'jobId' | 'log'>): Promise<void> {
     try {
       await this.store.settleTrained(claim.jobId, await trainingBytes(this.artifacts, claim.jobId));
     } catch (err) {
       claim.log.warn({ err }, 'could not measure the artifacts the job holds');
     }
+  }
+
+  /** Deletes a completed job's checkpoints, then settles what it holds: its model, or what could not be deleted. */
+  private async dropCheckpoints(jobId: string, log: Logger): Promise<void> {
+    await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
+    await this.settleStored({ jobId, log });
   }
 
   /** Starts a background reconcile of a trial's experiment (none when one runs: it is asked again after it), without waiting for it. */
@@ -417,14 +425,25 @@ export class TrainingRunner {
         return { status: 'cancelled' };
       case 'completed': {
         const { numTensors, stoppedEarly, stoppedBy, preprocessing, engine } = outcome.result;
-        await this.lifecycle.complete(jobId, {
-          numTensors,
-          ...(engine ? { engine } : {}),
-          ...(stoppedEarly ? { stoppedEarly } : {}),
-          ...(stoppedBy ? { stoppedBy } : {}),
-          ...(preprocessing ? { preprocessing } : {}),
-        });
-        await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
+        // What a client reads on the completed event is final: the complete step itself settles
+        // the job's stored bytes to its model alone, the checkpoints as good as gone. They are
+        // deleted only after it, so nothing is lost when it fails: the job, still running, is
+        // retried from its checkpoint, and the measure in process() counts them again. A worker
+        // that dies between the two leaves a completed job with uncounted checkpoints: BullMQ
+        // hands the stalled job out again, and its claim deletes them (see claim).
+        const trained = await modelBytes(this.artifacts, jobId).catch((err: unknown) => void log.warn({ err }, 'could not measure the model'));
+        await this.lifecycle.complete(
+          jobId,
+          {
+            numTensors,
+            ...(engine ? { engine } : {}),
+            ...(stoppedEarly ? { stoppedEarly } : {}),
+            ...(stoppedBy ? { stoppedBy } : {}),
+            ...(preprocessing ? { preprocessing } : {}),
+          },
+          trained,
+        );
+        await this.dropCheckpoints(jobId, log);
         log.info({ numTensors }, 'training completed');
         return { status: 'completed' };
       }

@@ -6,9 +6,9 @@ import { usageMayHaveChanged } from '../usage.js';
 const REFRESH_MS = 2_000;
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 
-/** The last epoch's metrics in one line. @param {any} job */
+/** The last epoch's metrics in one line (a list item's `lastEpoch`, a full record's last history entry). @param {any} job */
 export function lastMetrics(job) {
-  const last = job.history?.at?.(-1);
+  const last = job.lastEpoch ?? job.history?.at?.(-1);
   if (!last) return '';
   return Object.entries(last)
     .filter(([k]) => k !== 'epoch')
@@ -34,7 +34,7 @@ function rowHtml(job, picked) {
     `<td><span class="badge s-${esc(job.status)}">${esc(job.status)}</span></td>` +
     `<td>${esc(optimizer)}</td><td>${esc(datasetLabel(job.spec?.dataset))}</td>` +
     `<td class="num">${job.epoch}/${job.epochs}</td>` +
-    `<td>${esc(lastMetrics(job))}</td>` +
+    `<td class="metrics">${esc(lastMetrics(job))}</td>` +
     storedCell(job) +
     `<td class="muted">${esc(new Date(job.createdAt).toLocaleString())}</td></tr>`
   );

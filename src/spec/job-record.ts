@@ -130,10 +130,13 @@ export const listedJobSpecSchema = jobSpecSchema.extend({
 });
 export type ListedJobSpec = z.infer<typeof listedJobSpecSchema>;
 
-/** A job in a list (GET /v1/jobs): the record without its history and without inline data. */
+/** A job in a list (GET /v1/jobs): the record without its history (its last epoch instead) and without inline data. */
 export const jobListItemSchema = jobRecordSchema
   .omit({ spec: true, history: true })
-  .extend({ spec: listedJobSpecSchema.describe('The resolved spec, inline data left out (`?view=full` has it).') })
+  .extend({
+    spec: listedJobSpecSchema.describe('The resolved spec, inline data left out (`?view=full` has it).'),
+    lastEpoch: epochMetricsSchema.nullable().describe("The last epoch's metrics: the last entry of the record's `history` (null before the first epoch)."),
+  })
   .meta({ id: 'JobListItem' });
 export type JobListItem = z.infer<typeof jobListItemSchema>;
 

@@ -130,18 +130,29 @@ export class JobLifecycle {
     return this.transition(id, ['running'], 'queued', {}, [{ type: 'status', data: { status: 'queued', at, reason, message, attempt } }]);
   }
 
-  /** Training finished: the summary (epochs, final metrics) comes from the record. */
-  async complete(id: string, completion: JobCompletion): Promise<TransitionResult> {
+  /**
+   * Training finished: the summary (epochs, final metrics) comes from the record. `trainedBytes`,
+   * what the job's training keeps now that it is done (its model), is settled in the same step,
+   * so the job's stored bytes and its tenant's usage are final when the completed event is read.
+   */
+  async complete(id: string, completion: JobCompletion, trainedBytes?: number): Promise<TransitionResult> {
     const at = now();
     const record = await this.store.get(id);
     const fields: Record<string, string> = { finishedAt: at };
     for (const [key, value] of Object.entries(completion)) {
       if (value !== undefined && RECORD_FIELDS.has(key)) fields[key] = typeof value === 'string' ? value : JSON.stringify(value);
     }
-    return this.transition(id, ['running'], 'completed', fields, [
-      { type: 'status', data: { status: 'completed', at } },
-      { type: 'completed', data: { status: 'completed', at, epoch: record?.epoch ?? 0, final: record?.history.at(-1) ?? null, ...completion } },
-    ]);
+    return this.transition(
+      id,
+      ['running'],
+      'completed',
+      fields,
+      [
+        { type: 'status', data: { status: 'completed', at } },
+        { type: 'completed', data: { status: 'completed', at, epoch: record?.epoch ?? 0, final: record?.history.at(-1) ?? null, ...completion } },
+      ],
+      trainedBytes,
+    );
   }
 
   /** A running job failed for good. */
@@ -179,8 +190,15 @@ export class JobLifecycle {
     ]);
   }
 
-  private transition(id: string, from: JobStatus[], to: JobStatus, fields: Record<string, string>, events: NewJobEvent[]): Promise<TransitionResult> {
-    return this.store.transition(id, from, to, fields, events.map(checked));
+  private transition(
+    id: string,
+    from: JobStatus[],
+    to: JobStatus,
+    fields: Record<string, string>,
+    events: NewJobEvent[],
+    trainedBytes?: number,
+  ): Promise<TransitionResult> {
+    return this.store.transition(id, from, to, fields, events.map(checked), trainedBytes);
   }
 }
 

@@ -38,13 +38,30 @@ import { readStream } from './streams.js';
 export type { JobEvent };
 
 /**
+ * Sets what a job's training holds in the artifact store (field `trainedBytes`, as last measured)
+ * and charges the difference to the job's and its tenant's artifactBytes: measuring again and
+ * again charges each byte once. A Lua fragment over the job hash KEYS[1], the bytes and the
+ * tenant's usage hash given as Lua expressions.
+ */
+const settleTrainedLua = (bytes: string, usage: string) => `
+local delta = tonumber(${bytes}) - tonumber(redis.call('HGET', KEYS[1], 'trainedBytes') or '0')
+redis.call('HSET', KEYS[1], 'trainedBytes', ${bytes})
+if delta ~= 0 then
+  redis.call('HINCRBY', KEYS[1], 'artifactBytes', delta)
+  redis.call('HINCRBY', ${usage}, 'artifactBytes', delta)
+end
+`;
+
+/**
  * Moves a job between states atomically: the status check, the record update and the
  * events land together or not at all, so a stream never shows two terminal events. A move to
  * a terminal status takes the job out of its tenant's active set in the same step, so the
- * tenant's queued-plus-running count is exact at every moment.
- * KEYS: job hash, event stream, history, and for a terminal status the tenant's active set.
- * ARGV: maxlen, new status, allowed current statuses (comma-joined), fields JSON, then one
- * JSON event per remaining argument.
+ * tenant's queued-plus-running count is exact at every moment; it may settle what the job's
+ * training holds in the same step too (see settleTrainedLua), so a terminal event's readers see
+ * the job's final stored bytes.
+ * KEYS: job hash, event stream, history, and for a terminal status the tenant's active set and
+ * usage hash. ARGV: maxlen, new status, allowed current statuses (comma-joined), fields JSON,
+ * trained bytes to settle ('' = none), then one JSON event per remaining argument.
  */
 const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -53,7 +70,10 @@ if not string.find(',' .. ARGV[3] .. ',', ',' .. cur .. ',', 1, true) then retur
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 local fields = cjson.decode(ARGV[4])
 for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
-for i = 5, #ARGV do
+if ARGV[5] ~= '' then
+${settleTrainedLua('ARGV[5]', 'KEYS[5]')}
+end
+for i = 6, #ARGV do
   local ev = cjson.decode(ARGV[i])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ev['type'], 'data', ev['data'])
 end
@@ -62,7 +82,8 @@ return {1, cur}
 `;
 
 /**
- * Records one finished epoch, once, and advances the checkpoint pointer, fenced by the BullMQ
+ * Records one finished epoch, once (in the history, and as the record's `lastEpoch`, which job
+ * lists show without reading the history), and advances the checkpoint pointer, fenced by the BullMQ
  * job lock: a worker that lost the job (its lock expired and another worker took over) can
  * neither append events nor move the checkpoint.
  * KEYS: job hash, event stream, history list, lock key. ARGV: maxlen, epoch, metrics JSON,
@@ -80,7 +101,7 @@ end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if epoch <= cur then return 2 end
 if epoch ~= cur + 1 then return redis.error_reply('epoch ' .. epoch .. ' after ' .. cur) end
-redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'lastEpoch', ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'epoch', 'data', ARGV[4])
 return 1
@@ -108,19 +129,12 @@ return 1
 `;
 
 /**
- * Sets what a job's training holds in the artifact store (field `trainedBytes`, as last
- * measured) and charges the difference to the job's and its tenant's artifactBytes, in one
- * step and only while the job exists: measuring again and again charges each byte once.
+ * Settles what a job's training holds (see settleTrainedLua), only while the job exists.
  * KEYS: job hash, tenant usage hash. ARGV: bytes measured.
  */
 const SETTLE_TRAINED = `
 if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
-local delta = tonumber(ARGV[1]) - tonumber(redis.call('HGET', KEYS[1], 'trainedBytes') or '0')
-redis.call('HSET', KEYS[1], 'trainedBytes', ARGV[1])
-if delta ~= 0 then
-  redis.call('HINCRBY', KEYS[1], 'artifactBytes', delta)
-  redis.call('HINCRBY', KEYS[2], 'artifactBytes', delta)
-end
+${settleTrainedLua('ARGV[1]', 'KEYS[2]')}
 return 1
 `;
 
@@ -188,9 +202,10 @@ export interface ListOptions {
   maxBytes?: number;
 }
 
-/** The record fields a slim list item is made of (the spec and the history stay in Redis). */
+/** The record fields a slim list item is made of (the spec and the history stay in Redis; the last epoch is in `lastEpoch`). */
 const SLIM_FIELDS = [
   'id',
+  'lastEpoch',
   'name',
   'status',
   'listedSpec',
@@ -428,9 +443,15 @@ export class JobStore {
     SLIM_FIELDS.forEach((f, i) => values[i] !== null && (h[f] = values[i]!));
     // Records written before lists had their own spec field: slim the full one once here.
     h.listedSpec ??= JSON.stringify(listedSpec(JSON.parse((await this.redis.hget(this.keys.job(id), 'spec')) ?? '{}') as JobSpec));
+    // And before they kept their last epoch: the history's tail, one entry.
+    if (h.lastEpoch === undefined && Number(h.epoch ?? 0) > 0) {
+      const tail = await this.redis.lindex(this.keys.history(id), -1);
+      if (tail !== null) h.lastEpoch = tail;
+    }
     const { spec: _spec, history: _history, ...rest } = toRecord({ ...h, spec: 'null' }, []);
     const bytes = Object.values(h).reduce((n, v) => n + v.length, 0);
-    return { item: { ...rest, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
+    const lastEpoch = h.lastEpoch ? (JSON.parse(h.lastEpoch) as EpochMetrics) : null;
+    return { item: { ...rest, lastEpoch, spec: JSON.parse(h.listedSpec) as ListedJobSpec }, bytes };
   }
 
   async transition(
@@ -439,21 +460,24 @@ export class JobStore {
     to: JobStatus,
     fields: Record<string, string>,
     events: NewJobEvent[],
+    /** Bytes the job's training holds once it is in a terminal status, settled in the same step (see settleTrained). */
+    trainedBytes?: number,
   ): Promise<{ ok: boolean; previous: JobStatus | undefined }> {
     // A job's tenant never changes: read it first, for the active set a terminal move leaves.
     const tenant = isTerminal(to) ? await this.tenantOf(id) : undefined;
-    const active = tenant === undefined ? [] : [this.keys.tenantActiveJobs(tenant)];
+    const tenantKeys = tenant === undefined ? [] : [this.keys.tenantActiveJobs(tenant), this.keys.tenantUsage(tenant)];
     const result = (await this.redis.eval(
       TRANSITION,
-      3 + active.length,
+      3 + tenantKeys.length,
       this.keys.job(id),
       this.keys.events(id),
       this.keys.history(id),
-      ...active,
+      ...tenantKeys,
       this.maxlen,
       to,
       from.join(','),
       JSON.stringify(fields),
+      tenant === undefined || trainedBytes === undefined ? '' : String(trainedBytes),
       ...events.map((e) => JSON.stringify({ type: e.type, data: JSON.stringify(e.data) })),
     )) as [number, string];
     return { ok: result[0] === 1, previous: (result[1] || undefined) as JobStatus | undefined };
