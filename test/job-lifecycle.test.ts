@@ -141,15 +141,15 @@ describe('job lifecycle', () => {
     const tenant = `t-${randomUUID()}`;
     const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
     const [one, two] = [randomUUID(), randomUUID()];
-    for (const id of [one, two]) await lifecycle.create({ id, tenant, name: null, spec });
-    expect(await store.charge(one, tenant, { datasetBytes: 100, artifactBytes: 40 })).toBe(true);
-    expect(await store.charge(one, tenant, { artifactBytes: 60 })).toBe(true);
-    expect(await store.charge(two, tenant, { artifactBytes: 7 })).toBe(true);
-    expect(await store.charged(one)).toEqual({ datasetBytes: 100, artifactBytes: 100 });
+    // Its inline data at creation, then what its training wrote.
+    await lifecycle.create({ id: one, tenant, name: null, spec, charge: { datasetBytes: 100, artifactBytes: 40 } });
+    await lifecycle.create({ id: two, tenant, name: null, spec, charge: { artifactBytes: 7 } });
+    expect(await store.settleTrained(one, 60)).toBe(true);
+    expect((await store.get(one))!.storedBytes).toEqual({ datasetBytes: 100, artifactBytes: 100 });
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 100, artifactBytes: 107 });
     expect(await store.remove(one)).toBe(true);
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
-    expect(await store.charge(one, tenant, { artifactBytes: 500 })).toBe(false);
+    expect(await store.settleTrained(one, 500)).toBe(false);
     expect(await store.remove(one)).toBe(false);
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 0, artifactBytes: 7 });
   });
@@ -158,8 +158,7 @@ describe('job lifecycle', () => {
     const tenant = `t-${randomUUID()}`;
     const tenants = new TenantStore(stack.app.redis, redisKeys(stack.config.REDIS_PREFIX));
     const id = randomUUID();
-    await lifecycle.create({ id, tenant, name: null, spec });
-    expect(await store.charge(id, tenant, { datasetBytes: 10, artifactBytes: 10 })).toBe(true);
+    await lifecycle.create({ id, tenant, name: null, spec, charge: { datasetBytes: 10, artifactBytes: 10 } });
     expect(await store.settleTrained(id, 300)).toBe(true);
     expect(await store.settleTrained(id, 300)).toBe(true);
     expect(await tenants.usage(tenant)).toEqual({ datasetBytes: 10, artifactBytes: 310 });

@@ -203,7 +203,11 @@ export class TrainingRunner {
       if (start.failed) this.logger.warn({ jobId, error: start.failed }, 'job failed: no attempt left');
       else this.logger.info({ jobId, status: start.previous }, 'job is no longer runnable; skipped');
       // Its worker died after completing it and before deleting its checkpoints (see apply).
-      if (start.previous === 'completed') await this.dropCheckpoints(jobId, this.logger.child({ jobId }));
+      if (start.previous === 'completed') {
+        const log = this.logger.child({ jobId });
+        await this.dropCheckpoints(jobId, log);
+        await this.settleStored({ jobId, log });
+      }
       return undefined;
     }
     // The request id of the submission ties the job's logs to the API's.
@@ -372,10 +376,9 @@ export class TrainingRunner {
     }
   }
 
-  /** Deletes a completed job's checkpoints, then settles what it holds: its model, or what could not be deleted. */
+  /** Deletes a completed job's checkpoints (the caller settles what it holds then: its model, or what could not be deleted). */
   private async dropCheckpoints(jobId: string, log: Logger): Promise<void> {
     await deleteCheckpoints(this.artifacts, jobId).catch((err: unknown) => log.warn({ err }, 'could not delete checkpoints'));
-    await this.settleStored({ jobId, log });
   }
 
   /** Starts a background reconcile of a trial's experiment (none when one runs: it is asked again after it), without waiting for it. */
@@ -443,6 +446,7 @@ export class TrainingRunner {
           },
           trained,
         );
+        // process() measures what the job holds once this returns.
         await this.dropCheckpoints(jobId, log);
         log.info({ numTensors }, 'training completed');
         return { status: 'completed' };

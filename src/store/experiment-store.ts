@@ -13,17 +13,7 @@ import type {
 import type { ExperimentPlan, SchedulerDecision, SchedulerRecords, TrialPlan } from '../planning/index.js';
 import { DEFAULT_TENANT } from '../shared/access.js';
 import type { RedisKeys } from './keys.js';
-import {
-  type QuotaUse,
-  type StorageCharge,
-  USAGE_NAMES,
-  type Usage,
-  refusedUse,
-  storageChargeLua,
-  storageRoomArgs,
-  storageRoomLua,
-  usageFrom,
-} from './tenant-store.js';
+import { type QuotaUse, type StorageCharge, USAGE_NAMES, refusedUse, storageChargeLua, storageRoomArgs, storageRoomLua } from './tenant-store.js';
 import { type StreamEvent, readStream } from './streams.js';
 
 /** A trial as stored: its plan, resolved spec and cost, and the id of the job that trains it. */
@@ -294,11 +284,6 @@ export class ExperimentStore {
 
   readEvents(id: string, afterId: string): Promise<ExperimentEvent[]> {
     return readStream<ExperimentEventType>(this.redis, this.keys.experimentEvents(id), afterId);
-  }
-
-  /** The stored bytes charged to an experiment (its inline data, shared by its trials). */
-  async charged(id: string): Promise<Usage> {
-    return usageFrom(await this.redis.hmget(this.keys.experiment(id), ...USAGE_NAMES));
   }
 
   /**

@@ -115,20 +115,6 @@ return 1
 `;
 
 /**
- * Adds stored bytes to a job and to its tenant's use together, only while the job exists (a
- * worker writing after the job was deleted charges nothing: the delete removes its artifacts).
- * KEYS: job hash, tenant usage hash. ARGV: name, delta, name, delta, ...
- */
-const CHARGE = `
-if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
-for i = 1, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])
-end
-return 1
-`;
-
-/**
  * Settles what a job's training holds (see settleTrainedLua), only while the job exists.
  * KEYS: job hash, tenant usage hash. ARGV: bytes measured.
  */
@@ -301,7 +287,7 @@ export class JobStore {
 
   /**
    * Removes the record, its history, its events and its index entry, and gives the bytes the job
-   * was charged (see charge) back to its tenant. The caller deletes its artifacts.
+   * was charged (at its creation, and by settleTrained) back to its tenant. The caller deletes its artifacts.
    */
   async remove(id: string): Promise<boolean> {
     const [createdAt, tenant] = await this.redis.hmget(this.keys.job(id), 'createdAt', 'tenant');
@@ -325,16 +311,6 @@ export class JobStore {
   }
 
   /**
-   * Charges stored bytes (negative: gives them back) to the job and its tenant's use; remove
-   * gives back whatever the job still holds. False when the job no longer exists.
-   */
-  async charge(id: string, tenant: string, delta: Partial<Usage>): Promise<boolean> {
-    const args = USAGE_NAMES.flatMap((name) => (delta[name] ? [name, String(delta[name])] : []));
-    if (args.length === 0) return this.exists(id);
-    return (await this.redis.eval(CHARGE, 2, this.keys.job(id), this.keys.tenantUsage(tenant), ...args)) === 1;
-  }
-
-  /**
    * Records the bytes a job's training holds in the artifact store now (its model and
    * checkpoints, measured), charging the change since the last measure to its tenant's
    * artifactBytes (see SETTLE_TRAINED). False when the job no longer exists.
@@ -343,11 +319,6 @@ export class JobStore {
     const tenant = await this.tenantOf(id);
     if (tenant === undefined) return false;
     return (await this.redis.eval(SETTLE_TRAINED, 2, this.keys.job(id), this.keys.tenantUsage(tenant), bytes)) === 1;
-  }
-
-  /** The stored bytes charged to a job (see charge). */
-  async charged(id: string): Promise<Usage> {
-    return usageFrom(await this.redis.hmget(this.keys.job(id), ...USAGE_NAMES));
   }
 
   async exists(id: string): Promise<boolean> {
